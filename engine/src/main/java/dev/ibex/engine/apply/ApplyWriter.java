@@ -1,0 +1,136 @@
+package dev.ibex.engine.apply;
+
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.capture.TableShape;
+import dev.ibex.engine.db.Idents;
+import dev.ibex.engine.window.TxId;
+import java.io.IOException;
+import java.io.StringReader;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.postgresql.PGConnection;
+
+/**
+ * Writes decided rows to one target in one transaction: COPY into a temporary table, then
+ * set-based lock, check, delete, upsert and ledger update, under {@code session_replication_role
+ * = replica} so that no trigger fires for replicated writes. Rows whose ledger version changed
+ * since the round read it (an application wrote them meanwhile) are skipped, never overwritten;
+ * their new local change is in the next window. Watermarks, when given, commit in the same
+ * transaction. The engine's session yields to applications: a short lock timeout aborts the
+ * apply (to be retried) rather than making an application wait or deadlock.
+ */
+public final class ApplyWriter {
+    private static final String TEMP = "ibex_apply";
+    private static final String DEL = Idents.name("ibex#del");
+    private static final String EXP = Idents.name("ibex#exp");
+    private static final String VV = Idents.name("ibex#vv");
+    private static final String TS = Idents.name("ibex#ts");
+    private static final String ORIGIN = Idents.name("ibex#origin");
+
+    private final TableShape shape;
+    private final String table;
+    private final String ledger;
+    private final String keyMatchLedger;
+    private final String keyMatchTable;
+
+    public ApplyWriter(TableShape shape) {
+        this.shape = shape;
+        this.table = Idents.name(shape.table().schema(), shape.table().name());
+        this.ledger = Idents.name("ibex", shape.table().ledgerName());
+        this.keyMatchLedger = Idents.equal("l", "a", shape.key());
+        this.keyMatchTable = Idents.equal("t", "a", shape.key());
+    }
+
+    /**
+     * Applies {@code changes} and, if {@code watermarks} is non-empty, records them, all in one
+     * transaction that commits before this returns.
+     */
+    public ApplyResult apply(Connection c, String node, List<RowChange> changes, Map<String, TxId> watermarks) {
+        try {
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement()) {
+                s.execute("set local session_replication_role = replica; set local lock_timeout = '2s'");
+                ApplyResult r = changes.isEmpty() ? ApplyResult.NONE : write(c, s, changes);
+                recordWatermarks(c, watermarks);
+                c.commit();
+                return r;
+            } catch (SQLException | IOException | RuntimeException e) {
+                rollbackQuietly(c);
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
+        } catch (SQLException | IOException e) {
+            throw new IbexException("node " + node + ", table " + shape.table() + ": applying " + changes.size()
+                    + " rows failed: " + e.getMessage(), e);
+        }
+    }
+
+    private ApplyResult write(Connection c, Statement s, List<RowChange> changes) throws SQLException, IOException {
+        String cols = Idents.list(null, shape.columnNames());
+        s.execute("create temp table " + TEMP + " on commit drop as select " + Idents.list("t", shape.columnNames())
+                + ", null::boolean as " + DEL + ", null::bigint[] as " + EXP + ", null::bigint[] as " + VV
+                + ", null::timestamptz as " + TS + ", null::integer as " + ORIGIN + " from " + table + " t with no data");
+        String copy = "copy " + TEMP + " (" + cols + ", " + DEL + ", " + EXP + ", " + VV + ", " + TS + ", " + ORIGIN + ") from stdin";
+        c.unwrap(PGConnection.class).getCopyAPI().copyIn(copy, new StringReader(CopyText.rows(shape, changes)));
+        String keyOrder = Idents.list("a", shape.key());
+        s.execute("select 1 from " + table + " t join " + TEMP + " a on " + keyMatchTable + " order by " + keyOrder + " for update of t");
+        s.execute("insert into " + ledger + " (" + Idents.list(null, shape.key()) + ") select " + Idents.list(null, shape.key())
+                + " from " + TEMP + " on conflict do nothing");
+        s.execute("select 1 from " + ledger + " l join " + TEMP + " a on " + keyMatchLedger + " order by " + keyOrder + " for update of l");
+        long skipped = s.executeUpdate("delete from " + TEMP + " a using " + ledger + " l where " + keyMatchLedger
+                + " and l.vv is distinct from a." + EXP);
+        long applied = s.executeUpdate("delete from " + table + " t using " + TEMP + " a where " + keyMatchTable + " and a." + DEL);
+        applied += s.executeUpdate(upsert(cols));
+        s.executeUpdate("update " + ledger + " l set vv = a." + VV + ", ts = a." + TS + ", origin = a." + ORIGIN
+                + ", deleted = a." + DEL + " from " + TEMP + " a where " + keyMatchLedger);
+        return new ApplyResult(applied, skipped);
+    }
+
+    private String upsert(String cols) {
+        String insert = "insert into " + table + " as t (" + cols + ") select " + cols + " from " + TEMP + " where not " + DEL
+                + " on conflict (" + Idents.list(null, shape.key()) + ") do ";
+        List<String> rest = shape.nonKeyColumns();
+        if (rest.isEmpty()) {
+            return insert + "nothing";
+        }
+        String set = rest.stream().map(n -> Idents.name(n) + " = excluded." + Idents.name(n)).collect(Collectors.joining(", "));
+        return insert + "update set " + set + " where (" + Idents.list("t", rest) + ") is distinct from ("
+                + Idents.list("excluded", rest) + ")";
+    }
+
+    private void recordWatermarks(Connection c, Map<String, TxId> watermarks) throws SQLException {
+        if (watermarks.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement("insert into ibex.watermark (ledger_name, source_node, boundary) "
+                + "values (?, ?, ?::xid8) on conflict (ledger_name, source_node) do update "
+                + "set boundary = excluded.boundary, updated_at = now()")) {
+            for (Map.Entry<String, TxId> w : watermarks.entrySet()) {
+                ps.setString(1, shape.table().ledgerName());
+                ps.setString(2, w.getKey());
+                ps.setString(3, w.getValue().toString());
+                ps.addBatch();
+            }
+            ps.executeBatch();
+        }
+    }
+
+    private static void rollbackQuietly(Connection c) {
+        try {
+            c.rollback();
+        } catch (SQLException ignored) {
+            // the connection is broken; the transaction is gone with it
+        }
+    }
+
+    static String timestamp(long micros) {
+        return Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000), Math.floorMod(micros, 1_000_000) * 1000L).toString();
+    }
+}

@@ -1,0 +1,37 @@
+package dev.ibex.engine.capture;
+
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.config.TableRef;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+
+/**
+ * Installs and removes capture (ledger table and triggers) for a table on one node by calling the
+ * plpgsql installer that the node migration defines.
+ */
+public final class CaptureInstaller {
+    private CaptureInstaller() {
+    }
+
+    public static void install(Connection c, String node, String sync, TableRef t, int ordinal) {
+        call(c, node, t, "select ibex.install_capture(?, ?, ?, ?, ?)", sync, t.ledgerName(), ordinal);
+    }
+
+    public static void remove(Connection c, String node, TableRef t) {
+        call(c, node, t, "select ibex.remove_capture(?, ?)");
+    }
+
+    private static void call(Connection c, String node, TableRef t, String sql, Object... more) {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, t.schema());
+            ps.setString(2, t.name());
+            for (int i = 0; i < more.length; i++) {
+                ps.setObject(i + 3, more[i]);
+            }
+            ps.execute();
+        } catch (SQLException e) {
+            throw new IbexException("node " + node + ", table " + t + ": installing capture failed: " + e.getMessage(), e);
+        }
+    }
+}

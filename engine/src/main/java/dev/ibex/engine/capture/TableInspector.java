@@ -1,0 +1,67 @@
+package dev.ibex.engine.capture;
+
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.config.TableRef;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** Reads a table's shape from a node's catalog; names are matched exactly, never folded. */
+public final class TableInspector {
+    private static final String COLUMNS = """
+            select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
+              from pg_catalog.pg_attribute a
+              join pg_catalog.pg_class c on c.oid = a.attrelid
+              join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+             where n.nspname = ? and c.relname = ? and c.relkind in ('r', 'p')
+               and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
+             order by a.attnum""";
+    private static final String KEY = """
+            select a.attname
+              from pg_catalog.pg_index i
+              join pg_catalog.pg_class c on c.oid = i.indrelid
+              join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+              cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+              join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+             where n.nspname = ? and c.relname = ? and i.indisprimary
+             order by k.ord""";
+
+    private TableInspector() {
+    }
+
+    /** The table's shape, or empty when no such table exists on this node. */
+    public static Optional<TableShape> inspect(Connection c, TableRef t) {
+        try {
+            List<ColumnShape> columns = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(COLUMNS)) {
+                ps.setString(1, t.schema());
+                ps.setString(2, t.name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        columns.add(new ColumnShape(rs.getString(1), rs.getString(2), rs.getBoolean(3)));
+                    }
+                }
+            }
+            if (columns.isEmpty()) {
+                return Optional.empty();
+            }
+            List<String> key = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(KEY)) {
+                ps.setString(1, t.schema());
+                ps.setString(2, t.name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        key.add(rs.getString(1));
+                    }
+                }
+            }
+            return Optional.of(new TableShape(t, columns, key));
+        } catch (SQLException e) {
+            throw new IbexException("reading the definition of table " + t + ": " + e.getMessage(), e);
+        }
+    }
+}

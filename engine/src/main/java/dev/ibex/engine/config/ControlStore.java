@@ -1,0 +1,217 @@
+package dev.ibex.engine.config;
+
+import static dev.ibex.schema.control.jooq.Tables.NODE;
+import static dev.ibex.schema.control.jooq.Tables.SYNC;
+import static dev.ibex.schema.control.jooq.Tables.SYNC_NODE;
+import static dev.ibex.schema.control.jooq.Tables.SYNC_TABLE;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.db.Pools;
+import dev.ibex.schema.control.jooq.tables.records.SyncRecord;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import org.flywaydb.core.Flyway;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
+
+/**
+ * Ibex's configuration in the control database (schema {@code ibex}, managed by Flyway): nodes,
+ * syncs with their node ordinals, tables and per-table settings. Every change is one transaction
+ * and is validated before anything is written, so a refused command changes nothing.
+ */
+public final class ControlStore implements AutoCloseable {
+    private final HikariDataSource pool;
+    private final DSLContext dsl;
+
+    private ControlStore(HikariDataSource pool) {
+        this.pool = pool;
+        this.dsl = DSL.using(pool, SQLDialect.POSTGRES);
+    }
+
+    public static ControlStore open(String url, String passwordEnv) {
+        if (url == null || url.isBlank()) {
+            throw new UsageException("no control database: give --control JDBC_URL or set IBEX_CONTROL");
+        }
+        if (!url.startsWith("jdbc:postgresql:")) {
+            throw new UsageException("--control must be a PostgreSQL JDBC URL (jdbc:postgresql://HOST:PORT/DATABASE)");
+        }
+        return new ControlStore(Pools.open("control database", url, passwordEnv, 4, true));
+    }
+
+    public DSLContext dsl() {
+        return dsl;
+    }
+
+    /** Creates or upgrades the control schema; idempotent. Returns the number of migrations applied. */
+    public int migrate() {
+        return Flyway.configure().dataSource(pool).locations("classpath:db/control").schemas("ibex")
+                .createSchemas(true).table("ibex_schema_history").load().migrate().migrationsExecuted;
+    }
+
+    /** Refuses to go on when {@code ibex setup} has not been run against this database. */
+    public void requireSetUp() {
+        Object found = dsl.fetchValue("select count(*)::int from pg_catalog.pg_tables where schemaname = 'ibex' and tablename = 'sync'");
+        if (!(found instanceof Number n) || n.intValue() == 0) {
+            throw new UsageException("the control database has no Ibex schema: run 'ibex setup' first");
+        }
+    }
+
+    public void addNode(NodeSettings n) {
+        if (dsl.fetchExists(NODE, NODE.NAME.eq(n.name()))) {
+            throw new UsageException("node " + n.name() + " exists already; remove it first or pick another name");
+        }
+        dsl.insertInto(NODE).set(NODE.NAME, n.name()).set(NODE.URL, n.url()).set(NODE.PASSWORD_ENV, n.passwordEnv()).execute();
+    }
+
+    public List<NodeSettings> nodes() {
+        return dsl.selectFrom(NODE).orderBy(NODE.NAME).fetch(r -> new NodeSettings(r.getName(), r.getUrl(), r.getPasswordEnv()));
+    }
+
+    public NodeSettings node(String name) {
+        return dsl.selectFrom(NODE).where(NODE.NAME.eq(name)).fetchOptional()
+                .map(r -> new NodeSettings(r.getName(), r.getUrl(), r.getPasswordEnv()))
+                .orElseThrow(() -> new UsageException("unknown node '" + name + "': see 'ibex node list'"));
+    }
+
+    public void removeNode(String name) {
+        node(name);
+        List<String> syncs = dsl.select(SYNC_NODE.SYNC_NAME).from(SYNC_NODE).where(SYNC_NODE.NODE_NAME.eq(name)).fetch(SYNC_NODE.SYNC_NAME);
+        if (!syncs.isEmpty()) {
+            throw new UsageException("node " + name + " is in sync(s) " + syncs + "; remove those syncs first");
+        }
+        dsl.deleteFrom(NODE).where(NODE.NAME.eq(name)).execute();
+    }
+
+    public boolean syncExists(String name) {
+        return dsl.fetchExists(SYNC, SYNC.NAME.eq(name));
+    }
+
+    /** Stores a new sync, its node ordinals and tables in one transaction. */
+    public void addSync(SyncSettings s) {
+        if (syncExists(s.name())) {
+            throw new UsageException("sync " + s.name() + " exists already; remove it first or pick another name");
+        }
+        for (NodeId n : s.nodes()) {
+            node(n.name());
+        }
+        for (TableSettings t : s.tables()) {
+            requireFree(t.table());
+        }
+        dsl.transaction(cfg -> {
+            DSLContext tx = DSL.using(cfg);
+            tx.insertInto(SYNC).set(SYNC.NAME, s.name()).set(SYNC.STRATEGY, s.strategy())
+                    .set(SYNC.PRIORITY, s.priority().isEmpty() ? null : String.join(",", s.priority()))
+                    .set(SYNC.INTERVAL_MS, s.interval().toMillis()).set(SYNC.PAUSED, s.paused()).execute();
+            for (NodeId n : s.nodes()) {
+                tx.insertInto(SYNC_NODE).set(SYNC_NODE.SYNC_NAME, s.name()).set(SYNC_NODE.NODE_NAME, n.name())
+                        .set(SYNC_NODE.ORDINAL, n.ordinal()).execute();
+            }
+            insertTables(tx, s.name(), s.tables());
+        });
+    }
+
+    private void requireFree(TableRef t) {
+        Optional<String> owner = syncOf(t);
+        if (owner.isPresent()) {
+            throw new UsageException("table " + t + " is already in sync " + owner.get() + "; a table belongs to one sync");
+        }
+    }
+
+    private static void insertTables(DSLContext tx, String sync, List<TableSettings> tables) {
+        for (TableSettings t : tables) {
+            tx.insertInto(SYNC_TABLE).set(SYNC_TABLE.SYNC_NAME, sync).set(SYNC_TABLE.TABLE_SCHEMA, t.table().schema())
+                    .set(SYNC_TABLE.TABLE_NAME, t.table().name()).set(SYNC_TABLE.STRATEGY, t.strategy())
+                    .set(SYNC_TABLE.PAUSED, t.paused()).set(SYNC_TABLE.PAUSE_REASON, t.pauseReason()).execute();
+        }
+    }
+
+    public Optional<String> syncOf(TableRef t) {
+        return dsl.select(SYNC_TABLE.SYNC_NAME).from(SYNC_TABLE)
+                .where(SYNC_TABLE.TABLE_SCHEMA.eq(t.schema()), SYNC_TABLE.TABLE_NAME.eq(t.name())).fetchOptional(SYNC_TABLE.SYNC_NAME);
+    }
+
+    public List<SyncSettings> syncs() {
+        return dsl.selectFrom(SYNC).orderBy(SYNC.NAME).fetch().map(this::settings);
+    }
+
+    public SyncSettings sync(String name) {
+        return dsl.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional().map(this::settings)
+                .orElseThrow(() -> new UsageException("unknown sync '" + name + "': see 'ibex sync list'"));
+    }
+
+    private SyncSettings settings(SyncRecord r) {
+        List<NodeId> nodes = dsl.selectFrom(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(r.getName())).orderBy(SYNC_NODE.ORDINAL)
+                .fetch(n -> new NodeId(n.getNodeName(), n.getOrdinal()));
+        List<TableSettings> tables = dsl.selectFrom(SYNC_TABLE).where(SYNC_TABLE.SYNC_NAME.eq(r.getName()))
+                .orderBy(SYNC_TABLE.TABLE_SCHEMA, SYNC_TABLE.TABLE_NAME)
+                .fetch(t -> new TableSettings(new TableRef(t.getTableSchema(), t.getTableName()), t.getStrategy(),
+                        t.getPaused(), t.getPauseReason()));
+        List<String> priority = r.getPriority() == null ? List.of() : Arrays.asList(r.getPriority().split(","));
+        return new SyncSettings(r.getName(), nodes, tables, r.getStrategy(), priority,
+                Duration.ofMillis(r.getIntervalMs()), r.getPaused());
+    }
+
+    public void removeSync(String name) {
+        sync(name);
+        dsl.deleteFrom(SYNC).where(SYNC.NAME.eq(name)).execute();
+    }
+
+    public void setSyncPaused(String name, boolean paused) {
+        sync(name);
+        dsl.update(SYNC).set(SYNC.PAUSED, paused).where(SYNC.NAME.eq(name)).execute();
+    }
+
+    public void addTables(String sync, List<TableSettings> tables) {
+        sync(sync);
+        tables.forEach(t -> requireFree(t.table()));
+        dsl.transaction(cfg -> insertTables(DSL.using(cfg), sync, tables));
+    }
+
+    public void removeTables(String sync, List<TableRef> tables) {
+        requireMembers(sync, tables);
+        dsl.transaction(cfg -> tables.forEach(t -> DSL.using(cfg).deleteFrom(SYNC_TABLE)
+                .where(SYNC_TABLE.TABLE_SCHEMA.eq(t.schema()), SYNC_TABLE.TABLE_NAME.eq(t.name())).execute()));
+    }
+
+    public void setTablesPaused(String sync, List<TableRef> tables, boolean paused, String reason) {
+        requireMembers(sync, tables);
+        dsl.transaction(cfg -> tables.forEach(t -> DSL.using(cfg).update(SYNC_TABLE).set(SYNC_TABLE.PAUSED, paused)
+                .set(SYNC_TABLE.PAUSE_REASON, paused ? reason : null)
+                .where(SYNC_TABLE.TABLE_SCHEMA.eq(t.schema()), SYNC_TABLE.TABLE_NAME.eq(t.name())).execute()));
+    }
+
+    public void setTablesStrategy(String sync, List<TableRef> tables, String strategy) {
+        if (strategy != null) {
+            Strategies.validate(strategy);
+        }
+        requireMembers(sync, tables);
+        dsl.transaction(cfg -> tables.forEach(t -> DSL.using(cfg).update(SYNC_TABLE).set(SYNC_TABLE.STRATEGY, strategy)
+                .where(SYNC_TABLE.TABLE_SCHEMA.eq(t.schema()), SYNC_TABLE.TABLE_NAME.eq(t.name())).execute()));
+    }
+
+    private void requireMembers(String sync, List<TableRef> tables) {
+        sync(sync);
+        for (TableRef t : tables) {
+            String owner = syncOf(t).orElseThrow(() -> new UsageException("table " + t + " is not in sync " + sync));
+            if (!owner.equals(sync)) {
+                throw new UsageException("table " + t + " is in sync " + owner + ", not in " + sync);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    /** Wraps an unexpected control-database failure with what was being done. */
+    public static IbexException failure(String doing, Exception e) {
+        return new IbexException("control database: " + doing + ": " + e.getMessage(), e);
+    }
+}

@@ -1,0 +1,79 @@
+package dev.ibex.engine.db;
+
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.UsageException;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Properties;
+
+/**
+ * Opens JDBC connections to PostgreSQL with Ibex's session settings: bounded connect and socket
+ * timeouts (so that no call hangs forever on a dead or black-holed peer), keepalives, UTC and ISO
+ * output so that text images compare equal across nodes. The password comes from the URL, from
+ * {@code ~/.pgpass} (PgJDBC reads it) or from a named environment variable; it is never logged.
+ */
+public final class NodeConnector {
+    private final int connectTimeoutSeconds;
+    private final int socketTimeoutSeconds;
+
+    public NodeConnector(int connectTimeoutSeconds, int socketTimeoutSeconds) {
+        this.connectTimeoutSeconds = connectTimeoutSeconds;
+        this.socketTimeoutSeconds = socketTimeoutSeconds;
+    }
+
+    public static NodeConnector defaults() {
+        return new NodeConnector(5, 60);
+    }
+
+    /** Opens a connection; failures carry the node name and a redacted URL, never the password. */
+    public Connection open(String what, String url, String passwordEnv) {
+        Properties p = properties(what, passwordEnv);
+        try {
+            Connection c = DriverManager.getConnection(url, p);
+            try (Statement s = c.createStatement()) {
+                s.execute(Pools.SESSION_SQL);
+            }
+            return c;
+        } catch (SQLException e) {
+            throw connectFailure(what, url, e);
+        }
+    }
+
+    private Properties properties(String what, String passwordEnv) {
+        Properties p = new Properties();
+        p.setProperty("connectTimeout", Integer.toString(connectTimeoutSeconds));
+        p.setProperty("socketTimeout", Integer.toString(socketTimeoutSeconds));
+        p.setProperty("tcpKeepAlive", "true");
+        p.setProperty("ApplicationName", "ibex");
+        if (passwordEnv != null && !passwordEnv.isBlank()) {
+            String pw = System.getenv(passwordEnv);
+            if (pw == null) {
+                throw new UsageException(what + ": environment variable " + passwordEnv
+                        + " (its --password-env) is not set; export it or choose another variable");
+            }
+            p.setProperty("password", pw);
+        }
+        return p;
+    }
+
+    private static IbexException connectFailure(String what, String url, SQLException e) {
+        String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(firstLine(e.getMessage()));
+        if (SqlErrors.classify(e) == SqlErrors.Kind.AUTHENTICATION) {
+            return new UsageException(msg + "; check the user and password (URL, ~/.pgpass or --password-env)", e);
+        }
+        if ("3D000".equals(e.getSQLState())) {
+            return new UsageException(msg + "; check the database name in the URL", e);
+        }
+        return new NodeUnreachableException(msg, e);
+    }
+
+    static String firstLine(String s) {
+        if (s == null) {
+            return "unknown error";
+        }
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+}

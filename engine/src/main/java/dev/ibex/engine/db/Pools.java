@@ -1,0 +1,63 @@
+package dev.ibex.engine.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.pool.HikariPool;
+import dev.ibex.engine.UsageException;
+import java.time.Duration;
+
+/**
+ * Connection pools (HikariCP) with Ibex's session settings and bounded timeouts. A pool for a
+ * node that is down is still created; borrowing from it fails within the connect timeout, so one
+ * dead node never blocks others.
+ */
+public final class Pools {
+    static final String SESSION_SQL = "set timezone = 'UTC'; set datestyle = 'ISO, YMD'; "
+            + "set intervalstyle = 'iso_8601'; set extra_float_digits = 3; set bytea_output = 'hex'";
+
+    private Pools() {
+    }
+
+    /**
+     * @param failFast when true, the pool connects once now and the failure is thrown as
+     *                 {@link NodeUnreachableException} or {@link UsageException} (bad password/database)
+     */
+    public static HikariDataSource open(String what, String url, String passwordEnv, int size, boolean failFast) {
+        HikariConfig c = new HikariConfig();
+        c.setPoolName("ibex-" + what.replaceAll("[^A-Za-z0-9_.-]", "_"));
+        c.setJdbcUrl(url);
+        c.setMaximumPoolSize(size);
+        c.setMinimumIdle(0);
+        c.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
+        c.setValidationTimeout(Duration.ofSeconds(2).toMillis());
+        c.setIdleTimeout(Duration.ofMinutes(2).toMillis());
+        c.setKeepaliveTime(Duration.ofSeconds(30).toMillis());
+        c.setInitializationFailTimeout(failFast ? 1 : -1);
+        c.setConnectionInitSql(SESSION_SQL);
+        c.addDataSourceProperty("connectTimeout", "5");
+        c.addDataSourceProperty("socketTimeout", "60");
+        c.addDataSourceProperty("tcpKeepAlive", "true");
+        c.addDataSourceProperty("ApplicationName", "ibex");
+        if (passwordEnv != null && !passwordEnv.isBlank()) {
+            String pw = System.getenv(passwordEnv);
+            if (pw == null) {
+                throw new UsageException(what + ": environment variable " + passwordEnv
+                        + " is not set; export it or choose another variable");
+            }
+            c.setPassword(pw);
+        }
+        try {
+            return new HikariDataSource(c);
+        } catch (HikariPool.PoolInitializationException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(NodeConnector.firstLine(cause.getMessage()));
+            if (SqlErrors.classify(cause) == SqlErrors.Kind.AUTHENTICATION) {
+                throw new UsageException(msg + "; check the user and password (URL, ~/.pgpass or --password-env)", cause);
+            }
+            if ("3D000".equals(SqlErrors.state(cause))) {
+                throw new UsageException(msg + "; check the database name in the URL", cause);
+            }
+            throw new NodeUnreachableException(msg, cause);
+        }
+    }
+}

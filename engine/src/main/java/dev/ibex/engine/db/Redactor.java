@@ -1,0 +1,25 @@
+package dev.ibex.engine.db;
+
+import java.util.regex.Pattern;
+
+/** Removes credentials from anything Ibex prints: JDBC URLs and free text that may embed one. */
+public final class Redactor {
+    private static final Pattern PASSWORD_PARAM =
+            Pattern.compile("(?i)(password|sslpassword|sslkey|sslcert)=([^&\\s]*)");
+    private static final Pattern USERINFO = Pattern.compile("(?i)(postgres(?:ql)?://[^:/@\\s]+):[^@\\s]*@");
+
+    private Redactor() {
+    }
+
+    public static String url(String jdbcUrl) {
+        return text(jdbcUrl);
+    }
+
+    public static String text(String s) {
+        if (s == null) {
+            return null;
+        }
+        String r = PASSWORD_PARAM.matcher(s).replaceAll("$1=***");
+        return USERINFO.matcher(r).replaceAll("$1:***@");
+    }
+}

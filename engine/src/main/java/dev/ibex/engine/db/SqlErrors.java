@@ -1,0 +1,54 @@
+package dev.ibex.engine.db;
+
+import java.sql.SQLException;
+
+/**
+ * The one place that classifies SQL errors, by SQLSTATE only (never by message text). Connection
+ * failures (class 08), serialization failures (40001), deadlocks (40P01), lock timeouts (55P03),
+ * query cancellations (57014) and server shutdowns (57P01-57P03) are transient: retry later.
+ * Authentication (28) and syntax or access errors (42) are permanent.
+ */
+public final class SqlErrors {
+    public enum Kind { TRANSIENT, AUTHENTICATION, PERMANENT }
+
+    private SqlErrors() {
+    }
+
+    public static Kind classify(Throwable t) {
+        SQLException e = find(t);
+        if (e == null) {
+            return t instanceof java.io.IOException ? Kind.TRANSIENT : Kind.PERMANENT;
+        }
+        String state = e.getSQLState();
+        if (state == null) {
+            return Kind.TRANSIENT;
+        }
+        if (state.startsWith("28")) {
+            return Kind.AUTHENTICATION;
+        }
+        if (state.startsWith("08") || state.equals("40001") || state.equals("40P01") || state.equals("55P03")
+                || state.equals("57014") || state.startsWith("57P") || state.equals("53300")) {
+            return Kind.TRANSIENT;
+        }
+        return Kind.PERMANENT;
+    }
+
+    public static boolean isConnectionFailure(Throwable t) {
+        SQLException e = find(t);
+        return e != null && e.getSQLState() != null && (e.getSQLState().startsWith("08") || e.getSQLState().startsWith("57P"));
+    }
+
+    public static String state(Throwable t) {
+        SQLException e = find(t);
+        return e == null ? null : e.getSQLState();
+    }
+
+    private static SQLException find(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof SQLException s) {
+                return s;
+            }
+        }
+        return null;
+    }
+}

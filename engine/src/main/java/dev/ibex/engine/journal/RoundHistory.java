@@ -1,0 +1,54 @@
+package dev.ibex.engine.journal;
+
+import static dev.ibex.schema.control.jooq.Tables.ROUND;
+import static dev.ibex.schema.control.jooq.Tables.SYNC_STATE;
+
+import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.round.RoundReport;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.Optional;
+import org.jooq.DSLContext;
+
+/**
+ * Round history and each sync's current state (last error, consecutive failures, per-node report)
+ * in the control database; what {@code ibex status} shows.
+ */
+public final class RoundHistory {
+    private final DSLContext dsl;
+
+    public RoundHistory(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    public void record(RoundReport r) {
+        String nodes = ConflictJournal.json(r.nodes());
+        String error = r.errors().isEmpty() ? null : Redactor.text(String.join("; ", r.errors()));
+        OffsetDateTime finished = OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC);
+        dsl.transaction(cfg -> {
+            DSLContext tx = org.jooq.impl.DSL.using(cfg);
+            tx.insertInto(ROUND).set(ROUND.SYNC_NAME, r.sync()).set(ROUND.STARTED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
+                    .set(ROUND.FINISHED_AT, finished).set(ROUND.OUTCOME, r.outcome()).set(ROUND.ROWS_READ, r.keysDecided())
+                    .set(ROUND.ROWS_APPLIED, r.rowsApplied()).set(ROUND.CONFLICTS, r.conflicts()).set(ROUND.NODE_REPORT, nodes)
+                    .set(ROUND.ERROR, error).execute();
+            tx.insertInto(SYNC_STATE).set(SYNC_STATE.SYNC_NAME, r.sync()).set(SYNC_STATE.LAST_ERROR, error)
+                    .set(SYNC_STATE.LAST_ERROR_AT, error == null ? null : finished)
+                    .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? 0 : 1).set(SYNC_STATE.NODE_REPORT, nodes)
+                    .set(SYNC_STATE.UPDATED_AT, finished)
+                    .onConflict(SYNC_STATE.SYNC_NAME).doUpdate()
+                    .set(SYNC_STATE.LAST_ERROR, error == null ? SYNC_STATE.LAST_ERROR : org.jooq.impl.DSL.val(error))
+                    .set(SYNC_STATE.LAST_ERROR_AT, error == null ? SYNC_STATE.LAST_ERROR_AT : org.jooq.impl.DSL.val(finished))
+                    .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? org.jooq.impl.DSL.val(0) : SYNC_STATE.CONSECUTIVE_FAILS.plus(1))
+                    .set(SYNC_STATE.NODE_REPORT, nodes).set(SYNC_STATE.UPDATED_AT, finished).execute();
+        });
+    }
+
+    /** The last round of a sync: started, finished, outcome, rows, conflicts, node report, error. */
+    public Optional<dev.ibex.schema.control.jooq.tables.records.RoundRecord> last(String sync) {
+        return dsl.selectFrom(ROUND).where(ROUND.SYNC_NAME.eq(sync)).orderBy(ROUND.ID.desc()).limit(1).fetchOptional();
+    }
+
+    public Optional<dev.ibex.schema.control.jooq.tables.records.SyncStateRecord> state(String sync) {
+        return dsl.selectFrom(SYNC_STATE).where(SYNC_STATE.SYNC_NAME.eq(sync)).fetchOptional();
+    }
+}

@@ -1,0 +1,12 @@
+package dev.ibex.engine.round;
+
+/** One node's part in a round: whether it was reached, rows written to it, rows skipped, its error. */
+public record NodeRound(String node, boolean reachable, long applied, long skipped, String error) {
+    public NodeRound plus(long moreApplied, long moreSkipped) {
+        return new NodeRound(node, reachable, applied + moreApplied, skipped + moreSkipped, error);
+    }
+
+    public NodeRound failed(String why) {
+        return new NodeRound(node, reachable, applied, skipped, error == null ? why : error);
+    }
+}

@@ -1,0 +1,93 @@
+package dev.ibex.engine.round;
+
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.window.TxId;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import javax.sql.DataSource;
+
+/**
+ * A node's two connections for the length of one round: a reader (ledger cursors and row
+ * images, inside a read transaction per table) and a writer (apply transactions).
+ */
+final class NodeSession implements AutoCloseable {
+    final NodeId node;
+    final Connection reader;
+    final Connection writer;
+
+    private NodeSession(NodeId node, Connection reader, Connection writer) {
+        this.node = node;
+        this.reader = reader;
+        this.writer = writer;
+    }
+
+    static NodeSession open(NodeId node, DataSource ds) {
+        Connection r = null;
+        try {
+            r = ds.getConnection();
+            Connection w = ds.getConnection();
+            return new NodeSession(node, r, w);
+        } catch (SQLException e) {
+            closeQuietly(r);
+            throw new IbexException("node " + node + " is unreachable: " + firstLine(e.getMessage()), e);
+        }
+    }
+
+    /** Clears the node's wake-up flag, then takes its boundary: every txid below it has finished. */
+    TxId boundary(String sync) throws SQLException {
+        try (PreparedStatement ps = reader.prepareStatement("update ibex.wake set pending = false where sync_name = ? and pending")) {
+            ps.setString(1, sync);
+            ps.executeUpdate();
+        }
+        try (PreparedStatement ps = reader.prepareStatement("select pg_snapshot_xmin(pg_current_snapshot())::text");
+             ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return TxId.parse(rs.getString(1));
+        }
+    }
+
+    void endRead() {
+        try {
+            if (!reader.getAutoCommit()) {
+                reader.commit();
+                reader.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            throw new IbexException("node " + node + ": ending read transaction: " + e.getMessage(), e);
+        }
+    }
+
+    static String firstLine(String s) {
+        if (s == null) {
+            return "unknown error";
+        }
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+
+    private static void closeQuietly(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // already broken
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (!reader.getAutoCommit()) {
+                reader.rollback();
+            }
+        } catch (SQLException ignored) {
+            // a broken connection is evicted by the pool
+        }
+        closeQuietly(reader);
+        closeQuietly(writer);
+    }
+}

@@ -1,0 +1,121 @@
+package dev.ibex.engine.round;
+
+import dev.ibex.conflict.ConflictResolver;
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.config.Strategies;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.window.TxId;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs one round of a sync over its reachable nodes: take each node's boundary, run every active
+ * table, and report. An unreachable node or a failing table is recorded and skipped; it stalls
+ * only itself. Blocking; called from the engine's JDBC dispatcher, never from an actor thread.
+ */
+public final class RoundRunner {
+    private final NodeDirectory directory;
+    private final TableRound.ConflictSink journal;
+    private final Clock clock;
+
+    public RoundRunner(NodeDirectory directory, TableRound.ConflictSink journal, Clock clock) {
+        this.directory = directory;
+        this.journal = journal;
+        this.clock = clock;
+    }
+
+    public RoundReport run(SyncSettings sync) {
+        Instant started = clock.instant();
+        Map<String, NodeRound> nodes = new LinkedHashMap<>();
+        List<String> errors = new ArrayList<>();
+        List<NodeSession> sessions = new ArrayList<>();
+        Map<String, TxId> boundaries = new LinkedHashMap<>();
+        long decided = 0;
+        long conflicts = 0;
+        boolean more = false;
+        try {
+            open(sync, sessions, boundaries, nodes, errors);
+            for (TableSettings t : sync.tables()) {
+                if (t.paused() || sessions.size() < 2) {
+                    continue;
+                }
+                ConflictResolver resolver = Strategies.resolver(sync.strategyFor(t), sync.priority());
+                TableRound tr = new TableRound(t.table(), sessions, boundaries, resolver, ordinal -> byOrdinal(sync, ordinal), nodes);
+                try {
+                    tr.run(journal, errors);
+                } catch (IbexException | SQLException e) {
+                    errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
+                }
+                decided += tr.decided();
+                conflicts += tr.conflicts();
+            }
+            more = moreWork(sync, sessions, boundaries);
+        } finally {
+            sessions.forEach(NodeSession::close);
+        }
+        return new RoundReport(sync.name(), started, clock.instant(), nodes, decided, conflicts, errors, more);
+    }
+
+    private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries,
+                      Map<String, NodeRound> nodes, List<String> errors) {
+        for (NodeId n : sync.nodes()) {
+            try {
+                NodeSession s = NodeSession.open(n, directory.pool(n.name()));
+                try {
+                    boundaries.put(n.name(), s.boundary(sync.name()));
+                } catch (SQLException e) {
+                    s.close();
+                    throw new IbexException("node " + n + ": taking its boundary: " + NodeSession.firstLine(e.getMessage()), e);
+                }
+                sessions.add(s);
+                nodes.put(n.name(), new NodeRound(n.name(), true, 0, 0, null));
+            } catch (IbexException e) {
+                String why = Redactor.text(e.getMessage());
+                errors.add(why);
+                nodes.put(n.name(), new NodeRound(n.name(), false, 0, 0, why));
+            }
+        }
+    }
+
+    private static NodeId byOrdinal(SyncSettings sync, int ordinal) {
+        return sync.nodes().stream().filter(n -> n.ordinal() == ordinal).findFirst()
+                .orElse(new NodeId("#" + ordinal, ordinal));
+    }
+
+    /** True when some node already has changes past this round's boundary (a wake-up may be lost). */
+    private static boolean moreWork(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries) {
+        if (sessions.size() < 2) {
+            return false;
+        }
+        for (NodeSession s : sessions) {
+            for (TableSettings t : sync.tables()) {
+                if (t.paused()) {
+                    continue;
+                }
+                try (PreparedStatement ps = s.reader.prepareStatement("select exists (select 1 from "
+                        + dev.ibex.engine.db.Idents.name("ibex", t.table().ledgerName()) + " where txid >= ?::xid8)")) {
+                    ps.setString(1, boundaries.get(s.node.name()).toString());
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next() && rs.getBoolean(1)) {
+                            return true;
+                        }
+                    }
+                } catch (SQLException e) {
+                    return false;
+                }
+            }
+        }
+        return false;
+    }
+}

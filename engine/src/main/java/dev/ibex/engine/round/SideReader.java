@@ -1,0 +1,90 @@
+package dev.ibex.engine.round;
+
+import dev.ibex.conflict.NodeId;
+import dev.ibex.conflict.RowImage;
+import dev.ibex.conflict.Side;
+import dev.ibex.conflict.VersionVector;
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.capture.TableShape;
+import dev.ibex.engine.db.Idents;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntFunction;
+import java.util.stream.Collectors;
+
+/**
+ * Reads one node's side of a chunk of keys in one query: the ledger's version, change stamp and
+ * origin, and the row image as text (absent when the row does not exist on the node).
+ */
+public final class SideReader {
+    private final TableShape shape;
+    private final String sql;
+
+    public SideReader(TableShape shape) {
+        this.shape = shape;
+        List<String> key = shape.key();
+        StringBuilder s = new StringBuilder("select k.ord, l.vv, (extract(epoch from l.ts) * 1000000)::bigint, l.origin, ")
+                .append("t.ctid is not null");
+        for (String c : shape.columnNames()) {
+            s.append(", t.").append(Idents.name(c)).append("::text");
+        }
+        String aliases = java.util.stream.IntStream.range(0, key.size()).mapToObj(i -> "k" + i).collect(Collectors.joining(", "));
+        String arrays = key.stream().map(k -> "?::text[]").collect(Collectors.joining(", "));
+        s.append(" from unnest(").append(arrays).append(") with ordinality as k(").append(aliases).append(", ord)")
+                .append(" left join ").append(Idents.name("ibex", shape.table().ledgerName())).append(" l on ").append(match("l"))
+                .append(" left join ").append(Idents.name(shape.table().schema(), shape.table().name())).append(" t on ").append(match("t"))
+                .append(" order by k.ord");
+        this.sql = s.toString();
+    }
+
+    private String match(String alias) {
+        List<String> key = shape.key();
+        List<String> parts = new ArrayList<>();
+        for (int i = 0; i < key.size(); i++) {
+            parts.add(alias + "." + Idents.name(key.get(i)) + " = k.k" + i + "::" + shape.typeOf(key.get(i)));
+        }
+        return String.join(" and ", parts);
+    }
+
+    /** One side per key, in the order of {@code keys}. */
+    public List<Side> read(Connection c, NodeId node, IntFunction<NodeId> nodeByOrdinal, List<List<String>> keys) {
+        List<Side> out = new ArrayList<>(keys.size());
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < shape.key().size(); i++) {
+                final int col = i;
+                Array a = c.createArrayOf("text", keys.stream().map(k -> k.get(col)).toArray());
+                ps.setArray(i + 1, a);
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(side(rs, node, nodeByOrdinal));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IbexException("node " + node + ", table " + shape.table() + ": reading rows: " + e.getMessage(), e);
+        }
+        return out;
+    }
+
+    private Side side(ResultSet rs, NodeId node, IntFunction<NodeId> nodeByOrdinal) throws SQLException {
+        Array vvArray = rs.getArray(2);
+        VersionVector vv = vvArray == null ? VersionVector.EMPTY : VersionVector.ofBoxed((Long[]) vvArray.getArray());
+        long stamp = rs.getLong(3);
+        int origin = rs.getInt(4);
+        NodeId originNode = rs.wasNull() ? null : nodeByOrdinal.apply(origin);
+        RowImage image = null;
+        if (rs.getBoolean(5)) {
+            List<String> values = new ArrayList<>(shape.columns().size());
+            for (int i = 0; i < shape.columns().size(); i++) {
+                values.add(rs.getString(6 + i));
+            }
+            image = new RowImage(shape.columnNames(), values);
+        }
+        return new Side(node, vv, stamp, originNode, image);
+    }
+}
