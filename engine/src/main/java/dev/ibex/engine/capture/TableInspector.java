@@ -33,6 +33,23 @@ public final class TableInspector {
     private TableInspector() {
     }
 
+    /** The ordinary and partitioned tables of a schema, by name. */
+    public static List<TableRef> tablesIn(Connection c, String schema) {
+        try (PreparedStatement ps = c.prepareStatement("select c.relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n "
+                + "on n.oid = c.relnamespace where n.nspname = ? and c.relkind in ('r', 'p') and not c.relispartition order by 1")) {
+            ps.setString(1, schema);
+            List<TableRef> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new TableRef(schema, rs.getString(1)));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IbexException("listing the tables of schema " + schema + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The table's shape, or empty when no such table exists on this node. */
     public static Optional<TableShape> inspect(Connection c, TableRef t) {
         try {

@@ -209,6 +209,12 @@ public final class ControlStore implements AutoCloseable {
         }
     }
 
+    /** Asks a running engine to start a round of {@code sync} now (NOTIFY on the control database). */
+    public void kick(String sync) {
+        sync(sync);
+        dsl.execute("select pg_notify('ibex_kick', ?)", sync);
+    }
+
     @Override
     public void close() {
         pool.close();

@@ -147,6 +147,19 @@ public final class SyncInstaller {
         }
     }
 
+    /** The tables of {@code schema} as node {@code node} has them (for {@code --schema}). */
+    public List<TableRef> tablesOfSchema(String node, String schema) {
+        try (Connection c = directory.pool(node).getConnection()) {
+            List<TableRef> t = dev.ibex.engine.capture.TableInspector.tablesIn(c, schema);
+            if (t.isEmpty()) {
+                throw new UsageException("schema " + schema + " has no tables on node " + node);
+            }
+            return t;
+        } catch (SQLException e) {
+            throw new UsageException("node " + node + " is unreachable: " + firstLine(e.getMessage()), e);
+        }
+    }
+
     /** Removes a sync: capture off every reachable node, then the configuration. Returns warnings. */
     public List<String> removeSync(String name) {
         SyncSettings sync = control.sync(name);

@@ -15,7 +15,7 @@ import java.util.NoSuchElementException;
 import java.util.stream.Collectors;
 
 /**
- * Streams the keys a source changed within a window, from its ledger, in {@link KeyOrder}, with a
+ * Streams the keys a source changed since a window's start, from its ledger, in {@link KeyOrder}, with a
  * server-side cursor (fetch size), so a backlog of any size is read in constant memory. The
  * connection must not be in autocommit mode while the stream is open.
  */
@@ -34,12 +34,11 @@ public final class ChangeReader implements Iterator<List<String>>, AutoCloseable
         String keys = shape.key().stream().map(k -> Idents.name(k) + "::text").collect(Collectors.joining(", "));
         String order = shape.key().stream().map(k -> Idents.name(k) + "::text collate \"C\"").collect(Collectors.joining(", "));
         String sql = "select " + keys + " from " + Idents.name("ibex", shape.table().ledgerName())
-                + " where txid >= ?::xid8 and txid < ?::xid8 order by " + order;
+                + " where txid >= ?::xid8 order by " + order;
         try {
             statement = c.prepareStatement(sql);
             statement.setFetchSize(FETCH);
             statement.setString(1, window.from().toString());
-            statement.setString(2, window.to().toString());
             rows = statement.executeQuery();
             advance();
         } catch (SQLException e) {

@@ -71,17 +71,11 @@ final class TableRound {
     void run(ConflictSink journal, List<String> errors) throws SQLException {
         TableShape shape = shape();
         Map<String, Window> windows = WindowPlanner.plan(boundaries, watermarks(shape));
-        if (windows.values().stream().allMatch(Window::isEmpty)) {
-            return;
-        }
         List<ChangeReader> readers = new ArrayList<>();
         try {
             for (NodeSession s : sessions) {
-                Window w = windows.get(s.node.name());
-                if (!w.isEmpty()) {
-                    s.reader.setAutoCommit(false);
-                    readers.add(new ChangeReader(s.reader, s.node.name(), shape, w));
-                }
+                s.reader.setAutoCommit(false);
+                readers.add(new ChangeReader(s.reader, s.node.name(), shape, windows.get(s.node.name())));
             }
             mergeAndApply(shape, new KeyMerge(readers), journal, errors);
         } finally {
@@ -94,7 +88,10 @@ final class TableRound {
         SideReader sideReader = new SideReader(shape);
         ApplyWriter writer = new ApplyWriter(shape);
         Map<String, Boolean> failed = new HashMap<>();
-        boolean last;
+        boolean last = !merge.hasNext();
+        if (last) {
+            return;
+        }
         do {
             List<List<String>> keys = merge.nextChunk(CHUNK);
             last = !merge.hasNext();

@@ -112,6 +112,11 @@ final class SyncActor {
         } else if (failed) {
             ctx.getLog().warn("sync {}: round finished with errors: {}", settings.name(), d.report().errors());
         }
+        if (d.report() != null) {
+            ctx.getLog().debug("sync {}: round {} in {} ms: {} keys decided, {} rows applied, {} conflicts, more work: {}",
+                    settings.name(), d.report().outcome(), d.report().duration().toMillis(), d.report().keysDecided(),
+                    d.report().rowsApplied(), d.report().conflicts(), d.report().moreWork());
+        }
         failures = failed ? failures + 1 : 0;
         Duration next = Pacing.nextDelay(settings.interval(), failures, again || (d.report() != null && d.report().moreWork()),
                 MAX_BACKOFF);

@@ -6,7 +6,8 @@ import java.util.Map;
 /**
  * Plans the windows of a round for one table. Each reachable source is read from the oldest
  * watermark any reachable target holds for it, up to the source's boundary taken at the start of
- * the round (a snapshot xmin, so no change below it can still commit: no gaps). Re-reading keys a
+ * the round (a snapshot xmin, so no change below it can still commit: no gaps); see {@link Window}
+ * for why reading does not stop at the boundary. Re-reading keys a
  * target has already seen is harmless: rounds are state-based and decide each key again.
  * Unreachable targets are left out; their old watermarks bring them back in when they return.
  */

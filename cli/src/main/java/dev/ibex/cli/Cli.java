@@ -1,0 +1,50 @@
+package dev.ibex.cli;
+
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.db.Redactor;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+
+/**
+ * Builds the command line and maps failures to exit codes in one place: bad usage or
+ * configuration is 2, a failed operation is 1; either prints one line, never a stack trace
+ * (set IBEX_DEBUG=1 to see one) and never a credential.
+ */
+final class Cli {
+    static final int OK = 0;
+    static final int FAILED = 1;
+    static final int USAGE = 2;
+
+    private Cli() {
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new IbexCommand());
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            err.println("ibex: " + Redactor.text(oneLine(e.getMessage() == null ? e.toString() : e.getMessage())));
+            if (System.getenv("IBEX_DEBUG") != null) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return e instanceof UsageException ? USAGE : FAILED;
+        });
+        cl.setParameterExceptionHandler((e, args) -> {
+            PrintWriter err = e.getCommandLine().getErr();
+            err.println("ibex: " + oneLine(e.getMessage()) + " (see '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            err.flush();
+            return USAGE;
+        });
+        return cl;
+    }
+
+    static String oneLine(String s) {
+        return s.replaceAll("\\s*\\R\\s*", " ").trim();
+    }
+
+    /** An operation that failed in a way the operator can act on. */
+    static IbexException failed(String message) {
+        return new IbexException(message);
+    }
+}

@@ -1,0 +1,30 @@
+package dev.ibex.cli;
+
+import dev.ibex.engine.config.SyncInstaller;
+import dev.ibex.engine.config.TableRef;
+import java.util.HashMap;
+import java.util.Map;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/** A progress bar per copied table and target on standard error. */
+final class CopyProgress implements SyncInstaller.Progress, AutoCloseable {
+    private final Map<String, ProgressBar> bars = new HashMap<>();
+
+    @Override
+    public void copying(TableRef table, String from, String to, long done, long total) {
+        String task = "copy " + table + " " + from + "->" + to;
+        ProgressBar bar = bars.computeIfAbsent(task, t -> new ProgressBarBuilder().setTaskName(t).setInitialMax(total)
+                .setStyle(ProgressBarStyle.ASCII).setUnit(" rows", 1).continuousUpdate().build());
+        bar.stepTo(done);
+        if (done >= total) {
+            bar.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        bars.values().forEach(ProgressBar::close);
+    }
+}

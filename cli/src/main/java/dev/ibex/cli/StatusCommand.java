@@ -1,0 +1,83 @@
+package dev.ibex.cli;
+
+import dev.ibex.engine.status.StatusReader;
+import dev.ibex.engine.status.SyncStatus;
+import java.io.PrintWriter;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.locks.LockSupport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "status", mixinStandardHelpOptions = true, description = {
+        "Per sync: state, nodes (reachable, pending changes, lag, clock skew), last round, total pending, lag, last error.",
+        "Pending and lag are read from the nodes' ledgers, not from the engine's memory."})
+final class StatusCommand implements Callable<Integer> {
+    @Mixin
+    ControlOptions control;
+    @Spec
+    CommandSpec spec;
+    @Parameters(arity = "0..1", paramLabel = "SYNC")
+    String sync;
+    @Option(names = "--json", description = "Print a JSON document (a list of syncs).")
+    boolean json;
+    @Option(names = "--watch", description = "Print again every 2 seconds until interrupted.")
+    boolean watch;
+
+    @Override
+    public Integer call() {
+        try (Session s = new Session(control)) {
+            StatusReader reader = new StatusReader(s.control, s.nodes, Clock.systemUTC());
+            do {
+                List<SyncStatus> all = sync == null ? reader.all() : List.of(reader.read(sync));
+                print(spec.commandLine().getOut(), all);
+                if (watch) {
+                    LockSupport.parkNanos(Duration.ofSeconds(2).toNanos());
+                }
+            } while (watch && !Thread.currentThread().isInterrupted());
+            return Cli.OK;
+        }
+    }
+
+    private void print(PrintWriter out, List<SyncStatus> all) {
+        if (json) {
+            Output.json(out, all);
+            return;
+        }
+        if (all.isEmpty()) {
+            out.println("no syncs: add one with 'ibex sync add'");
+        }
+        for (SyncStatus st : all) {
+            printOne(out, st);
+        }
+        out.flush();
+    }
+
+    static void printOne(PrintWriter out, SyncStatus st) {
+        out.printf("sync %s: %s, strategy %s, %d pending, lag %s%n", st.sync(), st.state(), st.strategy(), st.pending(),
+                st.lagSeconds() == null ? "0 s" : String.format("%.3f s", st.lagSeconds()));
+        Output.table(out, List.of("NODE", "REACHABLE", "PENDING", "LAG", "CLOCK SKEW", "LEDGER ROWS", "ERROR"), st.nodes().stream()
+                .map(n -> Output.row(n.node(), n.reachable() ? "yes" : "NO", n.pending(),
+                        n.lagSeconds() == null ? "" : String.format("%.3f s", n.lagSeconds()),
+                        n.clockSkewMillis() == null ? "" : n.clockSkewMillis() + " ms", n.ledgerRows(), n.error())).toList());
+        st.tables().stream().filter(SyncStatus.TableStatus::paused)
+                .forEach(t -> out.println("  table " + t.table() + " PAUSED: " + t.pauseReason()));
+        SyncStatus.LastRound r = st.lastRound();
+        if (r == null) {
+            out.println("  last round: none yet");
+        } else {
+            out.printf("  last round: %s, %d ms, %s, %d keys decided, %d rows applied %s, %d conflicts%n", r.startedAt(),
+                    r.durationMillis(), r.outcome(), r.keysDecided(), r.rowsApplied(), r.appliedPerNode(), r.conflicts());
+        }
+        if (st.lastError() != null) {
+            out.println("  last error (" + st.lastErrorAt() + "): " + st.lastError());
+        }
+        out.println();
+    }
+}

@@ -1,0 +1,232 @@
+package dev.ibex.cli;
+
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.Strategies;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.journal.RoundHistory;
+import dev.ibex.schema.control.jooq.tables.records.RoundRecord;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.locks.LockSupport;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "sync", mixinStandardHelpOptions = true, description = "Add, list, remove, pause, resume and kick syncs.",
+        subcommands = {SyncCommand.Add.class, SyncCommand.ListSyncs.class, SyncCommand.Remove.class, SyncCommand.Pause.class,
+                SyncCommand.Resume.class, SyncCommand.Kick.class})
+final class SyncCommand {
+
+    static final class Tables {
+        @Option(names = "--tables", split = ",", paramLabel = "TABLE", description = "Tables: TABLE or SCHEMA.TABLE, comma-separated.")
+        List<String> tables;
+        @Option(names = "--schema", paramLabel = "SCHEMA", description = "Every table of this schema (as on the first node).")
+        String schema;
+    }
+
+    @Command(name = "add", mixinStandardHelpOptions = true, description = {
+            "Create a sync: checks that every table has the same columns, types and primary key on every node,",
+            "installs capture on every node and copies the rows from --initial-copy-from NODE (else the tables must be equal)."})
+    static final class Add implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "NAME")
+        String name;
+        @Option(names = "--nodes", required = true, split = ",", paramLabel = "NODE", description = "Two or more nodes, comma-separated.")
+        List<String> nodes;
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Tables tables;
+        @Option(names = "--strategy", defaultValue = "latest", description = "latest (default), priority or custom:CLASS.")
+        String strategy;
+        @Option(names = "--priority", split = ",", paramLabel = "NODE", description = "Node order for the priority strategy.")
+        List<String> priority = new ArrayList<>();
+        @Option(names = "--interval", defaultValue = "5s", description = "Time between rounds when nothing wakes the engine (default 5s).")
+        String interval;
+        @Option(names = "--initial-copy-from", paramLabel = "NODE", description = "Copy the tables' rows from this node to the others.")
+        String copyFrom;
+
+        @Override
+        public Integer call() {
+            Strategies.validate(strategy);
+            if (Strategies.PRIORITY.equals(strategy) && priority.isEmpty()) {
+                throw new UsageException("--strategy priority needs --priority NODE,NODE,... naming the order of the nodes");
+            }
+            Duration every = Durations.parse("--interval", interval);
+            try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
+                List<NodeId> ids = new ArrayList<>();
+                for (int i = 0; i < nodes.size(); i++) {
+                    ids.add(new NodeId(s.control.node(nodes.get(i)).name(), i + 1));
+                }
+                List<TableRef> refs = tables.schema != null ? s.installer().tablesOfSchema(nodes.get(0), tables.schema)
+                        : tables.tables.stream().map(TableRef::parse).toList();
+                SyncSettings sync = new SyncSettings(name, ids, refs.stream().map(t -> new TableSettings(t, null, false, null)).toList(),
+                        strategy, priority, every, false);
+                s.installer().addSync(sync, copyFrom, progress);
+                spec.commandLine().getOut().println("sync " + name + " added: " + refs.size() + " table(s) on nodes " + nodes);
+                return Cli.OK;
+            }
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List syncs.")
+    static final class ListSyncs implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            try (ControlStore c = control.open()) {
+                List<SyncSettings> syncs = c.syncs();
+                PrintWriter out = spec.commandLine().getOut();
+                if (json) {
+                    Output.json(out, syncs.stream().map(SyncCommand::document).toList());
+                } else {
+                    Output.table(out, List.of("SYNC", "STATE", "NODES", "TABLES", "STRATEGY", "INTERVAL"), syncs.stream()
+                            .map(x -> Output.row(x.name(), x.paused() ? "paused" : "active", x.nodes().stream().map(NodeId::name).toList(),
+                                    x.tables().size(), x.strategy(), x.interval().toMillis() + " ms")).toList());
+                }
+                return Cli.OK;
+            }
+        }
+    }
+
+    static Map<String, Object> document(SyncSettings x) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", x.name());
+        m.put("state", x.paused() ? "paused" : "active");
+        m.put("nodes", x.nodes().stream().map(NodeId::name).toList());
+        m.put("tables", x.tables().stream().map(t -> Map.of("table", t.table().toString(), "strategy", x.strategyFor(t),
+                "paused", t.paused())).toList());
+        m.put("strategy", x.strategy());
+        m.put("priority", x.priority());
+        m.put("intervalMillis", x.interval().toMillis());
+        return m;
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove a sync and its capture on every reachable node.")
+    static final class Remove implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            try (Session s = new Session(control)) {
+                List<String> warnings = s.installer().removeSync(name);
+                warnings.forEach(w -> spec.commandLine().getErr().println("ibex: warning: " + w));
+                spec.commandLine().getOut().println("sync " + name + " removed");
+                return Cli.OK;
+            }
+        }
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true, description = "Stop running rounds of a sync (capture goes on).")
+    static final class Pause implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            try (ControlStore c = control.open()) {
+                c.setSyncPaused(name, true);
+                spec.commandLine().getOut().println("sync " + name + " paused");
+                return Cli.OK;
+            }
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume a paused sync.")
+    static final class Resume implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "NAME")
+        String name;
+
+        @Override
+        public Integer call() {
+            try (ControlStore c = control.open()) {
+                c.setSyncPaused(name, false);
+                c.kick(name);
+                spec.commandLine().getOut().println("sync " + name + " resumed");
+                return Cli.OK;
+            }
+        }
+    }
+
+    @Command(name = "kick", mixinStandardHelpOptions = true,
+            description = "Ask the running engine for a round now; --wait waits for it (exit 1 if it had errors or none ran).")
+    static final class Kick implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "NAME")
+        String name;
+        @Option(names = "--wait", description = "Wait for the round to finish.")
+        boolean await;
+        @Option(names = "--timeout", defaultValue = "60s", description = "How long --wait waits (default 60s).")
+        String timeout;
+
+        @Override
+        public Integer call() {
+            Duration limit = Durations.parse("--timeout", timeout);
+            try (ControlStore c = control.open()) {
+                RoundHistory h = new RoundHistory(c.dsl());
+                long before = h.last(name).map(RoundRecord::getId).orElse(0L);
+                c.kick(name);
+                PrintWriter out = spec.commandLine().getOut();
+                if (!await) {
+                    out.println("sync " + name + " kicked");
+                    return Cli.OK;
+                }
+                Instant deadline = Instant.now().plus(limit);
+                while (Instant.now().isBefore(deadline)) {
+                    Optional<RoundRecord> r = h.last(name).filter(x -> x.getId() > before);
+                    if (r.isPresent()) {
+                        RoundRecord x = r.get();
+                        out.println("round " + x.getOutcome() + ": " + x.getRowsRead() + " keys decided, " + x.getRowsApplied()
+                                + " rows applied, " + x.getConflicts() + " conflicts" + (x.getError() == null ? "" : "; " + x.getError()));
+                        return "ok".equals(x.getOutcome()) ? Cli.OK : Cli.FAILED;
+                    }
+                    LockSupport.parkNanos(Duration.ofMillis(100).toNanos());
+                }
+                throw Cli.failed("no round of sync " + name + " finished within " + timeout + "; is 'ibex start' running?");
+            }
+        }
+    }
+
+    static List<TableRef> refs(String[] tables) {
+        return Arrays.stream(tables).map(TableRef::parse).toList();
+    }
+}

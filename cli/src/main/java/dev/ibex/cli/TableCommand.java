@@ -1,0 +1,133 @@
+package dev.ibex.cli;
+
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.config.TableSettings;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+@Command(name = "table", mixinStandardHelpOptions = true, description = "Per-table replication control: add, remove, pause, resume, strategy.",
+        subcommands = {TableCommand.Add.class, TableCommand.Remove.class, TableCommand.Pause.class, TableCommand.Resume.class,
+                TableCommand.SetStrategy.class})
+final class TableCommand {
+
+    @Command(name = "add", mixinStandardHelpOptions = true, description = "Add tables to a sync (same checks as 'sync add').")
+    static final class Add implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "SYNC")
+        String sync;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
+        String[] tables;
+        @Option(names = "--strategy", description = "Strategy for these tables (default: the sync's).")
+        String strategy;
+        @Option(names = "--initial-copy-from", paramLabel = "NODE", description = "Copy the tables' rows from this node to the others.")
+        String copyFrom;
+
+        @Override
+        public Integer call() {
+            List<TableSettings> ts = SyncCommand.refs(tables).stream().map(t -> new TableSettings(t, strategy, false, null)).toList();
+            try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
+                s.installer().addTables(sync, ts, copyFrom, progress);
+                spec.commandLine().getOut().println(ts.size() + " table(s) added to sync " + sync);
+                return Cli.OK;
+            }
+        }
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove tables from a sync and their capture.")
+    static final class Remove implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "SYNC")
+        String sync;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
+        String[] tables;
+
+        @Override
+        public Integer call() {
+            try (Session s = new Session(control)) {
+                s.installer().removeTables(sync, SyncCommand.refs(tables)).forEach(w -> spec.commandLine().getErr().println("ibex: warning: " + w));
+                spec.commandLine().getOut().println(tables.length + " table(s) removed from sync " + sync);
+                return Cli.OK;
+            }
+        }
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true, description = "Stop replicating tables (capture goes on).")
+    static final class Pause implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "SYNC")
+        String sync;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
+        String[] tables;
+
+        @Override
+        public Integer call() {
+            try (ControlStore c = control.open()) {
+                c.setTablesPaused(sync, SyncCommand.refs(tables), true, "paused by operator");
+                spec.commandLine().getOut().println(tables.length + " table(s) paused in sync " + sync);
+                return Cli.OK;
+            }
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume paused tables; they catch up with nothing lost.")
+    static final class Resume implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "SYNC")
+        String sync;
+        @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
+        String[] tables;
+
+        @Override
+        public Integer call() {
+            try (ControlStore c = control.open()) {
+                c.setTablesPaused(sync, SyncCommand.refs(tables), false, null);
+                c.kick(sync);
+                spec.commandLine().getOut().println(tables.length + " table(s) resumed in sync " + sync);
+                return Cli.OK;
+            }
+        }
+    }
+
+    @Command(name = "strategy", mixinStandardHelpOptions = true, description = "Set the conflict strategy of tables (or 'default').")
+    static final class SetStrategy implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(index = "0", paramLabel = "SYNC")
+        String sync;
+        @Parameters(index = "1", paramLabel = "STRATEGY", description = "latest, priority, custom:CLASS or default.")
+        String strategy;
+        @Parameters(index = "2..*", arity = "1..*", paramLabel = "TABLE")
+        String[] tables;
+
+        @Override
+        public Integer call() {
+            try (ControlStore c = control.open()) {
+                List<TableRef> refs = SyncCommand.refs(tables);
+                c.setTablesStrategy(sync, refs, "default".equals(strategy) ? null : strategy);
+                spec.commandLine().getOut().println(tables.length + " table(s) of sync " + sync + " now use strategy " + strategy);
+                return Cli.OK;
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package dev.ibex.engine.status;
+
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeConnector;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+
+/**
+ * Checks a node as Ibex will use it: reachable, PostgreSQL version, the role and whether it is
+ * superuser, the privileges Ibex needs, and the clock skew against this machine's clock.
+ */
+public final class NodeProbe {
+    /** Result of a probe; {@code error} is set (and the rest unknown) when the node is unreachable. */
+    public record Report(String node, boolean reachable, String serverVersion, int versionNum, String user, boolean superuser,
+                         boolean canCreateSchema, boolean canSetReplicationRole, long clockSkewMillis, String error) {
+    }
+
+    private static final String SQL = """
+            select current_setting('server_version'), current_setting('server_version_num')::int, current_user,
+                   (select rolsuper from pg_roles where rolname = current_user),
+                   has_database_privilege(current_database(), 'CREATE'),
+                   (select rolsuper from pg_roles where rolname = current_user)
+                     or (current_setting('server_version_num')::int >= 150000
+                         and has_parameter_privilege('session_replication_role', 'SET')),
+                   (extract(epoch from clock_timestamp()) * 1000)::bigint""";
+
+    private NodeProbe() {
+    }
+
+    public static Report probe(NodeSettings n, Clock clock) {
+        try (Connection c = new NodeConnector(5, 10).open("node " + n.name(), n.url(), n.passwordEnv())) {
+            return probe(n.name(), c, clock);
+        } catch (IbexException e) {
+            return new Report(n.name(), false, null, 0, null, false, false, false, 0, e.getMessage());
+        } catch (SQLException e) {
+            return new Report(n.name(), false, null, 0, null, false, false, false, 0, e.getMessage());
+        }
+    }
+
+    public static Report probe(String node, Connection c, Clock clock) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            long before = clock.millis();
+            try (ResultSet rs = s.executeQuery(SQL)) {
+                long after = clock.millis();
+                rs.next();
+                long skew = rs.getLong(7) - (before + after) / 2;
+                return new Report(node, true, rs.getString(1), rs.getInt(2), rs.getString(3), rs.getBoolean(4), rs.getBoolean(5),
+                        rs.getBoolean(6), skew, null);
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+package dev.ibex.engine.status;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.db.Idents;
+import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.journal.RoundHistory;
+import dev.ibex.schema.control.jooq.tables.records.RoundRecord;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads the status of syncs from the control database and from every node: pending changes are
+ * counted from each source's ledger against the oldest watermark that the other reachable nodes
+ * hold for it, so the figure is what the nodes say, not what the engine believes.
+ */
+public final class StatusReader {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final ControlStore control;
+    private final NodeDirectory directory;
+    private final Clock clock;
+
+    public StatusReader(ControlStore control, NodeDirectory directory, Clock clock) {
+        this.control = control;
+        this.directory = directory;
+        this.clock = clock;
+    }
+
+    public List<SyncStatus> all() {
+        return control.syncs().stream().map(this::read).toList();
+    }
+
+    public SyncStatus read(String sync) {
+        return read(control.sync(sync));
+    }
+
+    private SyncStatus read(SyncSettings s) {
+        Map<String, Connection> conns = new LinkedHashMap<>();
+        Map<String, String> errors = new HashMap<>();
+        for (NodeId n : s.nodes()) {
+            try {
+                conns.put(n.name(), directory.pool(n.name()).getConnection());
+            } catch (SQLException | RuntimeException e) {
+                errors.put(n.name(), Redactor.text(firstLine(e.getMessage())));
+            }
+        }
+        try {
+            List<SyncStatus.NodeStatus> nodes = new ArrayList<>();
+            for (NodeId n : s.nodes()) {
+                nodes.add(node(s, n, conns, errors.get(n.name())));
+            }
+            long pending = nodes.stream().mapToLong(SyncStatus.NodeStatus::pending).sum();
+            Double lag = nodes.stream().map(SyncStatus.NodeStatus::lagSeconds).filter(x -> x != null).max(Double::compare).orElse(null);
+            RoundHistory h = new RoundHistory(control.dsl());
+            var state = h.state(s.name());
+            List<SyncStatus.TableStatus> tables = s.tables().stream().map(t -> new SyncStatus.TableStatus(t.table().toString(),
+                    s.strategyFor(t), t.paused(), t.pauseReason())).toList();
+            return new SyncStatus(s.name(), s.paused() ? "paused" : "active", s.strategy(), s.interval().toMillis(), nodes, tables,
+                    h.last(s.name()).map(StatusReader::lastRound).orElse(null), pending, lag,
+                    state.map(x -> x.getLastError()).orElse(null),
+                    state.map(x -> x.getLastErrorAt() == null ? null : x.getLastErrorAt().toString()).orElse(null));
+        } finally {
+            conns.values().forEach(c -> {
+                try {
+                    c.close();
+                } catch (SQLException ignored) {
+                    // nothing to do
+                }
+            });
+        }
+    }
+
+    private SyncStatus.NodeStatus node(SyncSettings s, NodeId n, Map<String, Connection> conns, String error) {
+        Connection c = conns.get(n.name());
+        if (c == null) {
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, error);
+        }
+        try {
+            long pending = 0;
+            long ledgerRows = 0;
+            Double lag = null;
+            for (TableSettings t : s.tables()) {
+                String from = oldestWatermark(s, n, t, conns);
+                String ledger = Idents.name("ibex", t.table().ledgerName());
+                try (PreparedStatement ps = c.prepareStatement("select count(*) filter (where txid >= ?::xid8), "
+                        + "extract(epoch from clock_timestamp() - min(ts) filter (where txid >= ?::xid8))::float8, count(*) from " + ledger)) {
+                    ps.setString(1, from);
+                    ps.setString(2, from);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        pending += rs.getLong(1);
+                        double l = rs.getDouble(2);
+                        if (!rs.wasNull()) {
+                            lag = lag == null ? l : Math.max(lag, l);
+                        }
+                        ledgerRows += rs.getLong(3);
+                    }
+                }
+            }
+            long skew = NodeProbe.probe(n.name(), c, clock).clockSkewMillis();
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, pending, lag, skew, ledgerRows, null);
+        } catch (SQLException | RuntimeException e) {
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, 0, null, null, 0, Redactor.text(firstLine(e.getMessage())));
+        }
+    }
+
+    /** The oldest boundary of node {@code source} reconciled into any other reachable node. */
+    private static String oldestWatermark(SyncSettings s, NodeId source, TableSettings t, Map<String, Connection> conns) throws SQLException {
+        long min = Long.MAX_VALUE;
+        for (NodeId other : s.nodes()) {
+            Connection c = conns.get(other.name());
+            if (other.equals(source) || c == null) {
+                continue;
+            }
+            try (PreparedStatement ps = c.prepareStatement(
+                    "select boundary::text from ibex.watermark where ledger_name = ? and source_node = ?")) {
+                ps.setString(1, t.table().ledgerName());
+                ps.setString(2, source.name());
+                try (ResultSet rs = ps.executeQuery()) {
+                    min = Math.min(min, rs.next() ? Long.parseLong(rs.getString(1)) : 0);
+                }
+            }
+        }
+        return Long.toString(min == Long.MAX_VALUE ? 0 : min);
+    }
+
+    private static SyncStatus.LastRound lastRound(RoundRecord r) {
+        Map<String, Long> perNode = new LinkedHashMap<>();
+        try {
+            JsonNode n = JSON.readTree(r.getNodeReport());
+            n.fields().forEachRemaining(e -> perNode.put(e.getKey(), e.getValue().path("applied").asLong()));
+        } catch (Exception ignored) {
+            // an unreadable report shows as no per-node figures
+        }
+        return new SyncStatus.LastRound(r.getStartedAt().toString(), Duration.between(r.getStartedAt(), r.getFinishedAt()).toMillis(),
+                r.getOutcome(), r.getRowsRead(), r.getRowsApplied(), r.getConflicts(), perNode, r.getError());
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "unknown error";
+        }
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+}

@@ -1,0 +1,26 @@
+package dev.ibex.engine.status;
+
+import java.util.List;
+
+/**
+ * The truth about one sync for {@code ibex status}: its state, each node, the last round, the
+ * total pending changes and the lag (age of the oldest change not yet reconciled everywhere).
+ */
+public record SyncStatus(String sync, String state, String strategy, long intervalMillis, List<NodeStatus> nodes,
+                         List<TableStatus> tables, LastRound lastRound, long pending, Double lagSeconds,
+                         String lastError, String lastErrorAt) {
+
+    /** A node: reachability, pending changes that other nodes have not reconciled, clock skew. */
+    public record NodeStatus(String node, int ordinal, boolean reachable, long pending, Double lagSeconds,
+                             Long clockSkewMillis, long ledgerRows, String error) {
+    }
+
+    /** A table: its strategy and whether it is paused (and why). */
+    public record TableStatus(String table, String strategy, boolean paused, String pauseReason) {
+    }
+
+    /** The last round: when, how long, keys decided, rows applied (total and per node), conflicts. */
+    public record LastRound(String startedAt, long durationMillis, String outcome, long keysDecided, long rowsApplied,
+                            long conflicts, java.util.Map<String, Long> appliedPerNode, String error) {
+    }
+}
