@@ -46,7 +46,7 @@ end $$;
 
 -- Sends one wake-up per round: only when no wake-up is pending already.
 create or replace function ibex.wake(sync text) returns void
-language plpgsql as $$
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 begin
   if not coalesce((select pending from ibex.wake where sync_name = sync), false) then
     update ibex.wake set pending = true where sync_name = sync and not pending;
@@ -54,7 +54,7 @@ begin
   end if;
 end $$;
 
--- Installs capture for one table: a ledger table holding one row per changed key, and
+-- Installs capture for one table (the caller must own it or hold TRIGGER on it): a ledger table holding one row per changed key, and
 -- statement-level AFTER INSERT/UPDATE/DELETE triggers with transition tables plus a BEFORE
 -- TRUNCATE trigger, all through a trigger function generated for this table (static SQL, so
 -- its plans are cached). Identifiers are quoted with format('%I'). Idempotent.
@@ -63,6 +63,7 @@ create or replace function ibex.install_capture(p_schema text, p_table text, p_s
 returns void language plpgsql as $fn$
 declare
   rel        regclass := format('%I.%I', p_schema, p_table)::regclass;
+  qrel       text := format('%I.%I', p_schema, p_table);
   keys       text[];
   key_defs   text;
   key_list   text;
@@ -125,9 +126,12 @@ begin
       end if;
       perform ibex.wake(%8$L);
       return null;
-    end $b$, lg, key_list, p_ordinal, rel, new_keys, old_keys, join_keys, p_sync);
+    end $b$, lg, key_list, p_ordinal, qrel, new_keys, old_keys, join_keys, p_sync);
 
-  execute format('create or replace function %s() returns trigger language plpgsql as %L', fn, body);
+  -- security definer: applications writing the table need no privilege on schema ibex.
+  execute format('create or replace function %s() returns trigger language plpgsql security definer '
+                 'set search_path = pg_catalog, pg_temp as %L', fn, body);
+  execute format('revoke all on function %s() from public', fn);
 
   execute format('drop trigger if exists ibex_capture_ins on %s', rel);
   execute format('drop trigger if exists ibex_capture_upd on %s', rel);
