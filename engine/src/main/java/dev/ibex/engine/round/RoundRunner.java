@@ -51,7 +51,7 @@ public final class RoundRunner {
                     continue;
                 }
                 ConflictResolver resolver = Strategies.resolver(sync.strategyFor(t), sync.priority());
-                TableRound tr = new TableRound(t.table(), sessions, boundaries, resolver, ordinal -> byOrdinal(sync, ordinal), nodes);
+                TableRound tr = new TableRound(sync.name(), t.table(), sessions, boundaries, resolver, ordinal -> byOrdinal(sync, ordinal), nodes);
                 try {
                     tr.run(journal, errors);
                 } catch (IbexException | SQLException e) {

@@ -19,25 +19,18 @@ public final class RoundService {
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock) {
         this.control = control;
         ConflictJournal journal = new ConflictJournal(control.dsl());
-        this.runner = new RoundRunner(directory, (table, conflicts) -> journal.record(currentSync.get(), table, conflicts), clock);
+        this.runner = new RoundRunner(directory, journal::record, clock);
         this.history = new RoundHistory(control.dsl());
     }
-
-    private final ThreadLocal<String> currentSync = new ThreadLocal<>();
 
     public SyncSettings settings(String sync) {
         return control.sync(sync);
     }
 
     public RoundReport run(SyncSettings sync) {
-        currentSync.set(sync.name());
-        try {
-            RoundReport r = runner.run(sync);
-            history.record(r);
-            return r;
-        } finally {
-            currentSync.remove();
-        }
+        RoundReport r = runner.run(sync);
+        history.record(r);
+        return r;
     }
 
     public RoundReport run(String sync) {

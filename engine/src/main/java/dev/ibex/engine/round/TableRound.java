@@ -38,9 +38,10 @@ final class TableRound {
 
     /** Decisions of this table that were conflicts, handed to the journal chunk by chunk. */
     interface ConflictSink {
-        void record(TableRef table, List<Decision> conflicts);
+        void record(String sync, TableRef table, List<Decision> conflicts);
     }
 
+    private final String sync;
     private final TableRef table;
     private final List<NodeSession> sessions;
     private final Map<String, TxId> boundaries;
@@ -50,8 +51,9 @@ final class TableRound {
     private long decided;
     private long conflicts;
 
-    TableRound(TableRef table, List<NodeSession> sessions, Map<String, TxId> boundaries, ConflictResolver resolver,
+    TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, TxId> boundaries, ConflictResolver resolver,
                IntFunction<NodeId> byOrdinal, Map<String, NodeRound> nodes) {
+        this.sync = sync;
         this.table = table;
         this.sessions = sessions;
         this.boundaries = boundaries;
@@ -139,7 +141,7 @@ final class TableRound {
             }
         }
         conflicts += conflicted.size();
-        journal.record(table, conflicted);
+        journal.record(sync, table, conflicted);
         return changes;
     }
 
