@@ -19,11 +19,13 @@ import org.postgresql.PGConnection;
 /**
  * Writes decided rows to one target in one transaction: COPY into a temporary table, then
  * set-based lock, check, delete, upsert and ledger update, under {@code session_replication_role
- * = replica} so that no trigger fires for replicated writes. Rows whose ledger version changed
- * since the round read it (an application wrote them meanwhile) are skipped, never overwritten;
- * their new local change is in the next window. Watermarks, when given, commit in the same
- * transaction. The engine's session yields to applications: a short lock timeout aborts the
- * apply (to be retried) rather than making an application wait or deadlock.
+ * = replica} so that no trigger fires for replicated writes. The apply yields to applications:
+ * rows an application holds locked are skipped ({@code SKIP LOCKED}), rows whose ledger version
+ * changed since the round read them (an application wrote them meanwhile) are skipped, never
+ * overwritten, and any other lock wait is cut short by a 200 ms lock timeout (the apply is
+ * retried), so an application transaction never waits long on Ibex or dies in a deadlock with
+ * it. Watermarks, when given, commit in the same transaction, unless a locked row was skipped:
+ * then the target keeps its old watermarks so that the next round reads those keys again.
  */
 public final class ApplyWriter {
     private static final String TEMP = "ibex_apply";
@@ -55,9 +57,11 @@ public final class ApplyWriter {
         try {
             c.setAutoCommit(false);
             try (Statement s = c.createStatement()) {
-                s.execute("set local session_replication_role = replica; set local lock_timeout = '2s'");
+                s.execute("set local session_replication_role = replica; set local lock_timeout = '200ms'");
                 ApplyResult r = changes.isEmpty() ? ApplyResult.NONE : write(c, s, changes);
-                recordWatermarks(c, watermarks);
+                if (r.busy() == 0) {
+                    recordWatermarks(c, watermarks);
+                }
                 c.commit();
                 return r;
             } catch (SQLException | IOException | RuntimeException e) {
@@ -79,18 +83,21 @@ public final class ApplyWriter {
                 + ", null::timestamptz as " + TS + ", null::integer as " + ORIGIN + " from " + table + " t with no data");
         String copy = "copy " + TEMP + " (" + cols + ", " + DEL + ", " + EXP + ", " + VV + ", " + TS + ", " + ORIGIN + ") from stdin";
         c.unwrap(PGConnection.class).getCopyAPI().copyIn(copy, new StringReader(CopyText.rows(shape, changes)));
-        String keyOrder = Idents.list("a", shape.key());
-        s.execute("select 1 from " + table + " t join " + TEMP + " a on " + keyMatchTable + " order by " + keyOrder + " for update of t");
-        s.execute("insert into " + ledger + " (" + Idents.list(null, shape.key()) + ") select " + Idents.list(null, shape.key())
-                + " from " + TEMP + " on conflict do nothing");
-        s.execute("select 1 from " + ledger + " l join " + TEMP + " a on " + keyMatchLedger + " order by " + keyOrder + " for update of l");
+        String keys = Idents.list(null, shape.key());
+        long busy = s.executeUpdate("with locked as (select " + Idents.list("t", shape.key()) + " from " + table + " t join " + TEMP
+                + " a on " + keyMatchTable + " for update of t skip locked) delete from " + TEMP + " a using " + table + " t where "
+                + keyMatchTable + " and not exists (select 1 from locked k where " + Idents.equal("k", "a", shape.key()) + ")");
+        s.execute("insert into " + ledger + " (" + keys + ") select " + keys + " from " + TEMP + " on conflict do nothing");
+        busy += s.executeUpdate("with locked as (select " + Idents.list("l", shape.key()) + " from " + ledger + " l join " + TEMP
+                + " a on " + keyMatchLedger + " for update of l skip locked) delete from " + TEMP + " a where not exists "
+                + "(select 1 from locked k where " + Idents.equal("k", "a", shape.key()) + ")");
         long skipped = s.executeUpdate("delete from " + TEMP + " a using " + ledger + " l where " + keyMatchLedger
                 + " and l.vv is distinct from a." + EXP);
         long applied = s.executeUpdate("delete from " + table + " t using " + TEMP + " a where " + keyMatchTable + " and a." + DEL);
         applied += s.executeUpdate(upsert(cols));
         s.executeUpdate("update " + ledger + " l set vv = a." + VV + ", ts = a." + TS + ", origin = a." + ORIGIN
                 + ", deleted = a." + DEL + " from " + TEMP + " a where " + keyMatchLedger);
-        return new ApplyResult(applied, skipped);
+        return new ApplyResult(applied, skipped, busy);
     }
 
     private String upsert(String cols) {

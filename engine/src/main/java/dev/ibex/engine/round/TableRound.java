@@ -31,7 +31,8 @@ import java.util.function.IntFunction;
  * One table's part of a round: plan the windows, stream and merge the changed keys of every
  * source in chunks, read every node's side of each chunk, decide each key once for all nodes,
  * and apply what each target lacks. A target's watermarks advance in the transaction of its last
- * chunk, and only if all its chunks applied; a failing target does not stop the others.
+ * chunk, and only if all its chunks applied with no locked row skipped; a failing target does not stop
+ * the others.
  */
 final class TableRound {
     static final int CHUNK = 1000;
@@ -90,6 +91,7 @@ final class TableRound {
         SideReader sideReader = new SideReader(shape);
         ApplyWriter writer = new ApplyWriter(shape);
         Map<String, Boolean> failed = new HashMap<>();
+        Map<String, Boolean> skippedAny = new HashMap<>();
         boolean last = !merge.hasNext();
         if (last) {
             return;
@@ -104,8 +106,12 @@ final class TableRound {
                     continue;
                 }
                 try {
-                    ApplyResult r = writer.apply(s.writer, n, changes.getOrDefault(n, List.of()), last ? marks(n) : Map.of());
-                    nodes.computeIfPresent(n, (k, v) -> v.plus(r.applied(), r.skipped()));
+                    boolean mark = last && !skippedAny.containsKey(n);
+                    ApplyResult r = writer.apply(s.writer, n, changes.getOrDefault(n, List.of()), mark ? marks(n) : Map.of());
+                    if (r.busy() > 0) {
+                        skippedAny.put(n, true);
+                    }
+                    nodes.computeIfPresent(n, (k, v) -> v.plus(r.applied(), r.skipped() + r.busy()));
                 } catch (IbexException e) {
                     failed.put(n, true);
                     errors.add(e.getMessage());
