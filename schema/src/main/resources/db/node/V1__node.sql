@@ -83,6 +83,10 @@ begin
   if keys is null then
     raise exception 'table %.% has no primary key', p_schema, p_table using errcode = '42P10';
   end if;
+  if exists (select 1 from unnest(keys) k where k like 'ibex\_%') then
+    raise exception 'table %.%: key column names starting with ibex_ are reserved for the ledger', p_schema, p_table
+      using errcode = '42701';
+  end if;
 
   select string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' order by k.ord)
     into key_defs
@@ -93,36 +97,36 @@ begin
   select string_agg(format('o.%I', k), ', ') into old_keys from unnest(keys) k;
   select string_agg(format('n.%I = o.%I', k, k), ' and ') into join_keys from unnest(keys) k;
 
-  execute format('create table if not exists %s (%s, txid xid8, ts timestamptz not null default clock_timestamp(), '
-                 'origin integer, deleted boolean not null default false, vv bigint[] not null default ''{}'', '
+  execute format('create table if not exists %s (%s, ibex_txid xid8, ibex_ts timestamptz not null default clock_timestamp(), '
+                 'ibex_origin integer, ibex_deleted boolean not null default false, ibex_vv bigint[] not null default ''{}'', '
                  'primary key (%s))', lg, key_defs, key_list);
-  execute format('create index if not exists %I on %s (txid)', p_ledger || '_txid', lg);
+  execute format('create index if not exists %I on %s (ibex_txid)', p_ledger || '_txid', lg);
 
   body := format($b$
     begin
       if tg_op = 'TRUNCATE' then
-        insert into %1$s as l (%2$s, txid, ts, origin, deleted, vv)
+        insert into %1$s as l (%2$s, ibex_txid, ibex_ts, ibex_origin, ibex_deleted, ibex_vv)
           select %2$s, pg_current_xact_id(), clock_timestamp(), %3$s, true, ibex.vv_bump(null, %3$s) from only %4$s
-          on conflict (%2$s) do update set txid = excluded.txid, ts = excluded.ts, origin = excluded.origin,
-            deleted = true, vv = ibex.vv_bump(l.vv, %3$s);
+          on conflict (%2$s) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts, ibex_origin = excluded.ibex_origin,
+            ibex_deleted = true, ibex_vv = ibex.vv_bump(l.ibex_vv, %3$s);
       elsif tg_op = 'INSERT' then
-        insert into %1$s as l (%2$s, txid, ts, origin, deleted, vv)
+        insert into %1$s as l (%2$s, ibex_txid, ibex_ts, ibex_origin, ibex_deleted, ibex_vv)
           select %5$s, pg_current_xact_id(), clock_timestamp(), %3$s, false, ibex.vv_bump(null, %3$s) from ibex_new n
-          on conflict (%2$s) do update set txid = excluded.txid, ts = excluded.ts, origin = excluded.origin,
-            deleted = false, vv = ibex.vv_bump(l.vv, %3$s);
+          on conflict (%2$s) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts, ibex_origin = excluded.ibex_origin,
+            ibex_deleted = false, ibex_vv = ibex.vv_bump(l.ibex_vv, %3$s);
       elsif tg_op = 'UPDATE' then
-        insert into %1$s as l (%2$s, txid, ts, origin, deleted, vv)
+        insert into %1$s as l (%2$s, ibex_txid, ibex_ts, ibex_origin, ibex_deleted, ibex_vv)
           select %5$s, pg_current_xact_id(), clock_timestamp(), %3$s, false, ibex.vv_bump(null, %3$s) from ibex_new n
           union all
           select %6$s, pg_current_xact_id(), clock_timestamp(), %3$s, true, ibex.vv_bump(null, %3$s) from ibex_old o
            where not exists (select 1 from ibex_new n where %7$s)
-          on conflict (%2$s) do update set txid = excluded.txid, ts = excluded.ts, origin = excluded.origin,
-            deleted = excluded.deleted, vv = ibex.vv_bump(l.vv, %3$s);
+          on conflict (%2$s) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts, ibex_origin = excluded.ibex_origin,
+            ibex_deleted = excluded.ibex_deleted, ibex_vv = ibex.vv_bump(l.ibex_vv, %3$s);
       else
-        insert into %1$s as l (%2$s, txid, ts, origin, deleted, vv)
+        insert into %1$s as l (%2$s, ibex_txid, ibex_ts, ibex_origin, ibex_deleted, ibex_vv)
           select %6$s, pg_current_xact_id(), clock_timestamp(), %3$s, true, ibex.vv_bump(null, %3$s) from ibex_old o
-          on conflict (%2$s) do update set txid = excluded.txid, ts = excluded.ts, origin = excluded.origin,
-            deleted = true, vv = ibex.vv_bump(l.vv, %3$s);
+          on conflict (%2$s) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts, ibex_origin = excluded.ibex_origin,
+            ibex_deleted = true, ibex_vv = ibex.vv_bump(l.ibex_vv, %3$s);
       end if;
       perform ibex.wake(%8$L);
       return null;

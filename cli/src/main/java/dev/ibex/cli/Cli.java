@@ -32,11 +32,24 @@ final class Cli {
         });
         cl.setParameterExceptionHandler((e, args) -> {
             PrintWriter err = e.getCommandLine().getErr();
-            err.println("ibex: " + oneLine(e.getMessage()) + " (see '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            err.println("ibex: " + Redactor.text(oneLine(describe(e))) + " (see '"
+                    + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             err.flush();
             return USAGE;
         });
         return cl;
+    }
+
+    /**
+     * The parse error without echoing what followed an unknown word: that may be a value the
+     * operator should not have typed (a password given to a flag that does not exist).
+     */
+    private static String describe(CommandLine.ParameterException e) {
+        if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
+            String first = u.getUnmatched().get(0);
+            return (first.startsWith("-") ? "unknown option '" : "unknown command or argument '") + first + "'";
+        }
+        return e.getMessage();
     }
 
     static String oneLine(String s) {

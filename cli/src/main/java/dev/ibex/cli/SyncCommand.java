@@ -70,6 +70,9 @@ final class SyncCommand {
                 throw new UsageException("--strategy priority needs --priority NODE,NODE,... naming the order of the nodes");
             }
             Duration every = Durations.parse("--interval", interval);
+            if (every.isZero() || every.isNegative()) {
+                throw new UsageException("--interval '" + interval + "' must be positive, e.g. 5s");
+            }
             try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
                 List<NodeId> ids = new ArrayList<>();
                 for (int i = 0; i < nodes.size(); i++) {

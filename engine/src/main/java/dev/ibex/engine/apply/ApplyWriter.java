@@ -92,24 +92,21 @@ public final class ApplyWriter {
                 + " a on " + keyMatchLedger + " for update of l skip locked) delete from " + TEMP + " a where not exists "
                 + "(select 1 from locked k where " + Idents.equal("k", "a", shape.key()) + ")");
         long skipped = s.executeUpdate("delete from " + TEMP + " a using " + ledger + " l where " + keyMatchLedger
-                + " and l.vv is distinct from a." + EXP);
+                + " and l.ibex_vv is distinct from a." + EXP);
         long applied = s.executeUpdate("delete from " + table + " t using " + TEMP + " a where " + keyMatchTable + " and a." + DEL);
         applied += s.executeUpdate(upsert(cols));
-        s.executeUpdate("update " + ledger + " l set vv = a." + VV + ", ts = a." + TS + ", origin = a." + ORIGIN
-                + ", deleted = a." + DEL + " from " + TEMP + " a where " + keyMatchLedger);
+        s.executeUpdate("update " + ledger + " l set ibex_vv = a." + VV + ", ibex_ts = a." + TS + ", ibex_origin = a." + ORIGIN
+                + ", ibex_deleted = a." + DEL + " from " + TEMP + " a where " + keyMatchLedger);
         return new ApplyResult(applied, skipped, busy);
     }
 
     private String upsert(String cols) {
         String insert = "insert into " + table + " as t (" + cols + ") select " + cols + " from " + TEMP + " where not " + DEL
                 + " on conflict (" + Idents.list(null, shape.key()) + ") do ";
-        List<String> rest = shape.nonKeyColumns();
-        if (rest.isEmpty()) {
-            return insert + "nothing";
-        }
-        String set = rest.stream().map(n -> Idents.name(n) + " = excluded." + Idents.name(n)).collect(Collectors.joining(", "));
-        return insert + "update set " + set + " where (" + Idents.list("t", rest) + ") is distinct from ("
-                + Idents.list("excluded", rest) + ")";
+        List<String> all = shape.columnNames();
+        String set = all.stream().map(n -> Idents.name(n) + " = excluded." + Idents.name(n)).collect(Collectors.joining(", "));
+        return insert + "update set " + set + " where row(" + Idents.list("t", all) + ")::text is distinct from row("
+                + Idents.list("excluded", all) + ")::text";
     }
 
     private void recordWatermarks(Connection c, Map<String, TxId> watermarks) throws SQLException {

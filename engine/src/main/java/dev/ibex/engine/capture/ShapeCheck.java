@@ -31,6 +31,11 @@ public final class ShapeCheck {
                 out.add("table " + table + " on node " + node + " has no primary key; Ibex needs one to identify rows");
                 continue;
             }
+            if (s.key().stream().anyMatch(k -> k.startsWith("ibex_"))) {
+                out.add("table " + table + " on node " + node + ": key column names starting with ibex_ are reserved for Ibex's ledger; "
+                        + "rename the column");
+                continue;
+            }
             if (reference == null) {
                 reference = s;
                 referenceNode = node;

@@ -22,8 +22,11 @@ public record SyncSettings(String name, List<NodeId> nodes, List<TableSettings> 
         if (nodes.size() < 2) {
             throw new UsageException("sync " + name + ": needs at least two nodes, got " + nodes.size());
         }
-        if (new HashSet<>(nodes.stream().map(NodeId::name).toList()).size() != nodes.size()) {
-            throw new UsageException("sync " + name + ": a node is listed twice in --nodes");
+        HashSet<String> seen = new HashSet<>();
+        for (NodeId n : nodes) {
+            if (!seen.add(n.name())) {
+                throw new UsageException("sync " + name + ": node " + n.name() + " is listed twice in --nodes");
+            }
         }
         Strategies.validate(strategy);
         for (String p : priority) {

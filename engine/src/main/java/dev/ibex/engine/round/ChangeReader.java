@@ -31,10 +31,10 @@ public final class ChangeReader implements Iterator<List<String>>, AutoCloseable
     public ChangeReader(Connection c, String node, TableShape shape, Window window) {
         this.node = node;
         this.width = shape.key().size();
-        String keys = shape.key().stream().map(k -> Idents.name(k) + "::text").collect(Collectors.joining(", "));
-        String order = shape.key().stream().map(k -> Idents.name(k) + "::text collate \"C\"").collect(Collectors.joining(", "));
+        String keys = shape.key().stream().map(k -> canonicalText(shape, k)).collect(Collectors.joining(", "));
+        String order = shape.key().stream().map(k -> canonicalText(shape, k) + " collate \"C\"").collect(Collectors.joining(", "));
         String sql = "select " + keys + " from " + Idents.name("ibex", shape.table().ledgerName())
-                + " where txid >= ?::xid8 order by " + order;
+                + " where ibex_txid >= ?::xid8 order by " + order;
         try {
             statement = c.prepareStatement(sql);
             statement.setFetchSize(FETCH);
@@ -44,6 +44,15 @@ public final class ChangeReader implements Iterator<List<String>>, AutoCloseable
         } catch (SQLException e) {
             throw failure(shape, e);
         }
+    }
+
+    /**
+     * A key column's text in one form per value, so that equal keys merge: numeric keys lose their
+     * trailing zeros (2.50 and 2.5 are one key on every node).
+     */
+    public static String canonicalText(TableShape shape, String column) {
+        String e = Idents.name(column);
+        return shape.typeOf(column).startsWith("numeric") ? "trim_scale(" + e + ")::text" : e + "::text";
     }
 
     private IbexException failure(TableShape shape, SQLException e) {

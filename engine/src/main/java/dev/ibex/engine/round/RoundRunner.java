@@ -104,7 +104,7 @@ public final class RoundRunner {
                     continue;
                 }
                 try (PreparedStatement ps = s.reader.prepareStatement("select exists (select 1 from "
-                        + dev.ibex.engine.db.Idents.name("ibex", t.table().ledgerName()) + " where txid >= ?::xid8)")) {
+                        + dev.ibex.engine.db.Idents.name("ibex", t.table().ledgerName()) + " where ibex_txid >= ?::xid8)")) {
                     ps.setString(1, boundaries.get(s.node.name()).toString());
                     try (ResultSet rs = ps.executeQuery()) {
                         if (rs.next() && rs.getBoolean(1)) {

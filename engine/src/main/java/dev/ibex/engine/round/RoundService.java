@@ -8,7 +8,7 @@ import dev.ibex.engine.journal.RoundHistory;
 import java.time.Clock;
 
 /**
- * Runs a round of a sync with its latest settings and records it: conflicts to the journal as
+ * Runs a round of a sync and records it: conflicts to the journal as
  * they are decided, the report to the round history. Thread-safe; blocking.
  */
 public final class RoundService {
@@ -35,5 +35,17 @@ public final class RoundService {
 
     public RoundReport run(String sync) {
         return run(settings(sync));
+    }
+
+    /**
+     * A round with the settings as they are now in the control database (so that a pause takes
+     * effect from the next round), or nothing when the sync is paused or gone.
+     */
+    public java.util.Optional<RoundReport> runIfActive(String sync) {
+        if (!control.syncExists(sync)) {
+            return java.util.Optional.empty();
+        }
+        SyncSettings s = settings(sync);
+        return s.paused() ? java.util.Optional.empty() : java.util.Optional.of(run(s));
     }
 }

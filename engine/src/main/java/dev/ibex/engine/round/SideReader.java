@@ -28,7 +28,7 @@ public final class SideReader {
     public SideReader(TableShape shape) {
         this.shape = shape;
         List<String> key = shape.key();
-        StringBuilder s = new StringBuilder("select k.ord, l.vv, (extract(epoch from l.ts) * 1000000)::bigint, l.origin, ")
+        StringBuilder s = new StringBuilder("select k.ord, l.ibex_vv, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, ")
                 .append("t.ctid is not null");
         for (String c : shape.columnNames()) {
             s.append(", t.").append(Idents.name(c)).append("::text");

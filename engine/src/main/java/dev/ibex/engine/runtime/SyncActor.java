@@ -96,8 +96,8 @@ final class SyncActor {
         running = true;
         again = false;
         timers.cancel("tick");
-        SyncSettings s = settings;
-        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> rounds.run(s), blocking), Done::new);
+        String name = settings.name();
+        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> rounds.runIfActive(name).orElse(null), blocking), Done::new);
         return Behaviors.same();
     }
 
@@ -106,7 +106,7 @@ final class SyncActor {
         if (stopping) {
             return Behaviors.stopped();
         }
-        boolean failed = d.failure() != null || !d.report().errors().isEmpty();
+        boolean failed = d.failure() != null || (d.report() != null && !d.report().errors().isEmpty());
         if (d.failure() != null) {
             ctx.getLog().warn("sync {}: round failed: {}", settings.name(), d.failure().toString());
         } else if (failed) {

@@ -97,8 +97,8 @@ public final class StatusReader {
             for (TableSettings t : s.tables()) {
                 String from = oldestWatermark(s, n, t, conns);
                 String ledger = Idents.name("ibex", t.table().ledgerName());
-                try (PreparedStatement ps = c.prepareStatement("select count(*) filter (where txid >= ?::xid8), "
-                        + "extract(epoch from clock_timestamp() - min(ts) filter (where txid >= ?::xid8))::float8, count(*) from " + ledger)) {
+                try (PreparedStatement ps = c.prepareStatement("select count(*) filter (where ibex_txid >= ?::xid8), "
+                        + "extract(epoch from clock_timestamp() - min(ibex_ts) filter (where ibex_txid >= ?::xid8))::float8, count(*) from " + ledger)) {
                     ps.setString(1, from);
                     ps.setString(2, from);
                     try (ResultSet rs = ps.executeQuery()) {
