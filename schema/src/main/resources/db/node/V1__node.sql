@@ -23,8 +23,9 @@ create table if not exists ibex.watermark (
   primary key (ledger_name, source_node)
 );
 
--- One row per sync: set by the first capture after a round started, so that only one
--- NOTIFY per round is sent however many transactions write.
+-- One row per sync: pending is set by the engine when a wake-up reaches it and cleared when a
+-- round starts, so that writers notify only while no wake-up is pending. Only the engine writes
+-- this table: a writer never takes a lock here, so capture makes no application wait.
 create table if not exists ibex.wake (
   sync_name     text primary key,
   pending       boolean not null default false
@@ -44,12 +45,11 @@ begin
   return r;
 end $$;
 
--- Sends one wake-up per round: only when no wake-up is pending already.
+-- Wakes the engine unless a wake-up is pending already. Reads the flag, never writes it.
 create or replace function ibex.wake(sync text) returns void
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 begin
   if not coalesce((select pending from ibex.wake where sync_name = sync), false) then
-    update ibex.wake set pending = true where sync_name = sync and not pending;
     perform pg_notify('ibex_wake', sync);
   end if;
 end $$;

@@ -20,6 +20,7 @@ final class CopyProgress implements SyncInstaller.Progress, AutoCloseable {
         bar.stepTo(done);
         if (done >= total) {
             bar.close();
+            bars.remove(task);
         }
     }
 

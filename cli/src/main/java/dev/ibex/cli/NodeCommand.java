@@ -43,7 +43,7 @@ final class NodeCommand {
                 }
                 NodeProbe.Report r = NodeProbe.probe(n, Clock.systemUTC());
                 if (!r.reachable()) {
-                    throw new UsageException(r.error() + "; node not added");
+                    throw new UsageException(r.error().replaceAll("\\.$", "") + "; node not added");
                 }
                 c.addNode(n);
                 spec.commandLine().getOut().println("node " + name + " added (PostgreSQL " + r.serverVersion() + ", user " + r.user() + ")");

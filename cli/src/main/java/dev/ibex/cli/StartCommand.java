@@ -28,6 +28,9 @@ final class StartCommand implements Callable<Integer> {
         spec.commandLine().getOut().println("ibex engine running (" + c.syncs().size() + " sync(s)); stop with SIGTERM or Ctrl-C");
         spec.commandLine().getOut().flush();
         engine.awaitTermination();
+        if (!engine.stoppedOnRequest()) {
+            throw Cli.failed("the engine stopped by itself; see the log above");
+        }
         return Cli.OK;
     }
 }

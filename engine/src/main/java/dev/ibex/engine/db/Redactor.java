@@ -5,7 +5,7 @@ import java.util.regex.Pattern;
 /** Removes credentials from anything Ibex prints: JDBC URLs and free text that may embed one. */
 public final class Redactor {
     private static final Pattern PASSWORD_PARAM =
-            Pattern.compile("(?i)(password|sslpassword|sslkey|sslcert)=([^&\\s]*)");
+            Pattern.compile("(?i)(password|sslpassword|sslkey|sslcert)=(?!\\*\\*\\*(?:[&\\s;)]|$))([^&\\s]*)");
     private static final Pattern USERINFO = Pattern.compile("(?i)(postgres(?:ql)?://[^:/@\\s]+):[^@\\s]*@");
 
     private Redactor() {

@@ -36,12 +36,17 @@ final class NodeSession implements AutoCloseable {
         }
     }
 
-    /** Clears the node's wake-up flag, then takes its boundary: every txid below it has finished. */
-    TxId boundary(String sync) throws SQLException {
+    /** Clears the node's wake-up flag so that the next write notifies the engine again. */
+    void clearWake(String sync) throws SQLException {
         try (PreparedStatement ps = reader.prepareStatement("update ibex.wake set pending = false where sync_name = ? and pending")) {
             ps.setString(1, sync);
             ps.executeUpdate();
         }
+    }
+
+    /** Clears the node's wake-up flag, then takes its boundary: every txid below it has finished. */
+    TxId boundary(String sync) throws SQLException {
+        clearWake(sync);
         try (PreparedStatement ps = reader.prepareStatement("select pg_snapshot_xmin(pg_current_snapshot())::text");
              ResultSet rs = ps.executeQuery()) {
             rs.next();

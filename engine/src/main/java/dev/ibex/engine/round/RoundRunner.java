@@ -93,10 +93,20 @@ public final class RoundRunner {
                 .orElse(new NodeId("#" + ordinal, ordinal));
     }
 
-    /** True when some node already has changes past this round's boundary (a wake-up may be lost). */
+    /**
+     * True when some node already has changes past this round's boundary. Wake-up flags are
+     * cleared first: a write after this check notifies, a write before it is seen by it.
+     */
     private static boolean moreWork(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries) {
         if (sessions.size() < 2) {
             return false;
+        }
+        for (NodeSession s : sessions) {
+            try {
+                s.clearWake(sync.name());
+            } catch (SQLException e) {
+                return true;
+            }
         }
         for (NodeSession s : sessions) {
             for (TableSettings t : sync.tables()) {

@@ -11,10 +11,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.DispatcherSelector;
 
 /**
  * The running engine: an actor system whose guardian runs every configured sync on its schedule,
@@ -45,8 +43,8 @@ public final class Engine implements AutoCloseable {
                 pekko.jvm-shutdown-hooks = off
                 ibex-jdbc { type = Dispatcher, executor = "thread-pool-executor", thread-pool-executor { fixed-pool-size = 16 }, throughput = 1 }
                 """).withFallback(ConfigFactory.load());
-        this.system = ActorSystem.create(Guardian.create(control, rounds, blockingExecutor()), "ibex", config);
-        listeners.put("control", new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake));
+        this.system = ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc"), "ibex", config);
+        listeners.put("control", new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake, null));
         this.watcher = new Thread(this::watchNodes, "ibex-node-watch");
         this.watcher.setDaemon(true);
         this.watcher.start();
@@ -54,10 +52,6 @@ public final class Engine implements AutoCloseable {
 
     public static Engine start(ControlStore control) {
         return new Engine(control);
-    }
-
-    private Executor blockingExecutor() {
-        return command -> system.dispatchers().lookup(DispatcherSelector.fromConfig("ibex-jdbc")).execute(command);
     }
 
     /** Starts a round of {@code sync} now (or right after the one in flight). */
@@ -72,13 +66,19 @@ public final class Engine implements AutoCloseable {
                 List<NodeSettings> nodes = control.nodes();
                 for (NodeSettings n : nodes) {
                     listeners.computeIfAbsent("node:" + n.name(),
-                            k -> new WakeListener("node-" + n.name(), () -> directory.pool(n.name()), WAKE_CHANNEL, this::wake));
+                            k -> new WakeListener("node-" + n.name(), () -> directory.pool(n.name()), WAKE_CHANNEL, this::wake,
+                                    "update ibex.wake set pending = true where sync_name = ? and not pending"));
                 }
             } catch (RuntimeException e) {
                 // control database unreachable: the guardian reports it; try again later
             }
             java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(2).toNanos());
         }
+    }
+
+    /** True unless the engine stopped by itself (a fatal error) rather than through {@link #close()}. */
+    public boolean stoppedOnRequest() {
+        return closed;
     }
 
     /** Waits until the engine has stopped (after {@link #close()} or a fatal error). */

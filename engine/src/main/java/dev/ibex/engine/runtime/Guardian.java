@@ -52,8 +52,11 @@ final class Guardian {
         this.blocking = blocking;
     }
 
-    static Behavior<Command> create(ControlStore control, RoundService rounds, Executor blocking) {
+    /** @param dispatcher the configured dispatcher on which blocking JDBC runs */
+    static Behavior<Command> create(ControlStore control, RoundService rounds, String dispatcher) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            Executor blocking = ctx.getSystem().dispatchers().lookup(
+                    org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(dispatcher));
             Guardian g = new Guardian(ctx, control, rounds, blocking);
             timers.startTimerWithFixedDelay("reload", new Reload(), Duration.ZERO, Duration.ofSeconds(1));
             return g.behavior(timers);

@@ -25,10 +25,16 @@ final class WakeListener implements AutoCloseable {
     private final Supplier<DataSource> source;
     private final String channel;
     private final Consumer<String> onWake;
+    private final String ackSql;
     private final Thread thread;
     private volatile boolean closed;
 
-    WakeListener(String what, Supplier<DataSource> source, String channel, Consumer<String> onWake) {
+    /**
+     * @param ackSql run with the payload as its parameter after each notification, on the
+     *               listening connection (to mark a wake-up as pending), or null
+     */
+    WakeListener(String what, Supplier<DataSource> source, String channel, Consumer<String> onWake, String ackSql) {
+        this.ackSql = ackSql;
         this.what = what;
         this.source = source;
         this.channel = channel;
@@ -51,6 +57,7 @@ final class WakeListener implements AutoCloseable {
                     PGNotification[] ns = pg.getNotifications(500);
                     if (ns != null) {
                         for (PGNotification n : ns) {
+                            acknowledge(c, n.getParameter());
                             onWake.accept(n.getParameter());
                         }
                     }
@@ -61,6 +68,15 @@ final class WakeListener implements AutoCloseable {
                     LockSupport.parkNanos(backoffMs * 1_000_000);
                     backoffMs = Math.min(backoffMs * 2, 10_000);
                 }
+            }
+        }
+    }
+
+    private void acknowledge(Connection c, String payload) throws SQLException {
+        if (ackSql != null) {
+            try (java.sql.PreparedStatement ps = c.prepareStatement(ackSql)) {
+                ps.setString(1, payload);
+                ps.executeUpdate();
             }
         }
     }

@@ -13,6 +13,9 @@ class RedactorTest {
         assertFalse(Redactor.text("failed for postgresql://bob:hunter2@host/db").contains("hunter2"));
         assertFalse(Redactor.text("PASSWORD=abc sslpassword=def").contains("abc"));
         assertEquals("no secrets here", Redactor.text("no secrets here"));
+        String once = "node a (" + Redactor.url("jdbc:postgresql://h/db?user=u&password=pw") + "): FATAL";
+        assertEquals("node a (jdbc:postgresql://h/db?user=u&password=***): FATAL", once);
+        assertEquals(once, Redactor.text(once), "redacting twice changes nothing");
     }
 
     @Test
