@@ -1,0 +1,540 @@
+package dev.ibex.cliit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.ibex.cli.Main;
+import dev.ibex.testkit.Await;
+import dev.ibex.testkit.PgServer;
+import dev.ibex.testkit.Sql;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestInstance.Lifecycle;
+
+/**
+ * The CLI contract for bad input (DESIGN.md, "What users run"): every bad usage or configuration
+ * exits 2 with exactly one line on standard error that starts with "ibex: " and names the bad
+ * value, prints no stack trace and no password, and changes nothing: neither the control
+ * database nor the nodes (no ibex schema, no capture triggers for a refused sync).
+ *
+ * <p>Logging is configured as the shipped launcher configures it, so "standard error" here is what
+ * a user sees. Three servers a, b, c each hold database {@code app}; the control database is on
+ * a's server; node {@code delta} (c's server, database postgres) has a name long enough to look
+ * for in messages. Sync {@code s1} (nodes a, b; table {@code taken}) exists so that "already in a
+ * sync" can be tried. Each refused command uses its own sync name so one wrongly accepted command
+ * cannot make the next one fail for another reason.
+ */
+@TestInstance(Lifecycle.PER_CLASS)
+class CliBadInputIT {
+    private static final String DB = "app";
+    private static final String GOOD_PASSWORD = "S3cretPw!";
+    private static final String WRONG_PASSWORD = "wrongpw123";
+    private static final Duration RELOAD = Duration.ofSeconds(20);
+
+    private final Map<String, PgServer> servers = new LinkedHashMap<>();
+    private String control;
+
+    @BeforeAll
+    void setUp() {
+        CliLogging.useShippedConfiguration();
+        for (String n : List.of("a", "b", "c")) {
+            PgServer server = PgServer.start("cli-bad-" + n);
+            servers.put(n, server);
+            server.createDatabase(DB);
+            server.execute(DB,
+                    "create table t (id int primary key, v text)",
+                    "create table taken (id int primary key, v text)",
+                    "create table nopk (id int, v text)",
+                    "create table diff (id int primary key, v text)",
+                    "create table typed (id int primary key, v " + (n.equals("c") ? "integer" : "text") + ")");
+            if (!n.equals("c")) {
+                server.execute(DB, "create table only_ab (id int primary key, v text)");
+            }
+            if (n.equals("a")) {
+                server.execute(DB, "insert into diff values (1, 'only on a')");
+            }
+        }
+        server("a").createDatabase("ibex_control");
+        control = server("a").jdbcUrl("ibex_control");
+        IbexCli.ok("setup", "--control", control);
+        for (String n : servers.keySet()) {
+            IbexCli.ok("node", "add", n, "--url", server(n).jdbcUrl(DB), "--control", control);
+        }
+        IbexCli.ok("node", "add", "delta", "--url", server("c").jdbcUrl("postgres"), "--control", control);
+        IbexCli.ok("sync", "add", "s1", "--nodes", "a,b", "--tables", "taken", "--control", control);
+        for (String n : List.of("a", "b")) {
+            assertEquals(List.of("taken.ibex_capture_del", "taken.ibex_capture_ins", "taken.ibex_capture_trunc",
+                    "taken.ibex_capture_upd"), captureTriggers(n), "capture of s1 on node " + n);
+        }
+        assertEquals(List.of(), captureTriggers("c"), "node c is in no sync");
+    }
+
+    @AfterAll
+    void tearDown() {
+        try {
+            servers.values().forEach(PgServer::close);
+        } finally {
+            CliLogging.useTestConfiguration();
+        }
+    }
+
+    // ---- unknown names
+
+    @Test
+    void unknownNodeInSyncAdd() {
+        refused("zz", "sync", "add", "s_unknown_node", "--nodes", "a,zz", "--tables", "t");
+    }
+
+    @Test
+    void unknownSync() {
+        refused("nosuch", "sync", "pause", "nosuch");
+        refused("nosuch", "sync", "resume", "nosuch");
+        refused("nosuch", "sync", "kick", "nosuch");
+        refused("nosuch", "sync", "remove", "nosuch");
+        refused("nosuch", "status", "nosuch");
+        refused("nosuch", "conflicts", "nosuch");
+        refused("nosuch", "table", "pause", "nosuch", "t");
+        refused("nosuch", "validate", "nosuch");
+    }
+
+    @Test
+    void unknownNode() {
+        refused("zz", "node", "check", "zz");
+        refused("zz", "node", "remove", "zz");
+    }
+
+    @Test
+    void tableNotInTheSync() {
+        refused("t", "table", "pause", "s1", "t");
+        refused("t", "table", "resume", "s1", "t");
+        refused("t", "validate", "s1", "--table", "t");
+    }
+
+    @Test
+    void nodeInASyncCannotBeRemoved() {
+        refused("s1", "node", "remove", "a");
+    }
+
+    @Test
+    void syncNameTaken() {
+        refused("s1", "sync", "add", "s1", "--nodes", "a,c", "--tables", "t");
+    }
+
+    @Test
+    void nodeNameTaken() {
+        refused("a", "node", "add", "a", "--url", server("c").jdbcUrl(DB));
+    }
+
+    // ---- nodes that cannot be used
+
+    @Test
+    void unreachableNodeUrl() {
+        refused("127.0.0.1:1/x", "node", "add", "d", "--url", "jdbc:postgresql://127.0.0.1:1/x?user=postgres");
+    }
+
+    @Test
+    void missingDatabaseInNodeUrl() {
+        refused("nosuchdb", "node", "add", "d", "--url", server("c").jdbcUrl("nosuchdb"));
+    }
+
+    @Test
+    void notAJdbcUrl() {
+        refused("mysql", "node", "add", "d", "--url", "jdbc:mysql://127.0.0.1:3306/x");
+    }
+
+    @Test
+    void passwordEnvironmentVariableNotSet() {
+        String variable = "IBEX_CLI_IT_UNSET_PASSWORD";
+        assertNull(System.getenv(variable), "this test needs " + variable + " unset");
+        refused(variable, "node", "add", "d", "--url", server("c").jdbcUrl(DB), "--password-env", variable);
+    }
+
+    @Test
+    void wrongPasswordIsRefusedAndNeverPrinted() {
+        String url = requirePasswordRole("b") + "&password=" + WRONG_PASSWORD;
+        IbexCli.Result r = refused("ibex_pw", "node", "add", "d", "--url", url);
+        assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
+    }
+
+    @Test
+    void passwordInANodeUrlIsNeverPrinted() {
+        String url = requirePasswordRole("b") + "&password=" + GOOD_PASSWORD;
+        IbexCli.Result added = IbexCli.ok("node", "add", "pwok", "--url", url, "--control", control);
+        try {
+            List<IbexCli.Result> shown = List.of(added,
+                    IbexCli.ok("node", "list", "--control", control),
+                    IbexCli.ok("node", "list", "--json", "--control", control),
+                    IbexCli.ok("node", "check", "pwok", "--control", control),
+                    IbexCli.ok("node", "check", "pwok", "--json", "--control", control));
+            for (IbexCli.Result r : shown) {
+                assertFalse(r.everything().contains(GOOD_PASSWORD), () -> "a password is printed: " + r);
+            }
+            JsonNode pwok = null;
+            for (JsonNode n : shown.get(2).json()) {
+                if (n.path("name").asText().equals("pwok")) {
+                    pwok = n;
+                }
+            }
+            assertTrue(pwok != null && pwok.path("url").asText().contains("user=ibex_pw"),
+                    () -> "node list --json shows node pwok with its (redacted) URL: " + shown.get(2));
+        } finally {
+            IbexCli.ok("node", "remove", "pwok", "--control", control);
+        }
+    }
+
+    @Test
+    void passwordInTheControlUrlIsNotEchoedOnASyntaxError() {
+        String secret = "ctlpw987";
+        String url = control + "&password=" + secret; // the control server trusts, so the password is ignored
+        IbexCli.Result listed = IbexCli.ok("node", "list", "--control", url);
+        assertFalse(listed.everything().contains(secret), () -> "a password is printed: " + listed);
+        IbexCli.Result r = IbexCli.run("node", "lst", "--control", url);
+        assertOneLineRefusal(r, "lst");
+        assertFalse(r.everything().contains(secret), () -> "the control URL's password is printed: " + r);
+    }
+
+    @Test
+    void passwordGivenAsAFlagIsNotEchoed() {
+        // The contract has no password flag; an operator who tries one must not see it printed back.
+        IbexCli.Result r = refused("--password", "node", "add", "d", "--url", server("c").jdbcUrl(DB), "--password", "hunter2xyz");
+        assertFalse(r.everything().contains("hunter2xyz"), () -> "a password typed as a flag is printed: " + r);
+    }
+
+    // ---- tables that cannot be replicated
+
+    @Test
+    void tableMissingOnOneNode() {
+        IbexCli.Result r = refused("only_ab", "sync", "add", "s_missing", "--nodes", "a,b,c", "--tables", "only_ab");
+        assertNamesNode(r, "c");
+    }
+
+    @Test
+    void columnTypeDiffersBetweenNodes() {
+        IbexCli.Result r = refused("typed", "sync", "add", "s_typed", "--nodes", "a,b,c", "--tables", "typed");
+        assertNamesNode(r, "c");
+        assertTrue(Pattern.compile("\\bv\\b").matcher(line(r)).find(), () -> "the message names column v: " + r);
+        assertTrue(line(r).contains("integer"), () -> "the message names the differing type: " + r);
+    }
+
+    @Test
+    void tableWithoutPrimaryKey() {
+        IbexCli.Result r = refused("nopk", "sync", "add", "s_nopk", "--nodes", "a,b,c", "--tables", "nopk");
+        assertTrue(line(r).contains("primary key"), () -> "the message says what is missing: " + r);
+    }
+
+    @Test
+    void tableAlreadyInAnotherSync() {
+        IbexCli.Result r = refused("taken", "sync", "add", "s_taken", "--nodes", "a,c", "--tables", "taken");
+        assertTrue(line(r).contains("s1"), () -> "the message names the sync holding the table: " + r);
+    }
+
+    @Test
+    void tableContentsDifferWithoutInitialCopy() {
+        IbexCli.Result r = refused("diff", "sync", "add", "s_diff", "--nodes", "a,b,c", "--tables", "diff");
+        assertTrue(line(r).contains("--initial-copy-from"), () -> "the message says how to fix it: " + r);
+    }
+
+    @Test
+    void unknownTable() {
+        refused("nosuchtable", "sync", "add", "s_notable", "--nodes", "a,b", "--tables", "nosuchtable");
+    }
+
+    // ---- bad option values
+
+    @Test
+    void unknownStrategy() {
+        refused("bogus", "sync", "add", "s_bogus", "--nodes", "a,b,c", "--tables", "t", "--strategy", "bogus");
+        refused("NoSuchResolver", "sync", "add", "s_custom", "--nodes", "a,b,c", "--tables", "t", "--strategy",
+                "custom:com.example.NoSuchResolver");
+    }
+
+    @Test
+    void priorityNamesANodeOutsideTheSync() {
+        IbexCli.Result r = refused("--priority", "sync", "add", "s_prio", "--nodes", "a,b", "--tables", "t",
+                "--strategy", "priority", "--priority", "a,c");
+        assertNamesNode(r, "c");
+    }
+
+    @Test
+    void priorityStrategyWithoutPriority() {
+        refused("--priority", "sync", "add", "s_noprio", "--nodes", "a,b", "--tables", "t", "--strategy", "priority");
+    }
+
+    @Test
+    void badInterval() {
+        refused("soon", "sync", "add", "s_soon", "--nodes", "a,b,c", "--tables", "t", "--interval", "soon");
+        refused("0s", "sync", "add", "s_zero", "--nodes", "a,b,c", "--tables", "t", "--interval", "0s");
+        refused("-5s", "sync", "add", "s_negative", "--nodes", "a,b,c", "--tables", "t", "--interval", "-5s");
+    }
+
+    @Test
+    void initialCopyFromANodeOutsideTheSync() {
+        IbexCli.Result r = refused("--initial-copy-from", "sync", "add", "s_copy", "--nodes", "a,b", "--tables", "t",
+                "--initial-copy-from", "c");
+        assertNamesNode(r, "c");
+    }
+
+    @Test
+    void syncWithOneNode() {
+        refused("two", "sync", "add", "s_one", "--nodes", "a", "--tables", "t");
+    }
+
+    @Test
+    void syncWithANodeTwiceNamesTheNode() {
+        refused("delta", "sync", "add", "s_twice", "--nodes", "a,delta,delta", "--tables", "t");
+    }
+
+    @Test
+    void invalidNames() {
+        refused("bad name", "node", "add", "bad name", "--url", server("c").jdbcUrl(DB));
+        refused("bad/sync", "sync", "add", "bad/sync", "--nodes", "a,b", "--tables", "t");
+        refused("x.y.z", "sync", "add", "s_badtable", "--nodes", "a,b", "--tables", "x.y.z");
+    }
+
+    @Test
+    void badKickTimeoutAndSince() {
+        refused("later", "sync", "kick", "s1", "--wait", "--timeout", "later");
+        refused("yesterday", "conflicts", "--since", "yesterday");
+    }
+
+    @Test
+    void commandLineSyntaxErrors() {
+        refused("--bogus", "sync", "add", "s_syntax", "--nodes", "a,b", "--tables", "t", "--bogus");
+        refused("--nodes", "sync", "add", "s_syntax", "--tables", "t");
+        refused("--tables", "sync", "add", "s_syntax", "--nodes", "a,b", "--tables", "t", "--schema", "public");
+        refused("frobnicate", "frobnicate");
+    }
+
+    // ---- the control database
+
+    @Test
+    void controlDatabaseMissing() {
+        assertNull(System.getenv("IBEX_CONTROL"), "this test needs IBEX_CONTROL unset");
+        IbexCli.Result r = IbexCli.run("node", "list");
+        assertOneLineRefusal(r, "--control");
+    }
+
+    @Test
+    void controlDatabaseNotSetUp() {
+        IbexCli.Result r = IbexCli.run("node", "list", "--control", server("b").jdbcUrl("postgres"));
+        assertOneLineRefusal(r, "setup");
+    }
+
+    @Test
+    void controlDatabaseDoesNotExist() {
+        IbexCli.Result r = IbexCli.run("node", "list", "--control", server("b").jdbcUrl("nosuchdb"));
+        assertOneLineRefusal(r, "nosuchdb");
+    }
+
+    @Test
+    void controlDatabaseWrongPassword() {
+        String url = server("b").jdbcUrl("postgres");
+        requirePasswordRole("b");
+        IbexCli.Result r = IbexCli.run("node", "list", "--control",
+                url.replace("user=postgres", "user=ibex_pw") + "&password=" + WRONG_PASSWORD);
+        assertOneLineRefusal(r, "ibex_pw");
+        assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
+    }
+
+    @Test
+    void controlDatabaseUnreachableFailsInOneLine() {
+        IbexCli.Result r = IbexCli.run("node", "list", "--control", "jdbc:postgresql://127.0.0.1:1/ibex_control?user=postgres");
+        assertTrue(r.code() == 1 || r.code() == 2, () -> "exit 1 or 2: " + r);
+        assertOneLine(r, "127.0.0.1:1");
+    }
+
+    // ---- the real entry point, and help
+
+    @Test
+    void mainRunReturnsTheExitCodeAndPrintsToSystemErr() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream realOut = System.out;
+        PrintStream realErr = System.err;
+        int code;
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            code = Main.run("sync", "pause", "nosuch", "--control", control);
+        } finally {
+            System.setOut(realOut);
+            System.setErr(realErr);
+        }
+        String stderr = err.toString(StandardCharsets.UTF_8);
+        assertEquals(2, code, stderr);
+        assertEquals("", out.toString(StandardCharsets.UTF_8));
+        List<String> lines = stderr.lines().filter(l -> !l.isBlank()).toList();
+        assertEquals(1, lines.size(), stderr);
+        assertTrue(lines.get(0).startsWith("ibex: ") && lines.get(0).contains("nosuch"), stderr);
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        Set<String> seen = new TreeSet<>();
+        List<List<String>> paths = new ArrayList<>(IbexCli.commandPaths());
+        paths.add(0, List.of());
+        for (List<String> path : paths) {
+            IbexCli.Result r = IbexCli.run(IbexCli.concat(path, "--help"));
+            String qualified = String.join(" ", IbexCli.concat(List.of("ibex"), path.toArray(String[]::new)));
+            assertEquals(0, r.code(), () -> "--help exits 0: " + r);
+            assertTrue(r.out().startsWith("Usage: " + qualified), () -> "--help prints usage: " + r);
+            assertEquals("", r.stderr(), () -> "--help prints nothing on stderr: " + r);
+            seen.add(String.join(" ", path));
+        }
+        assertTrue(seen.size() > 20, () -> "commands found: " + seen);
+    }
+
+    /** The commands that DESIGN.md's CLI contract lists. */
+    @Test
+    void everyCommandOfTheContractExists() {
+        Set<String> commands = new TreeSet<>();
+        IbexCli.commandPaths().forEach(p -> commands.add(String.join(" ", p)));
+        List<String> missing = new ArrayList<>();
+        for (String c : List.of("setup", "node add", "node list", "node remove", "node check", "sync add", "sync list",
+                "sync remove", "sync pause", "sync resume", "sync kick", "table add", "table remove", "table pause",
+                "table resume", "start", "status", "conflicts", "validate", "demo")) {
+            if (!commands.contains(c)) {
+                missing.add(c);
+            }
+        }
+        assertEquals(List.of(), missing, () -> "commands of the contract missing from the CLI; it has " + commands);
+    }
+
+    // ---- helpers
+
+    /**
+     * Runs a command that must be refused: exit 2, one line "ibex: ..." naming {@code badValue} on
+     * standard error, nothing on standard output, no stack trace, and nothing changed.
+     */
+    private IbexCli.Result refused(String badValue, String... args) {
+        String before = state();
+        IbexCli.Result r = IbexCli.run(IbexCli.concat(List.of(args), "--control", control));
+        assertOneLineRefusal(r, badValue);
+        assertEquals(before, state(), () -> "a refused command changed something: " + r);
+        return r;
+    }
+
+    private static void assertOneLineRefusal(IbexCli.Result r, String badValue) {
+        assertEquals(2, r.code(), () -> "exit code 2 for bad usage or configuration: " + r);
+        assertOneLine(r, badValue);
+    }
+
+    private static void assertOneLine(IbexCli.Result r, String badValue) {
+        assertFalse(r.hasStackTrace(), () -> "a stack trace is printed: " + r);
+        assertEquals(1, r.stderrLines().size(), () -> "exactly one line on standard error: " + r);
+        assertTrue(line(r).startsWith("ibex: "), () -> "the line starts with 'ibex: ': " + r);
+        assertTrue(line(r).contains(badValue), () -> "the line names the bad value '" + badValue + "': " + r);
+        assertEquals("", r.stdout(), () -> "nothing on standard output: " + r);
+    }
+
+    /** The message names {@code node} as a word (only used for node c, which is no English word). */
+    private static void assertNamesNode(IbexCli.Result r, String node) {
+        assertTrue(Pattern.compile("\\b" + Pattern.quote(node) + "\\b").matcher(line(r).substring("ibex: ".length())).find(),
+                () -> "the message names node " + node + ": " + r);
+    }
+
+    private static String line(IbexCli.Result r) {
+        return r.stderrLines().get(0);
+    }
+
+    private PgServer server(String node) {
+        return servers.get(node);
+    }
+
+    /**
+     * Everything a refused command must leave alone: every control table (but Flyway's history),
+     * what 'node list --json' and 'sync list --json' print, and on every node the ibex schema's
+     * tables and the capture triggers.
+     */
+    private String state() {
+        StringBuilder s = new StringBuilder();
+        try (Connection c = Sql.connect(control)) {
+            for (List<String> table : Sql.rows(c, "select tablename from pg_tables where schemaname = 'ibex' "
+                    + "and tablename <> 'ibex_schema_history' order by 1")) {
+                String name = table.get(0);
+                s.append("control ").append(name).append(": ")
+                        .append(Sql.rows(c, "select x::text from ibex.\"" + name + "\" x order by 1")).append('\n');
+            }
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException("reading the control database", e);
+        }
+        s.append("node list: ").append(IbexCli.ok("node", "list", "--json", "--control", control).json()).append('\n');
+        s.append("sync list: ").append(IbexCli.ok("sync", "list", "--json", "--control", control).json()).append('\n');
+        for (String n : servers.keySet()) {
+            try (Connection c = server(n).connect(DB)) {
+                s.append("node ").append(n).append(" ibex tables: ")
+                        .append(Sql.rows(c, "select tablename from pg_tables where schemaname = 'ibex' order by 1")).append('\n');
+            } catch (SQLException e) {
+                throw new Sql.UncheckedSqlException("reading node " + n, e);
+            }
+            s.append("node ").append(n).append(" capture triggers: ").append(captureTriggers(n)).append('\n');
+        }
+        return s.toString();
+    }
+
+    /** The capture triggers on node {@code node}, as table.trigger. */
+    private List<String> captureTriggers(String node) {
+        try (Connection c = server(node).connect(DB)) {
+            return Sql.rows(c, "select c.relname || '.' || t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+                    + "where t.tgname like 'ibex%' order by 1").stream().map(r -> r.get(0)).toList();
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException("reading triggers of node " + node, e);
+        }
+    }
+
+    /**
+     * Makes role ibex_pw on {@code node}'s server log in only with its password (scram-sha-256 over
+     * TCP, ahead of the cluster's "trust" lines), checks that the server enforces it, and returns
+     * a URL for database app as ibex_pw without a password. Idempotent.
+     */
+    private synchronized String requirePasswordRole(String node) {
+        PgServer server = server(node);
+        String url = server.jdbcUrl(DB).replace("user=postgres", "user=ibex_pw");
+        try (Connection c = server.connect("postgres")) {
+            if (Sql.count(c, "select count(*) from pg_roles where rolname = 'ibex_pw'") == 0) {
+                Sql.exec(c, "set password_encryption = 'scram-sha-256'");
+                Sql.exec(c, "create role ibex_pw login password '" + GOOD_PASSWORD + "'");
+                Path hba = Path.of(Sql.rows(c, "show hba_file").get(0).get(0));
+                Files.writeString(hba, "host all ibex_pw 127.0.0.1/32 scram-sha-256\n" + Files.readString(hba));
+                Sql.count(c, "select count(*) from pg_reload_conf()");
+            }
+        } catch (SQLException | IOException e) {
+            throw new IllegalStateException("cannot set up password authentication on " + server, e);
+        }
+        Await.until("the server to refuse ibex_pw without its password", RELOAD,
+                () -> "28P01".equals(loginFailure(url + "&password=" + WRONG_PASSWORD)));
+        assertNull(loginFailure(url + "&password=" + GOOD_PASSWORD), "ibex_pw logs in with its password");
+        return url;
+    }
+
+    /** The SQLSTATE of a failed login, or null if the login succeeds. */
+    private static String loginFailure(String url) {
+        try (Connection c = DriverManager.getConnection(url)) {
+            return null;
+        } catch (SQLException e) {
+            return e.getSQLState();
+        }
+    }
+}

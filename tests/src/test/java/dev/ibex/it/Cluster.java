@@ -1,0 +1,300 @@
+package dev.ibex.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.config.SyncInstaller;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.copy.TableChecksum;
+import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.journal.ConflictEntry;
+import dev.ibex.engine.journal.ConflictJournal;
+import dev.ibex.engine.round.RoundReport;
+import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.Engine;
+import dev.ibex.testkit.PgServer;
+import dev.ibex.testkit.Sql;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.ExtensionContext.Namespace;
+
+/**
+ * Replication nodes for one integration-test class, each a database on its own real PostgreSQL
+ * server, plus a control database, registered as a JUnit extension:
+ * {@code @RegisterExtension static final Cluster CLUSTER = Cluster.of("a", "b", "c");}.
+ *
+ * <p>The servers are started once per test run and shared by every class (closed when the run
+ * ends); each class gets fresh databases on them, dropped after the class. Nodes get ordinals in
+ * the order given. {@link #converge(String)} runs rounds until one decides nothing and reports no
+ * error, then asserts that every table of the sync has the same checksum on every node.
+ */
+public final class Cluster implements BeforeAllCallback, AfterAllCallback {
+    /** Rounds {@link #converge} runs at most before it fails the test. */
+    static final int MAX_ROUNDS = 20;
+    private static final Namespace NAMESPACE = Namespace.create(Cluster.class);
+    private static final AtomicInteger CLUSTERS = new AtomicInteger();
+
+    private final List<String> names;
+    private final Map<String, Connection> connections = new LinkedHashMap<>();
+    private List<PgServer> servers;
+    private String prefix;
+    private ControlStore control;
+    private NodeDirectory directory;
+    private RoundService rounds;
+
+    private Cluster(List<String> names) {
+        this.names = List.copyOf(names);
+    }
+
+    public static Cluster of(String... nodes) {
+        return new Cluster(Arrays.asList(nodes));
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        SharedServers shared = context.getRoot().getStore(NAMESPACE)
+                .getOrComputeIfAbsent(SharedServers.class, k -> new SharedServers(), SharedServers.class);
+        servers = shared.first(names.size());
+        prefix = "it" + CLUSTERS.incrementAndGet();
+        for (String node : names) {
+            server(node).createDatabase(database(node));
+        }
+        servers.get(0).createDatabase(controlDatabase());
+        control = ControlStore.open(servers.get(0).jdbcUrl(controlDatabase()), null);
+        control.migrate();
+        for (String node : names) {
+            control.addNode(new NodeSettings(node, url(node), null));
+        }
+        directory = new NodeDirectory(control::node);
+        rounds = new RoundService(control, directory, Clock.systemUTC());
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        connections.values().forEach(Cluster::closeQuietly);
+        connections.clear();
+        if (directory != null) {
+            directory.close();
+        }
+        if (control != null) {
+            control.close();
+        }
+        for (String node : names) {
+            dropDatabase(server(node), database(node));
+        }
+        dropDatabase(servers.get(0), controlDatabase());
+    }
+
+    public List<String> nodes() {
+        return names;
+    }
+
+    public PgServer server(String node) {
+        return servers.get(index(node));
+    }
+
+    public String database(String node) {
+        return prefix + "_" + node;
+    }
+
+    /** The node's JDBC URL, as registered in the control database. */
+    public String url(String node) {
+        return server(node).jdbcUrl(database(node));
+    }
+
+    /** A new connection to the node for the caller to close (for transactions and other threads). */
+    public Connection connect(String node) {
+        return Sql.connect(url(node));
+    }
+
+    /** Runs statements on one node in autocommit mode, on the cluster's own connection to it. */
+    public void exec(String node, String... sql) {
+        for (String statement : sql) {
+            Sql.exec(connection(node), statement);
+        }
+    }
+
+    /** Runs one statement with positional arguments on one node, in autocommit mode. */
+    public void execWith(String node, String sql, Object... args) {
+        Sql.exec(connection(node), sql, args);
+    }
+
+    /** Runs the same statements on every node (DDL, identical initial rows). */
+    public void execAll(String... sql) {
+        names.forEach(n -> exec(n, sql));
+    }
+
+    public List<List<String>> rows(String node, String sql, Object... args) {
+        return Sql.rows(connection(node), sql, args);
+    }
+
+    public long count(String node, String sql, Object... args) {
+        return Sql.count(connection(node), sql, args);
+    }
+
+    public ControlStore control() {
+        return control;
+    }
+
+    public RoundService rounds() {
+        return rounds;
+    }
+
+    /** Installs a sync over {@code nodes} with the {@code latest} strategy and a 1 s interval. */
+    public void addSync(String sync, List<String> nodes, TableRef... tables) {
+        List<NodeId> ids = nodes.stream().map(n -> new NodeId(n, index(n) + 1)).toList();
+        List<TableSettings> settings = Arrays.stream(tables).map(t -> new TableSettings(t, null, false, null)).toList();
+        new SyncInstaller(control, directory).addSync(new SyncSettings(sync, ids, settings, "latest", List.of(),
+                Duration.ofSeconds(1), false), null, (table, from, to, done, total) -> { });
+    }
+
+    /** Installs a sync over every node of the cluster. */
+    public void addSync(String sync, TableRef... tables) {
+        addSync(sync, names, tables);
+    }
+
+    /** Runs one round of {@code sync} synchronously. */
+    public RoundReport round(String sync) {
+        return rounds.run(sync);
+    }
+
+    /**
+     * Runs rounds until one decides no key and reports no error (at most {@link #MAX_ROUNDS}), then
+     * asserts that every table of the sync is identical on every node of the sync. Returns the
+     * reports of the rounds run, the quiet last one included. The engine must not be running.
+     */
+    public List<RoundReport> converge(String sync) {
+        List<RoundReport> reports = settle(sync);
+        assertIdentical(sync);
+        return reports;
+    }
+
+    /**
+     * Runs rounds until one decides no key and reports no error, and returns their reports; fails
+     * the test if that takes more than {@link #MAX_ROUNDS} rounds. Asserts nothing about the rows.
+     */
+    public List<RoundReport> settle(String sync) {
+        List<RoundReport> reports = new ArrayList<>();
+        for (int i = 0; i < MAX_ROUNDS; i++) {
+            RoundReport r = rounds.run(sync);
+            reports.add(r);
+            if (r.errors().isEmpty() && r.keysDecided() == 0) {
+                return reports;
+            }
+        }
+        return fail("sync " + sync + " did not settle in " + MAX_ROUNDS + " rounds; last rounds: "
+                + reports.subList(reports.size() - 3, reports.size()).stream().map(Cluster::describe).toList());
+    }
+
+    /** Asserts that every table of the sync has the same row count and content hash on every node. */
+    public void assertIdentical(String sync) {
+        SyncSettings settings = control.sync(sync);
+        for (TableSettings t : settings.tables()) {
+            Map<String, TableChecksum> sums = checksums(settings.nodes().stream().map(NodeId::name).toList(), t.table());
+            assertEquals(1, sums.values().stream().distinct().count(), "table " + t.table() + " differs between nodes: " + sums);
+        }
+    }
+
+    public Map<String, TableChecksum> checksums(List<String> nodes, TableRef table) {
+        Map<String, TableChecksum> sums = new LinkedHashMap<>();
+        for (String node : nodes) {
+            try (Connection c = directory.pool(node).getConnection()) {
+                sums.put(node, TableChecksum.of(c, node, table));
+            } catch (SQLException e) {
+                throw new Sql.UncheckedSqlException("checksum of " + table + " on node " + node, e);
+            }
+        }
+        return sums;
+    }
+
+    /** The conflicts journaled for one table of a sync, newest first. */
+    public List<ConflictEntry> conflicts(String sync, TableRef table) {
+        return new ConflictJournal(control.dsl()).list(sync, table, null, 10_000);
+    }
+
+    /** Starts the engine over this cluster's control database; the caller closes it. */
+    public Engine startEngine() {
+        return Engine.start(control);
+    }
+
+    /** The ledger column holding a change's timestamp, for tests that play a node with a skewed clock. */
+    public static final String LEDGER_STAMP = "ibex_ts";
+
+    /** The ledger of a replicated table, schema-qualified and quoted, for tests that inspect it. */
+    public static String ledger(TableRef table) {
+        return "ibex.\"" + table.ledgerName() + "\"";
+    }
+
+    static String describe(RoundReport r) {
+        return "round(decided=" + r.keysDecided() + ", conflicts=" + r.conflicts() + ", applied=" + r.rowsApplied()
+                + ", nodes=" + r.nodes().values().stream().map(n -> n.node() + ":" + n.applied() + "/" + n.skipped()
+                + (n.error() == null ? "" : " " + n.error())).collect(Collectors.joining(", "))
+                + ", errors=" + r.errors() + ")";
+    }
+
+    private Connection connection(String node) {
+        return connections.computeIfAbsent(node, n -> Sql.connect(url(n)));
+    }
+
+    private int index(String node) {
+        int i = names.indexOf(node);
+        if (i < 0) {
+            throw new IllegalArgumentException("no node " + node + " in cluster " + names);
+        }
+        return i;
+    }
+
+    private String controlDatabase() {
+        return prefix + "_control";
+    }
+
+    private static void dropDatabase(PgServer server, String database) {
+        server.execute("postgres", "drop database if exists \"" + database + "\" with (force)");
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // the test is over; the database is dropped next
+        }
+    }
+
+    /**
+     * The PostgreSQL servers of a test run, started on first demand and closed by JUnit when the run
+     * ends (they live in the root context's store).
+     */
+    private static final class SharedServers implements AutoCloseable {
+        private final List<PgServer> servers = new ArrayList<>();
+
+        synchronized List<PgServer> first(int count) {
+            while (servers.size() < count) {
+                servers.add(PgServer.start("node" + (servers.size() + 1)));
+            }
+            return List.copyOf(servers.subList(0, count));
+        }
+
+        @Override
+        public synchronized void close() {
+            servers.forEach(PgServer::close);
+            servers.clear();
+        }
+    }
+}
