@@ -1,5 +1,6 @@
 package dev.ibex.engine.config;
 
+import dev.ibex.engine.db.Redactor;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.UsageException;
@@ -97,7 +98,7 @@ public final class SyncInstaller {
                 conns.put(n.name(), directory.pool(n.name()).getConnection());
             } catch (SQLException e) {
                 conns.values().forEach(SyncInstaller::closeQuietly);
-                throw new UsageException("node " + n + " is unreachable: " + firstLine(e.getMessage())
+                throw new UsageException("node " + n + " is unreachable: " + Redactor.firstLine(e.getMessage())
                         + "; check its URL with 'ibex node check " + n + "'", e);
             } catch (NodeUnreachableException e) {
                 conns.values().forEach(SyncInstaller::closeQuietly);
@@ -156,7 +157,7 @@ public final class SyncInstaller {
             }
             return t;
         } catch (SQLException e) {
-            throw new UsageException("node " + node + " is unreachable: " + firstLine(e.getMessage()), e);
+            throw new UsageException("node " + node + " is unreachable: " + Redactor.firstLine(e.getMessage()), e);
         }
     }
 
@@ -180,20 +181,13 @@ public final class SyncInstaller {
             try (Connection c = directory.pool(n.name()).getConnection()) {
                 tables.forEach(t -> CaptureInstaller.remove(c, n.name(), t));
             } catch (SQLException | IbexException e) {
-                warnings.add("node " + n + ": capture not removed (" + firstLine(e.getMessage())
+                warnings.add("node " + n + ": capture not removed (" + Redactor.firstLine(e.getMessage())
                         + "); run the command again when the node is back, or drop the ibex triggers by hand");
             }
         }
         return warnings;
     }
 
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "unknown error";
-        }
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
-    }
 
     private static void closeQuietly(Connection c) {
         try {

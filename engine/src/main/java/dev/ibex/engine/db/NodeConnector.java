@@ -59,7 +59,7 @@ public final class NodeConnector {
     }
 
     private static IbexException connectFailure(String what, String url, SQLException e) {
-        String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(firstLine(e.getMessage()));
+        String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(Redactor.firstLine(e.getMessage()));
         if (SqlErrors.classify(e) == SqlErrors.Kind.AUTHENTICATION) {
             return new UsageException(msg + "; check the user and password (URL, ~/.pgpass or --password-env)", e);
         }
@@ -69,11 +69,4 @@ public final class NodeConnector {
         return new NodeUnreachableException(msg, e);
     }
 
-    static String firstLine(String s) {
-        if (s == null) {
-            return "unknown error";
-        }
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
-    }
 }

@@ -50,7 +50,7 @@ public final class Pools {
             return new HikariDataSource(c);
         } catch (HikariPool.PoolInitializationException e) {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
-            String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(NodeConnector.firstLine(cause.getMessage()));
+            String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(Redactor.firstLine(cause.getMessage()));
             if (SqlErrors.classify(cause) == SqlErrors.Kind.AUTHENTICATION) {
                 throw new UsageException(msg + "; check the user and password (URL, ~/.pgpass or --password-env)", cause);
             }

@@ -15,6 +15,15 @@ public final class Redactor {
         return text(jdbcUrl);
     }
 
+    /** The first line of a (possibly multi-line) driver message, for one-line errors. */
+    public static String firstLine(String s) {
+        if (s == null) {
+            return "unknown error";
+        }
+        int i = s.indexOf('\n');
+        return i < 0 ? s : s.substring(0, i);
+    }
+
     public static String text(String s) {
         if (s == null) {
             return null;

@@ -1,5 +1,6 @@
 package dev.ibex.engine.round;
 
+import dev.ibex.engine.db.Redactor;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.window.TxId;
@@ -32,7 +33,7 @@ final class NodeSession implements AutoCloseable {
             return new NodeSession(node, r, w);
         } catch (SQLException e) {
             closeQuietly(r);
-            throw new IbexException("node " + node + " is unreachable: " + firstLine(e.getMessage()), e);
+            throw new IbexException("node " + node + " is unreachable: " + Redactor.firstLine(e.getMessage()), e);
         }
     }
 
@@ -65,13 +66,6 @@ final class NodeSession implements AutoCloseable {
         }
     }
 
-    static String firstLine(String s) {
-        if (s == null) {
-            return "unknown error";
-        }
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
-    }
 
     private static void closeQuietly(Connection c) {
         if (c != null) {

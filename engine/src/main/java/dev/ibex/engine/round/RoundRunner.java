@@ -76,7 +76,7 @@ public final class RoundRunner {
                     boundaries.put(n.name(), s.boundary(sync.name()));
                 } catch (SQLException e) {
                     s.close();
-                    throw new IbexException("node " + n + ": taking its boundary: " + NodeSession.firstLine(e.getMessage()), e);
+                    throw new IbexException("node " + n + ": taking its boundary: " + Redactor.firstLine(e.getMessage()), e);
                 }
                 sessions.add(s);
                 nodes.put(n.name(), new NodeRound(n.name(), true, 0, 0, null));

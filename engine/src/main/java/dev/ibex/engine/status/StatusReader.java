@@ -56,7 +56,7 @@ public final class StatusReader {
             try {
                 conns.put(n.name(), directory.pool(n.name()).getConnection());
             } catch (SQLException | RuntimeException e) {
-                errors.put(n.name(), Redactor.text(firstLine(e.getMessage())));
+                errors.put(n.name(), Redactor.text(Redactor.firstLine(e.getMessage())));
             }
         }
         try {
@@ -115,7 +115,7 @@ public final class StatusReader {
             long skew = NodeProbe.probe(n.name(), c, clock).clockSkewMillis();
             return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, pending, lag, skew, ledgerRows, null);
         } catch (SQLException | RuntimeException e) {
-            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, 0, null, null, 0, Redactor.text(firstLine(e.getMessage())));
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, 0, null, null, 0, Redactor.text(Redactor.firstLine(e.getMessage())));
         }
     }
 
@@ -151,11 +151,4 @@ public final class StatusReader {
                 r.getOutcome(), r.getRowsRead(), r.getRowsApplied(), r.getConflicts(), perNode, r.getError());
     }
 
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "unknown error";
-        }
-        int i = s.indexOf('\n');
-        return i < 0 ? s : s.substring(0, i);
-    }
 }
