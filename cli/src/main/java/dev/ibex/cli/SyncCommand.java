@@ -148,8 +148,8 @@ final class SyncCommand {
         }
     }
 
-    @Command(name = "pause", mixinStandardHelpOptions = true, description = "Stop running rounds of a sync (capture goes on).")
-    static final class Pause implements Callable<Integer> {
+    /** Pauses or resumes a sync: the same argument, one flag apart. */
+    abstract static class SetPaused implements Callable<Integer> {
         @Mixin
         ControlOptions control;
         @Spec
@@ -157,33 +157,34 @@ final class SyncCommand {
         @Parameters(paramLabel = "NAME")
         String name;
 
+        abstract boolean paused();
+
         @Override
         public Integer call() {
             try (ControlStore c = control.open()) {
-                c.setSyncPaused(name, true);
-                spec.commandLine().getOut().println("sync " + name + " paused");
+                c.setSyncPaused(name, paused());
+                if (!paused()) {
+                    c.kick(name);
+                }
+                spec.commandLine().getOut().println("sync " + name + (paused() ? " paused" : " resumed"));
                 return Cli.OK;
             }
         }
     }
 
-    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume a paused sync.")
-    static final class Resume implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
-        @Parameters(paramLabel = "NAME")
-        String name;
-
+    @Command(name = "pause", mixinStandardHelpOptions = true, description = "Stop running rounds of a sync (capture goes on).")
+    static final class Pause extends SetPaused {
         @Override
-        public Integer call() {
-            try (ControlStore c = control.open()) {
-                c.setSyncPaused(name, false);
-                c.kick(name);
-                spec.commandLine().getOut().println("sync " + name + " resumed");
-                return Cli.OK;
-            }
+        boolean paused() {
+            return true;
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume a paused sync.")
+    static final class Resume extends SetPaused {
+        @Override
+        boolean paused() {
+            return false;
         }
     }
 

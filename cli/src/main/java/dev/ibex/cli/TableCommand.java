@@ -64,8 +64,8 @@ final class TableCommand {
         }
     }
 
-    @Command(name = "pause", mixinStandardHelpOptions = true, description = "Stop replicating tables (capture goes on).")
-    static final class Pause implements Callable<Integer> {
+    /** Pauses or resumes tables: the same arguments, one flag apart. */
+    abstract static class SetPaused implements Callable<Integer> {
         @Mixin
         ControlOptions control;
         @Spec
@@ -75,35 +75,34 @@ final class TableCommand {
         @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
         String[] tables;
 
+        abstract boolean paused();
+
         @Override
         public Integer call() {
             try (ControlStore c = control.open()) {
-                c.setTablesPaused(sync, SyncCommand.refs(tables), true, "paused by operator");
-                spec.commandLine().getOut().println(tables.length + " table(s) paused in sync " + sync);
+                c.setTablesPaused(sync, SyncCommand.refs(tables), paused(), paused() ? "paused by operator" : null);
+                if (!paused()) {
+                    c.kick(sync);
+                }
+                spec.commandLine().getOut().println(tables.length + " table(s) " + (paused() ? "paused" : "resumed") + " in sync " + sync);
                 return Cli.OK;
             }
         }
     }
 
-    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume paused tables; they catch up with nothing lost.")
-    static final class Resume implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
-        @Parameters(index = "0", paramLabel = "SYNC")
-        String sync;
-        @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
-        String[] tables;
-
+    @Command(name = "pause", mixinStandardHelpOptions = true, description = "Stop replicating tables (capture goes on).")
+    static final class Pause extends SetPaused {
         @Override
-        public Integer call() {
-            try (ControlStore c = control.open()) {
-                c.setTablesPaused(sync, SyncCommand.refs(tables), false, null);
-                c.kick(sync);
-                spec.commandLine().getOut().println(tables.length + " table(s) resumed in sync " + sync);
-                return Cli.OK;
-            }
+        boolean paused() {
+            return true;
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume paused tables; they catch up with nothing lost.")
+    static final class Resume extends SetPaused {
+        @Override
+        boolean paused() {
+            return false;
         }
     }
 
