@@ -1,6 +1,8 @@
 package dev.ibex.cli;
 
 import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.Strategies;
+import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import java.util.List;
@@ -114,16 +116,22 @@ final class TableCommand {
         CommandSpec spec;
         @Parameters(index = "0", paramLabel = "SYNC")
         String sync;
-        @Parameters(index = "1", paramLabel = "STRATEGY", description = "latest, priority, custom:CLASS or default.")
+        @Parameters(index = "1", paramLabel = "STRATEGY", description = "latest, priority, manual, custom:CLASS[:ARGUMENT] or default (the sync's).")
         String strategy;
         @Parameters(index = "2..*", arity = "1..*", paramLabel = "TABLE")
         String[] tables;
 
         @Override
         public Integer call() {
-            try (ControlStore c = control.open()) {
+            try (Session s = new Session(control)) {
                 List<TableRef> refs = SyncCommand.refs(tables);
-                c.setTablesStrategy(sync, refs, "default".equals(strategy) ? null : strategy);
+                s.control.requireMembers(sync, refs);
+                String chosen = "default".equals(strategy) ? null : Strategies.validate(strategy);
+                SyncSettings before = s.control.sync(sync);
+                s.installer().update(new SyncSettings(before.name(), before.nodes(), before.tables().stream()
+                        .map(t -> refs.contains(t.table()) ? new TableSettings(t.table(), chosen, t.paused(), t.pauseReason()) : t).toList(),
+                        before.strategy(), before.priority(), before.interval(), before.paused(), before.journalRetention(),
+                        before.maxClockSkew()));
                 spec.commandLine().getOut().println(tables.length + " table(s) of sync " + sync + " now use strategy " + strategy);
                 return Cli.OK;
             }

@@ -32,7 +32,10 @@ public final class Decider {
         List<Side> distinct = distinctVersions(maximal);
         Conflict conflict = new Conflict(table, key, distinct);
         Resolution r = resolver.resolve(conflict);
-        return new Decision(r.winner(), r.image(), joined, conflict, resolver.name());
+        if (r == null) {
+            throw new IllegalStateException("resolver " + resolver.name() + " returned no resolution for " + table + " key " + key);
+        }
+        return new Decision(r.winner(), r.image(), joined, conflict, resolver.name(), r.merged(), r.held());
     }
 
     /** Sides whose version no other side's version strictly follows. */

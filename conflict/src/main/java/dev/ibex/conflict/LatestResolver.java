@@ -8,7 +8,7 @@ import java.util.Comparator;
  */
 public final class LatestResolver implements ConflictResolver {
     /** Greatest stamp first, then the smallest author name. */
-    static final Comparator<Side> ORDER = Comparator.comparingLong(Side::stampMicros).reversed()
+    public static final Comparator<Side> ORDER = Comparator.comparingLong(Side::stampMicros).reversed()
             .thenComparing(s -> s.author().name())
             .thenComparing(s -> s.node().name());
 

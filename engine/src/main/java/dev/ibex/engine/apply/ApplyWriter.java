@@ -26,6 +26,12 @@ import org.postgresql.PGConnection;
  * retried), so an application transaction never waits long on Ibex or dies in a deadlock with
  * it. Watermarks, when given, commit in the same transaction, unless a locked row was skipped:
  * then the target keeps its old watermarks so that the next round reads those keys again.
+ *
+ * <p>Every row written here is now shared state, so its pending base (see {@code
+ * ConflictResolver#needsBase}) is cleared. A row sent only to confirm a node's own change (the
+ * expected version is the decided one) whose node changed it again meanwhile is not written, but
+ * when the table tracks bases its base becomes the decided row: that is what the new change was
+ * made on.
  */
 public final class ApplyWriter {
     private static final String TEMP = "ibex_apply";
@@ -40,9 +46,11 @@ public final class ApplyWriter {
     private final String ledger;
     private final String keyMatchLedger;
     private final String keyMatchTable;
+    private final boolean bases;
 
-    public ApplyWriter(TableShape shape) {
+    public ApplyWriter(TableShape shape, boolean bases) {
         this.shape = shape;
+        this.bases = bases;
         this.table = Idents.name(shape.table().schema(), shape.table().name());
         this.ledger = Idents.name("ibex", shape.table().ledgerName());
         this.keyMatchLedger = Idents.equal("l", "a", shape.key());
@@ -91,12 +99,18 @@ public final class ApplyWriter {
         busy += s.executeUpdate("with locked as (select " + Idents.list("l", shape.key()) + " from " + ledger + " l join " + TEMP
                 + " a on " + keyMatchLedger + " for update of l skip locked) delete from " + TEMP + " a where not exists "
                 + "(select 1 from locked k where " + Idents.equal("k", "a", shape.key()) + ")");
+        if (bases) {
+            s.executeUpdate("update " + ledger + " l set ibex_base = case when a." + DEL + " then '{}'::text[] else array["
+                    + shape.columnNames().stream().map(n -> "a." + Idents.name(n) + "::text").collect(Collectors.joining(", "))
+                    + "]::text[] end, ibex_base_vv = a." + VV + " from " + TEMP + " a where " + keyMatchLedger
+                    + " and l.ibex_vv is distinct from a." + EXP + " and a." + EXP + " = a." + VV + " and l.ibex_base is not null");
+        }
         long skipped = s.executeUpdate("delete from " + TEMP + " a using " + ledger + " l where " + keyMatchLedger
                 + " and l.ibex_vv is distinct from a." + EXP);
         long applied = s.executeUpdate("delete from " + table + " t using " + TEMP + " a where " + keyMatchTable + " and a." + DEL);
         applied += s.executeUpdate(upsert(cols));
         s.executeUpdate("update " + ledger + " l set ibex_vv = a." + VV + ", ibex_ts = a." + TS + ", ibex_origin = a." + ORIGIN
-                + ", ibex_deleted = a." + DEL + " from " + TEMP + " a where " + keyMatchLedger);
+                + ", ibex_deleted = a." + DEL + ", ibex_base = null, ibex_base_vv = null from " + TEMP + " a where " + keyMatchLedger);
         return new ApplyResult(applied, skipped, busy);
     }
 

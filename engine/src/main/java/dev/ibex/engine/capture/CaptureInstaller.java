@@ -14,8 +14,9 @@ public final class CaptureInstaller {
     private CaptureInstaller() {
     }
 
-    public static void install(Connection c, String node, String sync, TableRef t, int ordinal) {
-        call(c, node, t, "select ibex.install_capture(?, ?, ?, ?, ?)", sync, t.ledgerName(), ordinal);
+    /** @param bases record row bases (for resolvers that merge; see {@code ConflictResolver#needsBase}) */
+    public static void install(Connection c, String node, String sync, TableRef t, int ordinal, boolean bases) {
+        call(c, node, t, "select ibex.install_capture(?, ?, ?, ?, ?, ?)", sync, t.ledgerName(), ordinal, bases);
     }
 
     public static void remove(Connection c, String node, TableRef t) {

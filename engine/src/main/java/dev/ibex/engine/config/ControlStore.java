@@ -111,7 +111,9 @@ public final class ControlStore implements AutoCloseable {
             DSLContext tx = DSL.using(cfg);
             tx.insertInto(SYNC).set(SYNC.NAME, s.name()).set(SYNC.STRATEGY, s.strategy())
                     .set(SYNC.PRIORITY, s.priority().isEmpty() ? null : String.join(",", s.priority()))
-                    .set(SYNC.INTERVAL_MS, s.interval().toMillis()).set(SYNC.PAUSED, s.paused()).execute();
+                    .set(SYNC.INTERVAL_MS, s.interval().toMillis()).set(SYNC.PAUSED, s.paused())
+                    .set(SYNC.JOURNAL_RETENTION_MS, s.journalRetention().toMillis())
+                    .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis()).execute();
             for (NodeId n : s.nodes()) {
                 tx.insertInto(SYNC_NODE).set(SYNC_NODE.SYNC_NAME, s.name()).set(SYNC_NODE.NODE_NAME, n.name())
                         .set(SYNC_NODE.ORDINAL, n.ordinal()).execute();
@@ -158,7 +160,28 @@ public final class ControlStore implements AutoCloseable {
                         t.getPaused(), t.getPauseReason()));
         List<String> priority = r.getPriority() == null ? List.of() : Arrays.asList(r.getPriority().split(","));
         return new SyncSettings(r.getName(), nodes, tables, r.getStrategy(), priority,
-                Duration.ofMillis(r.getIntervalMs()), r.getPaused());
+                Duration.ofMillis(r.getIntervalMs()), r.getPaused(), Duration.ofMillis(r.getJournalRetentionMs()),
+                Duration.ofMillis(r.getMaxClockSkewMs()));
+    }
+
+    /**
+     * Stores changed settings of an existing sync: strategy, priority, interval, journal retention,
+     * skew bound and each table's strategy. Nodes, tables and pause states are changed elsewhere.
+     */
+    public void updateSync(SyncSettings s) {
+        sync(s.name());
+        dsl.transaction(cfg -> {
+            DSLContext tx = DSL.using(cfg);
+            tx.update(SYNC).set(SYNC.STRATEGY, s.strategy())
+                    .set(SYNC.PRIORITY, s.priority().isEmpty() ? null : String.join(",", s.priority()))
+                    .set(SYNC.INTERVAL_MS, s.interval().toMillis())
+                    .set(SYNC.JOURNAL_RETENTION_MS, s.journalRetention().toMillis())
+                    .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis()).where(SYNC.NAME.eq(s.name())).execute();
+            for (TableSettings t : s.tables()) {
+                tx.update(SYNC_TABLE).set(SYNC_TABLE.STRATEGY, t.strategy()).where(SYNC_TABLE.SYNC_NAME.eq(s.name()),
+                        SYNC_TABLE.TABLE_SCHEMA.eq(t.table().schema()), SYNC_TABLE.TABLE_NAME.eq(t.table().name())).execute();
+            }
+        });
     }
 
     public void removeSync(String name) {
@@ -190,16 +213,7 @@ public final class ControlStore implements AutoCloseable {
                 .where(SYNC_TABLE.TABLE_SCHEMA.eq(t.schema()), SYNC_TABLE.TABLE_NAME.eq(t.name())).execute()));
     }
 
-    public void setTablesStrategy(String sync, List<TableRef> tables, String strategy) {
-        if (strategy != null) {
-            Strategies.validate(strategy);
-        }
-        requireMembers(sync, tables);
-        dsl.transaction(cfg -> tables.forEach(t -> DSL.using(cfg).update(SYNC_TABLE).set(SYNC_TABLE.STRATEGY, strategy)
-                .where(SYNC_TABLE.TABLE_SCHEMA.eq(t.schema()), SYNC_TABLE.TABLE_NAME.eq(t.name())).execute()));
-    }
-
-    private void requireMembers(String sync, List<TableRef> tables) {
+    public void requireMembers(String sync, List<TableRef> tables) {
         sync(sync);
         for (TableRef t : tables) {
             String owner = syncOf(t).orElseThrow(() -> new UsageException("table " + t + " is not in sync " + sync));

@@ -80,7 +80,8 @@ public final class SyncInstaller {
             for (NodeId n : sync.nodes()) {
                 NodeSchema.migrate(directory.pool(n.name()));
                 for (TableSettings t : tables) {
-                    CaptureInstaller.install(conns.get(n.name()), n.name(), sync.name(), t.table(), n.ordinal());
+                    CaptureInstaller.install(conns.get(n.name()), n.name(), sync.name(), t.table(), n.ordinal(),
+                            Strategies.needsBase(sync.strategyFor(t)));
                 }
             }
             if (copyFrom != null) {
@@ -146,6 +147,33 @@ public final class SyncInstaller {
                 }
             }
         }
+    }
+
+    /**
+     * Changes a sync's settings (strategy, priority, schedule, retention, skew bound) or its tables'
+     * strategies. When that changes whether a table's resolver needs row bases, capture is
+     * reinstalled on every node first, so every node must be reachable; otherwise nothing changes.
+     */
+    public void update(SyncSettings changed) {
+        SyncSettings before = control.sync(changed.name());
+        List<TableSettings> flipped = changed.tables().stream().filter(t -> Strategies.needsBase(changed.strategyFor(t))
+                != before.tables().stream().filter(b -> b.table().equals(t.table())).findFirst()
+                        .map(b -> Strategies.needsBase(before.strategyFor(b))).orElse(false)).toList();
+        if (!flipped.isEmpty()) {
+            Map<String, Connection> conns = connect(changed);
+            try {
+                for (NodeId n : changed.nodes()) {
+                    NodeSchema.migrate(directory.pool(n.name()));
+                    for (TableSettings t : flipped) {
+                        CaptureInstaller.install(conns.get(n.name()), n.name(), changed.name(), t.table(), n.ordinal(),
+                                Strategies.needsBase(changed.strategyFor(t)));
+                    }
+                }
+            } finally {
+                conns.values().forEach(SyncInstaller::closeQuietly);
+            }
+        }
+        control.updateSync(changed);
     }
 
     /** The tables of {@code schema} as node {@code node} has them (for {@code --schema}). */

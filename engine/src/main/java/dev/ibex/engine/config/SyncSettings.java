@@ -9,11 +9,21 @@ import java.util.Optional;
 
 /**
  * A sync as configured: its nodes (with their version-vector ordinals), its tables, strategy,
- * priority order and schedule. Validated on construction; invalid settings are refused, never
+ * priority order, schedule, how long the conflict journal keeps decided entries, and the clock
+ * skew above which status warns. Validated on construction; invalid settings are refused, never
  * replaced by defaults.
  */
 public record SyncSettings(String name, List<NodeId> nodes, List<TableSettings> tables, String strategy,
-                           List<String> priority, Duration interval, boolean paused) {
+                           List<String> priority, Duration interval, boolean paused, Duration journalRetention,
+                           Duration maxClockSkew) {
+    public static final Duration DEFAULT_JOURNAL_RETENTION = Duration.ofDays(30);
+    public static final Duration DEFAULT_MAX_CLOCK_SKEW = Duration.ofSeconds(1);
+
+    public SyncSettings(String name, List<NodeId> nodes, List<TableSettings> tables, String strategy, List<String> priority,
+                        Duration interval, boolean paused) {
+        this(name, nodes, tables, strategy, priority, interval, paused, DEFAULT_JOURNAL_RETENTION, DEFAULT_MAX_CLOCK_SKEW);
+    }
+
     public SyncSettings {
         Names.requireName("sync", name);
         nodes = List.copyOf(nodes);
@@ -35,8 +45,19 @@ public record SyncSettings(String name, List<NodeId> nodes, List<TableSettings> 
                         + nodes.stream().map(NodeId::name).toList());
             }
         }
+        boolean priorityUsed = Strategies.PRIORITY.equals(strategy)
+                || tables.stream().anyMatch(t -> Strategies.PRIORITY.equals(t.strategy()));
+        if (priorityUsed && priority.isEmpty()) {
+            throw new UsageException("sync " + name + ": the priority strategy needs --priority NODE,NODE,... naming the order of the nodes");
+        }
         if (interval.isNegative() || interval.isZero()) {
             throw new UsageException("sync " + name + ": --interval must be positive, got " + interval);
+        }
+        if (journalRetention.isNegative() || journalRetention.isZero()) {
+            throw new UsageException("sync " + name + ": --journal-retention must be positive, got " + journalRetention);
+        }
+        if (maxClockSkew.isNegative() || maxClockSkew.isZero()) {
+            throw new UsageException("sync " + name + ": --max-clock-skew must be positive, got " + maxClockSkew);
         }
     }
 

@@ -4,29 +4,50 @@ import static dev.ibex.schema.control.jooq.Tables.CONFLICT;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ibex.conflict.Decision;
+import dev.ibex.conflict.ManualResolver;
+import dev.ibex.conflict.RowImage;
 import dev.ibex.conflict.Side;
+import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.IbexException;
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.round.ConflictSink;
+import dev.ibex.schema.control.jooq.tables.records.ConflictRecord;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
 /**
  * The conflict journal in the control database: every conflict a round decided, with each
- * concurrent side's node, version, change time and row image, the strategy and the winner.
+ * concurrent side's node, version, change time and row image, the strategy and the winner. Under
+ * {@code manual} a conflict stays open (one entry per key) until an operator resolves it; the
+ * choice is kept with the versions it covers, and the next round applies it.
  */
-public final class ConflictJournal {
+public final class ConflictJournal implements ConflictSink {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final TypeReference<List<String>> KEY = new TypeReference<>() { };
     private static final TypeReference<List<ConflictEntry.SideEntry>> SIDES = new TypeReference<>() { };
+    /** The winner recorded when a custom resolver built a new row from several sides. */
+    public static final String MERGED = "(merged)";
+
+    /** An operator's choice as stored: the row's columns and values (absent: delete) and the versions it covers. */
+    record Choice(List<String> columns, List<String> values, boolean delete, List<Long> covers) {
+    }
 
     private final DSLContext dsl;
 
@@ -34,17 +55,147 @@ public final class ConflictJournal {
         this.dsl = dsl;
     }
 
+    @Override
     public void record(String sync, TableRef table, List<Decision> conflicts) {
         if (conflicts.isEmpty()) {
             return;
         }
-        var insert = dsl.insertInto(CONFLICT, CONFLICT.SYNC_NAME, CONFLICT.TABLE_SCHEMA, CONFLICT.TABLE_NAME, CONFLICT.ROW_KEY,
-                CONFLICT.STRATEGY, CONFLICT.WINNER_NODE, CONFLICT.SIDES);
+        List<Decision> decided = new ArrayList<>();
         for (Decision d : conflicts) {
-            insert = insert.values(sync, table.schema(), table.name(), json(d.conflict().key()), d.strategy(),
-                    d.winner().author().name(), json(d.conflict().sides().stream().map(ConflictJournal::side).toList()));
+            if (Strategies.MANUAL.equals(d.strategy())) {
+                recordManual(sync, table, d);
+            } else {
+                decided.add(d);
+            }
+        }
+        if (decided.isEmpty()) {
+            return;
+        }
+        var insert = dsl.insertInto(CONFLICT, CONFLICT.SYNC_NAME, CONFLICT.TABLE_SCHEMA, CONFLICT.TABLE_NAME, CONFLICT.ROW_KEY,
+                CONFLICT.STRATEGY, CONFLICT.WINNER_NODE, CONFLICT.SIDES, CONFLICT.STATUS);
+        for (Decision d : decided) {
+            insert = insert.values(sync, table.schema(), table.name(), json(d.conflict().key()), d.strategy(), winner(d),
+                    sides(d), ConflictEntry.DECIDED);
         }
         insert.execute();
+    }
+
+    private static String winner(Decision d) {
+        return d.merged() ? MERGED : d.winner().author().name();
+    }
+
+    private static String sides(Decision d) {
+        return json(d.conflict().sides().stream().map(ConflictJournal::side).toList());
+    }
+
+    /**
+     * A held conflict opens (or refreshes) the key's one open entry; an applied choice marks it
+     * applied; concurrent changes that agree close any open entry as decided, or are journaled as such.
+     */
+    private void recordManual(String sync, TableRef table, Decision d) {
+        String key = json(d.conflict().key());
+        Condition openEntry = CONFLICT.SYNC_NAME.eq(sync).and(CONFLICT.TABLE_SCHEMA.eq(table.schema()))
+                .and(CONFLICT.TABLE_NAME.eq(table.name())).and(CONFLICT.ROW_KEY.eq(key))
+                .and(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED));
+        if (d.held()) {
+            dsl.insertInto(CONFLICT).set(CONFLICT.SYNC_NAME, sync).set(CONFLICT.TABLE_SCHEMA, table.schema())
+                    .set(CONFLICT.TABLE_NAME, table.name()).set(CONFLICT.ROW_KEY, key).set(CONFLICT.STRATEGY, d.strategy())
+                    .set(CONFLICT.SIDES, sides(d)).set(CONFLICT.STATUS, ConflictEntry.OPEN)
+                    .onConflict(CONFLICT.SYNC_NAME, CONFLICT.TABLE_SCHEMA, CONFLICT.TABLE_NAME, CONFLICT.ROW_KEY)
+                    .where(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED))
+                    .doUpdate().set(CONFLICT.SIDES, DSL.excluded(CONFLICT.SIDES)).set(CONFLICT.STATUS, ConflictEntry.OPEN)
+                    .setNull(CONFLICT.RESOLUTION).setNull(CONFLICT.RESOLVED_BY).setNull(CONFLICT.RESOLVED_AT)
+                    .set(CONFLICT.DECIDED_AT, DSL.currentOffsetDateTime())
+                    .execute();
+            return;
+        }
+        int closed = dsl.update(CONFLICT).set(CONFLICT.STATUS, d.merged() ? ConflictEntry.APPLIED : ConflictEntry.DECIDED)
+                .set(CONFLICT.WINNER_NODE, DSL.coalesce(CONFLICT.WINNER_NODE, DSL.val(winner(d))))
+                .set(CONFLICT.DECIDED_AT, DSL.currentOffsetDateTime()).where(openEntry).execute();
+        if (closed == 0) {
+            dsl.insertInto(CONFLICT).set(CONFLICT.SYNC_NAME, sync).set(CONFLICT.TABLE_SCHEMA, table.schema())
+                    .set(CONFLICT.TABLE_NAME, table.name()).set(CONFLICT.ROW_KEY, key).set(CONFLICT.STRATEGY, d.strategy())
+                    .set(CONFLICT.WINNER_NODE, winner(d)).set(CONFLICT.SIDES, sides(d)).set(CONFLICT.STATUS, ConflictEntry.DECIDED)
+                    .execute();
+        }
+    }
+
+    @Override
+    public Map<List<String>, ManualResolver.Choice> choices(String sync, TableRef table) {
+        Map<List<String>, ManualResolver.Choice> out = new LinkedHashMap<>();
+        dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
+                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictEntry.RESOLVED)).forEach(r -> {
+                    Choice c = read(r.getResolution(), new TypeReference<Choice>() { });
+                    RowImage row = c.delete() ? null : new RowImage(c.columns(), c.values());
+                    out.put(read(r.getRowKey(), KEY), new ManualResolver.Choice(row, VersionVector.ofBoxed(c.covers().toArray(Long[]::new))));
+                });
+        return out;
+    }
+
+    /**
+     * Records an operator's choice for an open conflict: the row of the side held by (or authored
+     * by) {@code takeNode}, or {@code rowJson}, a JSON object with every column of the table. The
+     * next round of the sync applies it everywhere.
+     */
+    public ConflictEntry resolve(long id, String takeNode, String rowJson) {
+        ConflictEntry e = entry(id).orElseThrow(() -> new UsageException("no conflict " + id + " in the journal; see 'ibex conflicts --open'"));
+        if (!ConflictEntry.OPEN.equals(e.status()) && !ConflictEntry.RESOLVED.equals(e.status())) {
+            throw new UsageException("conflict " + id + " is " + e.status() + ", not open; only conflicts held by the manual "
+                    + "strategy can be resolved (see 'ibex conflicts --open')");
+        }
+        List<Long> covers = Arrays.stream(e.sides().stream().map(s -> VersionVector.ofBoxed(s.version().toArray(Long[]::new)))
+                .reduce(VersionVector.EMPTY, VersionVector::join).toArray()).boxed().toList();
+        Choice choice;
+        String by;
+        if (takeNode != null) {
+            ConflictEntry.SideEntry side = e.sides().stream().filter(s -> s.node().equals(takeNode)).findFirst()
+                    .or(() -> e.sides().stream().filter(s -> s.origin().equals(takeNode)).findFirst())
+                    .orElseThrow(() -> new UsageException("--take " + takeNode + ": conflict " + id + " has sides from "
+                            + e.sides().stream().map(ConflictEntry.SideEntry::node).toList()));
+            choice = side.row() == null ? new Choice(List.of(), List.of(), true, covers)
+                    : new Choice(List.copyOf(side.row().keySet()), new ArrayList<>(side.row().values()), false, covers);
+            by = "take " + side.node();
+        } else {
+            choice = parseRow(e, rowJson, covers);
+            by = "row";
+        }
+        dsl.update(CONFLICT).set(CONFLICT.STATUS, ConflictEntry.RESOLVED).set(CONFLICT.RESOLUTION, json(choice))
+                .set(CONFLICT.RESOLVED_BY, by).set(CONFLICT.RESOLVED_AT, DSL.currentOffsetDateTime())
+                .set(CONFLICT.WINNER_NODE, takeNode != null ? by.substring("take ".length()) : "(operator row)")
+                .where(CONFLICT.ID.eq(id)).execute();
+        return entry(id).orElseThrow();
+    }
+
+    private static Choice parseRow(ConflictEntry e, String rowJson, List<Long> covers) {
+        List<String> columns = e.sides().stream().filter(s -> s.row() != null).findFirst().map(s -> List.copyOf(s.row().keySet()))
+                .orElseThrow(() -> new UsageException("conflict " + e.id() + ": every side deleted the row; use --take NODE"));
+        JsonNode row;
+        try {
+            row = JSON.readTree(rowJson);
+        } catch (JsonProcessingException ex) {
+            throw new UsageException("--row is not valid JSON: " + ex.getOriginalMessage(), ex);
+        }
+        if (row == null || !row.isObject()) {
+            throw new UsageException("--row must be a JSON object of column to value, e.g. {\"id\": 1, \"name\": \"x\"}");
+        }
+        List<String> unknown = new ArrayList<>();
+        for (Iterator<String> it = row.fieldNames(); it.hasNext(); ) {
+            String f = it.next();
+            if (!columns.contains(f)) {
+                unknown.add(f);
+            }
+        }
+        List<String> missing = columns.stream().filter(c -> !row.has(c)).toList();
+        if (!unknown.isEmpty() || !missing.isEmpty()) {
+            throw new UsageException("--row must name exactly the columns " + columns + (unknown.isEmpty() ? "" : "; unknown: " + unknown)
+                    + (missing.isEmpty() ? "" : "; missing: " + missing));
+        }
+        List<String> values = new ArrayList<>();
+        for (String c : columns) {
+            JsonNode v = row.get(c);
+            values.add(v.isNull() ? null : v.isValueNode() ? v.asText() : v.toString());
+        }
+        return new Choice(columns, values, false, covers);
     }
 
     private static ConflictEntry.SideEntry side(Side s) {
@@ -54,8 +205,12 @@ public final class ConflictJournal {
                 Arrays.stream(s.version().toArray()).boxed().toList(), at, s.image() == null ? null : s.image().asMap());
     }
 
-    /** Entries newest first; null filters match everything. */
-    public List<ConflictEntry> list(String sync, TableRef table, Instant since, int limit) {
+    public Optional<ConflictEntry> entry(long id) {
+        return dsl.selectFrom(CONFLICT).where(CONFLICT.ID.eq(id)).fetchOptional().map(ConflictJournal::entry);
+    }
+
+    /** Entries newest first; null filters match everything; {@code openOnly}: open or resolved but not yet applied. */
+    public List<ConflictEntry> list(String sync, TableRef table, Instant since, boolean openOnly, int limit) {
         List<Condition> where = new ArrayList<>();
         if (sync != null) {
             where.add(CONFLICT.SYNC_NAME.eq(sync));
@@ -66,13 +221,35 @@ public final class ConflictJournal {
         if (since != null) {
             where.add(CONFLICT.DECIDED_AT.ge(OffsetDateTime.ofInstant(since, ZoneOffset.UTC)));
         }
-        return dsl.selectFrom(CONFLICT).where(DSL.and(where)).orderBy(CONFLICT.ID.desc()).limit(limit)
-                .fetch(r -> new ConflictEntry(r.getId(), r.getSyncName(), r.getTableSchema(), r.getTableName(),
-                        read(r.getRowKey(), KEY), r.getStrategy(), r.getWinnerNode(), read(r.getSides(), SIDES), r.getDecidedAt()));
+        if (openOnly) {
+            where.add(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED));
+        }
+        return dsl.selectFrom(CONFLICT).where(DSL.and(where)).orderBy(CONFLICT.ID.desc()).limit(limit).fetch(ConflictJournal::entry);
+    }
+
+    public List<ConflictEntry> list(String sync, TableRef table, Instant since, int limit) {
+        return list(sync, table, since, false, limit);
+    }
+
+    private static ConflictEntry entry(ConflictRecord r) {
+        return new ConflictEntry(r.getId(), r.getSyncName(), r.getTableSchema(), r.getTableName(), read(r.getRowKey(), KEY),
+                r.getStrategy(), r.getWinnerNode(), read(r.getSides(), SIDES), r.getDecidedAt(), r.getStatus(), r.getResolvedBy(),
+                r.getResolvedAt());
     }
 
     public long count(String sync) {
         return dsl.fetchCount(CONFLICT, sync == null ? DSL.noCondition() : CONFLICT.SYNC_NAME.eq(sync));
+    }
+
+    /** Conflicts held for an operator (open, or resolved and not yet applied). */
+    public long countOpen(String sync) {
+        return dsl.fetchCount(CONFLICT, CONFLICT.SYNC_NAME.eq(sync).and(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED)));
+    }
+
+    /** Deletes decided and applied entries older than {@code retention}; open ones stay. Returns how many. */
+    public int purge(String sync, Duration retention, Instant now) {
+        return dsl.deleteFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.STATUS.in(ConflictEntry.DECIDED, ConflictEntry.APPLIED),
+                CONFLICT.DECIDED_AT.lt(OffsetDateTime.ofInstant(now.minus(retention), ZoneOffset.UTC))).execute();
     }
 
     static String json(Object o) {

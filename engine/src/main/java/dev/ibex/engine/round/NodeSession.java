@@ -18,6 +18,7 @@ final class NodeSession implements AutoCloseable {
     final NodeId node;
     final Connection reader;
     final Connection writer;
+    private long clockSkewMillis;
 
     private NodeSession(NodeId node, Connection reader, Connection writer) {
         this.node = node;
@@ -45,14 +46,28 @@ final class NodeSession implements AutoCloseable {
         }
     }
 
-    /** Clears the node's wake-up flag, then takes its boundary: every txid below it has finished. */
-    TxId boundary(String sync) throws SQLException {
+    /**
+     * Clears the node's wake-up flag, then takes its boundary: every txid below it has finished.
+     * Measures the node's clock (the one capture stamps changes with) against {@code clock} on the
+     * way, taking the middle of the round trip as the engine's time of the reading.
+     */
+    TxId boundary(String sync, java.time.Clock clock) throws SQLException {
         clearWake(sync);
-        try (PreparedStatement ps = reader.prepareStatement("select pg_snapshot_xmin(pg_current_snapshot())::text");
-             ResultSet rs = ps.executeQuery()) {
-            rs.next();
-            return TxId.parse(rs.getString(1));
+        try (PreparedStatement ps = reader.prepareStatement(
+                "select pg_snapshot_xmin(pg_current_snapshot())::text, (extract(epoch from ibex.clock()) * 1000)::bigint")) {
+            long before = clock.millis();
+            try (ResultSet rs = ps.executeQuery()) {
+                long after = clock.millis();
+                rs.next();
+                clockSkewMillis = rs.getLong(2) - (before + after) / 2;
+                return TxId.parse(rs.getString(1));
+            }
         }
+    }
+
+    /** The node's clock minus the engine's, as {@link #boundary} measured it. */
+    long clockSkewMillis() {
+        return clockSkewMillis;
     }
 
     void endRead() {

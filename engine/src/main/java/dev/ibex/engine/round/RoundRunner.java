@@ -1,7 +1,9 @@
 package dev.ibex.engine.round;
 
 import dev.ibex.conflict.ConflictResolver;
+import dev.ibex.conflict.ManualResolver;
 import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.capture.NodeSchema;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.SyncSettings;
@@ -26,10 +28,11 @@ import java.util.Map;
  */
 public final class RoundRunner {
     private final NodeDirectory directory;
-    private final TableRound.ConflictSink journal;
+    private final ConflictSink journal;
     private final Clock clock;
+    private final java.util.Set<String> upgraded = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    public RoundRunner(NodeDirectory directory, TableRound.ConflictSink journal, Clock clock) {
+    public RoundRunner(NodeDirectory directory, ConflictSink journal, Clock clock) {
         this.directory = directory;
         this.journal = journal;
         this.clock = clock;
@@ -50,15 +53,22 @@ public final class RoundRunner {
                 if (t.paused() || sessions.size() < 2) {
                     continue;
                 }
-                ConflictResolver resolver = Strategies.resolver(sync.strategyFor(t), sync.priority());
-                TableRound tr = new TableRound(sync.name(), t.table(), sessions, boundaries, resolver, ordinal -> byOrdinal(sync, ordinal), nodes);
                 try {
-                    tr.run(journal, errors);
+                    String strategy = sync.strategyFor(t);
+                    Map<List<String>, ManualResolver.Choice> choices = Strategies.MANUAL.equals(strategy)
+                            ? journal.choices(sync.name(), t.table()) : Map.of();
+                    ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
+                    TableRound tr = new TableRound(sync.name(), t.table(), sessions, boundaries, resolver, List.copyOf(choices.keySet()),
+                            ordinal -> byOrdinal(sync, ordinal), nodes);
+                    try {
+                        tr.run(journal, errors);
+                    } finally {
+                        decided += tr.decided();
+                        conflicts += tr.conflicts();
+                    }
                 } catch (IbexException | SQLException e) {
                     errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
                 }
-                decided += tr.decided();
-                conflicts += tr.conflicts();
             }
             more = moreWork(sync, sessions, boundaries);
         } finally {
@@ -71,21 +81,36 @@ public final class RoundRunner {
                       Map<String, NodeRound> nodes, List<String> errors) {
         for (NodeId n : sync.nodes()) {
             try {
-                NodeSession s = NodeSession.open(n, directory.pool(n.name()));
+                javax.sql.DataSource pool = directory.pool(n.name());
+                upgrade(n, pool);
+                NodeSession s = NodeSession.open(n, pool);
                 try {
-                    boundaries.put(n.name(), s.boundary(sync.name()));
+                    boundaries.put(n.name(), s.boundary(sync.name(), clock));
                 } catch (SQLException e) {
                     s.close();
                     throw new IbexException("node " + n + ": taking its boundary: " + Redactor.firstLine(e.getMessage()), e);
                 }
                 sessions.add(s);
-                nodes.put(n.name(), new NodeRound(n.name(), true, 0, 0, null));
+                nodes.put(n.name(), new NodeRound(n.name(), true, 0, 0, null, s.clockSkewMillis()));
             } catch (IbexException e) {
                 String why = Redactor.text(e.getMessage());
                 errors.add(why);
-                nodes.put(n.name(), new NodeRound(n.name(), false, 0, 0, why));
+                nodes.put(n.name(), new NodeRound(n.name(), false, 0, 0, why, null));
             }
         }
+    }
+
+    /** Brings the node's ibex schema up to this engine's version, once per node and engine run. */
+    private void upgrade(NodeId n, javax.sql.DataSource pool) {
+        if (upgraded.contains(n.name())) {
+            return;
+        }
+        try {
+            NodeSchema.migrate(pool);
+        } catch (RuntimeException e) {
+            throw new IbexException("node " + n + ": upgrading its ibex schema: " + Redactor.firstLine(String.valueOf(e.getMessage())), e);
+        }
+        upgraded.add(n.name());
     }
 
     private static NodeId byOrdinal(SyncSettings sync, int ordinal) {

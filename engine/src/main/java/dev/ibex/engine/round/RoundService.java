@@ -8,19 +8,26 @@ import dev.ibex.engine.journal.RoundHistory;
 import java.time.Clock;
 
 /**
- * Runs a round of a sync and records it: conflicts to the journal as
- * they are decided, the report to the round history. Thread-safe; blocking.
+ * Runs a round of a sync and records it: conflicts to the journal as they are decided, the report
+ * to the round history. At most once a minute per sync it also purges journal entries older than
+ * the sync's retention. Thread-safe; blocking.
  */
 public final class RoundService {
+    private static final java.time.Duration PURGE_EVERY = java.time.Duration.ofMinutes(1);
+
     private final ControlStore control;
     private final RoundRunner runner;
     private final RoundHistory history;
+    private final ConflictJournal journal;
+    private final Clock clock;
+    private final java.util.Map<String, java.time.Instant> purged = new java.util.concurrent.ConcurrentHashMap<>();
 
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock) {
         this.control = control;
-        ConflictJournal journal = new ConflictJournal(control.dsl());
-        this.runner = new RoundRunner(directory, journal::record, clock);
+        this.journal = new ConflictJournal(control.dsl());
+        this.runner = new RoundRunner(directory, journal, clock);
         this.history = new RoundHistory(control.dsl());
+        this.clock = clock;
     }
 
     public SyncSettings settings(String sync) {
@@ -30,6 +37,12 @@ public final class RoundService {
     public RoundReport run(SyncSettings sync) {
         RoundReport r = runner.run(sync);
         history.record(r);
+        java.time.Instant now = clock.instant();
+        java.time.Instant last = purged.get(sync.name());
+        if (last == null || last.plus(PURGE_EVERY).isBefore(now)) {
+            journal.purge(sync.name(), sync.journalRetention(), now);
+            purged.put(sync.name(), now);
+        }
         return r;
     }
 

@@ -19,16 +19,20 @@ import java.util.stream.Collectors;
 
 /**
  * Reads one node's side of a chunk of keys in one query: the ledger's version, change stamp and
- * origin, and the row image as text (absent when the row does not exist on the node).
+ * origin, the row image as text (absent when the row does not exist on the node), and, when the
+ * table tracks them, the row's pending base.
  */
 public final class SideReader {
     private final TableShape shape;
+    private final boolean bases;
     private final String sql;
 
-    public SideReader(TableShape shape) {
+    public SideReader(TableShape shape, boolean bases) {
         this.shape = shape;
+        this.bases = bases;
         List<String> key = shape.key();
         StringBuilder s = new StringBuilder("select k.ord, l.ibex_vv, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, ")
+                .append(bases ? "l.ibex_base, l.ibex_base_vv, " : "null::text[], null::bigint[], ")
                 .append("t.ctid is not null");
         for (String c : shape.columnNames()) {
             s.append(", t.").append(Idents.name(c)).append("::text");
@@ -77,14 +81,30 @@ public final class SideReader {
         long stamp = rs.getLong(3);
         int origin = rs.getInt(4);
         NodeId originNode = rs.wasNull() ? null : nodeByOrdinal.apply(origin);
-        RowImage image = null;
-        if (rs.getBoolean(5)) {
-            List<String> values = new ArrayList<>(shape.columns().size());
-            for (int i = 0; i < shape.columns().size(); i++) {
-                values.add(rs.getString(6 + i));
-            }
-            image = new RowImage(shape.columnNames(), values);
+        Side.Base base = null;
+        Array baseArray = rs.getArray(5);
+        if (bases && baseArray != null) {
+            String[] values = (String[]) baseArray.getArray();
+            Array baseVv = rs.getArray(6);
+            VersionVector bv = baseVv == null ? VersionVector.EMPTY : VersionVector.ofBoxed((Long[]) baseVv.getArray());
+            base = new Side.Base(values.length == 0 ? null : image(values), bv);
         }
-        return new Side(node, vv, stamp, originNode, image);
+        RowImage image = null;
+        if (rs.getBoolean(7)) {
+            String[] values = new String[shape.columns().size()];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = rs.getString(8 + i);
+            }
+            image = image(values);
+        }
+        return new Side(node, vv, stamp, originNode, image, base);
+    }
+
+    private RowImage image(String[] values) {
+        if (values.length != shape.columns().size()) {
+            throw new IbexException("table " + shape.table() + ": a ledger base has " + values.length + " values for "
+                    + shape.columns().size() + " columns; the table's columns changed since capture was installed");
+        }
+        return new RowImage(shape.columnNames(), java.util.Arrays.asList(values));
     }
 }

@@ -37,28 +37,29 @@ import java.util.function.IntFunction;
 final class TableRound {
     static final int CHUNK = 1000;
 
-    /** Decisions of this table that were conflicts, handed to the journal chunk by chunk. */
-    interface ConflictSink {
-        void record(String sync, TableRef table, List<Decision> conflicts);
-    }
-
     private final String sync;
     private final TableRef table;
     private final List<NodeSession> sessions;
     private final Map<String, TxId> boundaries;
     private final ConflictResolver resolver;
+    private final List<List<String>> chosenKeys;
     private final IntFunction<NodeId> byOrdinal;
     private final Map<String, NodeRound> nodes;
     private long decided;
     private long conflicts;
 
+    /**
+     * @param chosenKeys keys with an operator's choice waiting to be applied ({@code manual}); they are
+     *                   decided in this round whether or not they changed
+     */
     TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, TxId> boundaries, ConflictResolver resolver,
-               IntFunction<NodeId> byOrdinal, Map<String, NodeRound> nodes) {
+               List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal, Map<String, NodeRound> nodes) {
         this.sync = sync;
         this.table = table;
         this.sessions = sessions;
         this.boundaries = boundaries;
         this.resolver = resolver;
+        this.chosenKeys = chosenKeys.stream().sorted(KeyOrder.INSTANCE).toList();
         this.byOrdinal = byOrdinal;
         this.nodes = nodes;
     }
@@ -80,7 +81,9 @@ final class TableRound {
                 s.reader.setAutoCommit(false);
                 readers.add(new ChangeReader(s.reader, s.node.name(), shape, windows.get(s.node.name())));
             }
-            mergeAndApply(shape, new KeyMerge(readers), journal, errors);
+            List<java.util.Iterator<List<String>>> streams = new ArrayList<>(readers);
+            streams.add(chosenKeys.iterator());
+            mergeAndApply(shape, new KeyMerge(streams), journal, errors);
         } finally {
             readers.forEach(ChangeReader::close);
             sessions.forEach(NodeSession::endRead);
@@ -88,8 +91,8 @@ final class TableRound {
     }
 
     private void mergeAndApply(TableShape shape, KeyMerge merge, ConflictSink journal, List<String> errors) {
-        SideReader sideReader = new SideReader(shape);
-        ApplyWriter writer = new ApplyWriter(shape);
+        SideReader sideReader = new SideReader(shape, resolver.needsBase());
+        ApplyWriter writer = new ApplyWriter(shape, resolver.needsBase());
         Map<String, Boolean> failed = new HashMap<>();
         Map<String, Boolean> skippedAny = new HashMap<>();
         boolean last = !merge.hasNext();
@@ -141,14 +144,38 @@ final class TableRound {
             if (d.conflicted()) {
                 conflicted.add(d);
             }
-            for (Side stale : d.stale(sides)) {
-                changes.computeIfAbsent(stale.node().name(), k -> new ArrayList<>()).add(new RowChange(keys.get(i), d.image(),
-                        stale.version(), d.version(), d.winner().stampMicros(), d.winner().author().ordinal()));
+            if (d.merged()) {
+                requireSameShape(shape, keys.get(i), d);
+            }
+            List<Side> stale = d.stale(sides);
+            for (Side s : sides) {
+                // a node whose own change won keeps it, but a base it tracks must be confirmed
+                boolean confirm = s.pendingBase() != null && !d.held() && !stale.contains(s);
+                if (stale.contains(s) || confirm) {
+                    changes.computeIfAbsent(s.node().name(), k -> new ArrayList<>()).add(new RowChange(keys.get(i), d.image(),
+                            s.version(), d.version(), d.winner().stampMicros(), d.winner().author().ordinal()));
+                }
             }
         }
         conflicts += conflicted.size();
         journal.record(sync, table, conflicted);
         return changes;
+    }
+
+    /** A merged row from a custom resolver must have the table's columns and keep the key. */
+    private void requireSameShape(TableShape shape, List<String> key, Decision d) {
+        if (d.image() == null) {
+            return;
+        }
+        boolean sameColumns = d.image().columns().equals(shape.columnNames());
+        boolean sameKey = sameColumns && d.conflict().sides().stream().filter(Side::present).findFirst()
+                .map(s -> shape.key().stream().allMatch(k -> java.util.Objects.equals(s.image().get(k), d.image().get(k))))
+                .orElse(true);
+        if (!sameColumns || !sameKey) {
+            throw new IbexException("table " + table + ", key " + key + ": strategy " + d.strategy() + " returned a row "
+                    + (sameColumns ? "with a different key" : "with columns " + d.image().columns() + " instead of " + shape.columnNames())
+                    + "; fix the resolver (rows of this table are not applied until then)");
+        }
     }
 
     private Map<String, TxId> marks(String target) {

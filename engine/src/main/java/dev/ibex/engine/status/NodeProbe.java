@@ -27,6 +27,8 @@ public final class NodeProbe {
                      or (current_setting('server_version_num')::int >= 150000
                          and has_parameter_privilege('session_replication_role', 'SET')),
                    (extract(epoch from clock_timestamp()) * 1000)::bigint""";
+    /** The clock capture stamps changes with, where the ibex schema is installed. */
+    private static final String IBEX_CLOCK = "(extract(epoch from ibex.clock()) * 1000)::bigint";
 
     private NodeProbe() {
     }
@@ -43,8 +45,15 @@ public final class NodeProbe {
 
     public static Report probe(String node, Connection c, Clock clock) throws SQLException {
         try (Statement s = c.createStatement()) {
+            boolean ibexClock;
+            try (ResultSet rs = s.executeQuery("select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace "
+                    + "where n.nspname = 'ibex' and p.proname = 'clock' and has_schema_privilege(n.oid, 'USAGE') "
+                    + "and has_function_privilege(p.oid, 'EXECUTE'))")) {
+                ibexClock = rs.next() && rs.getBoolean(1);
+            }
+            String sql = ibexClock ? SQL.replace("(extract(epoch from clock_timestamp()) * 1000)::bigint", IBEX_CLOCK) : SQL;
             long before = clock.millis();
-            try (ResultSet rs = s.executeQuery(SQL)) {
+            try (ResultSet rs = s.executeQuery(sql)) {
                 long after = clock.millis();
                 rs.next();
                 long skew = rs.getLong(7) - (before + after) / 2;

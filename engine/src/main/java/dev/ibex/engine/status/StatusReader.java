@@ -60,20 +60,34 @@ public final class StatusReader {
             }
         }
         try {
+            RoundHistory h = new RoundHistory(control.dsl());
+            var state = h.state(s.name());
+            Map<String, Long> measured = state.map(x -> skews(x.getNodeReport())).orElse(Map.of());
             List<SyncStatus.NodeStatus> nodes = new ArrayList<>();
+            List<String> warnings = new ArrayList<>();
             for (NodeId n : s.nodes()) {
-                nodes.add(node(s, n, conns, errors.get(n.name())));
+                SyncStatus.NodeStatus ns = node(s, n, conns, errors.get(n.name()), measured.get(n.name()));
+                nodes.add(ns);
+                if (ns.clockSkewMillis() != null && Math.abs(ns.clockSkewMillis()) > s.maxClockSkew().toMillis()) {
+                    warnings.add(String.format(java.util.Locale.ROOT, "node %s's clock is %.1f s %s the engine's (bound %.1f s): "
+                            + "'latest' decisions between concurrent changes follow these clocks; synchronise it (NTP)", n.name(),
+                            Math.abs(ns.clockSkewMillis()) / 1000.0, ns.clockSkewMillis() < 0 ? "behind" : "ahead of",
+                            s.maxClockSkew().toMillis() / 1000.0));
+                }
+            }
+            long open = new dev.ibex.engine.journal.ConflictJournal(control.dsl()).countOpen(s.name());
+            if (open > 0) {
+                warnings.add(open + " conflict(s) held for an operator: see 'ibex conflicts " + s.name() + " --open'");
             }
             long pending = nodes.stream().mapToLong(SyncStatus.NodeStatus::pending).sum();
             Double lag = nodes.stream().map(SyncStatus.NodeStatus::lagSeconds).filter(x -> x != null).max(Double::compare).orElse(null);
-            RoundHistory h = new RoundHistory(control.dsl());
-            var state = h.state(s.name());
             List<SyncStatus.TableStatus> tables = s.tables().stream().map(t -> new SyncStatus.TableStatus(t.table().toString(),
                     s.strategyFor(t), t.paused(), t.pauseReason())).toList();
             return new SyncStatus(s.name(), s.paused() ? "paused" : "active", s.strategy(), s.interval().toMillis(), nodes, tables,
                     h.last(s.name()).map(StatusReader::lastRound).orElse(null), pending, lag,
                     state.map(x -> x.getLastError()).orElse(null),
-                    state.map(x -> x.getLastErrorAt() == null ? null : x.getLastErrorAt().toString()).orElse(null));
+                    state.map(x -> x.getLastErrorAt() == null ? null : x.getLastErrorAt().toString()).orElse(null),
+                    open, s.maxClockSkew().toMillis(), warnings);
         } finally {
             conns.values().forEach(c -> {
                 try {
@@ -85,7 +99,23 @@ public final class StatusReader {
         }
     }
 
-    private SyncStatus.NodeStatus node(SyncSettings s, NodeId n, Map<String, Connection> conns, String error) {
+    /** Clock skews the last round measured, by node. */
+    private static Map<String, Long> skews(String nodeReport) {
+        Map<String, Long> out = new HashMap<>();
+        try {
+            JSON.readTree(nodeReport).fields().forEachRemaining(e -> {
+                JsonNode v = e.getValue().path("clockSkewMillis");
+                if (v.isNumber()) {
+                    out.put(e.getKey(), v.asLong());
+                }
+            });
+        } catch (Exception ignored) {
+            // an unreadable report shows as no measured skew
+        }
+        return out;
+    }
+
+    private SyncStatus.NodeStatus node(SyncSettings s, NodeId n, Map<String, Connection> conns, String error, Long measuredSkew) {
         Connection c = conns.get(n.name());
         if (c == null) {
             return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, error);
@@ -112,7 +142,7 @@ public final class StatusReader {
                     }
                 }
             }
-            long skew = NodeProbe.probe(n.name(), c, clock).clockSkewMillis();
+            long skew = measuredSkew != null ? measuredSkew : NodeProbe.probe(n.name(), c, clock).clockSkewMillis();
             return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, pending, lag, skew, ledgerRows, null);
         } catch (SQLException | RuntimeException e) {
             return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, 0, null, null, 0, Redactor.text(Redactor.firstLine(e.getMessage())));

@@ -8,9 +8,14 @@ import java.util.List;
  */
 public record SyncStatus(String sync, String state, String strategy, long intervalMillis, List<NodeStatus> nodes,
                          List<TableStatus> tables, LastRound lastRound, long pending, Double lagSeconds,
-                         String lastError, String lastErrorAt) {
+                         String lastError, String lastErrorAt, long openConflicts, long maxClockSkewMillis,
+                         List<String> warnings) {
 
-    /** A node: reachability, pending changes that other nodes have not reconciled, clock skew. */
+    /**
+     * A node: reachability, pending changes that other nodes have not reconciled, clock skew (the
+     * node's clock minus the engine's, as the last round measured it; measured now when no round
+     * has reached the node).
+     */
     public record NodeStatus(String node, int ordinal, boolean reachable, long pending, Double lagSeconds,
                              Long clockSkewMillis, long ledgerRows, String error) {
     }

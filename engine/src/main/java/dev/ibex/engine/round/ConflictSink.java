@@ -1,0 +1,16 @@
+package dev.ibex.engine.round;
+
+import dev.ibex.conflict.Decision;
+import dev.ibex.conflict.ManualResolver;
+import dev.ibex.engine.config.TableRef;
+import java.util.List;
+import java.util.Map;
+
+/** Where a round sends the conflicts it decides, and where it finds operators' choices. */
+public interface ConflictSink {
+    /** Records decisions of one table that were conflicts (decided, held or applied choices), chunk by chunk. */
+    void record(String sync, TableRef table, List<Decision> conflicts);
+
+    /** The operators' choices for a table's held conflicts that no round has applied yet, by key. */
+    Map<List<String>, ManualResolver.Choice> choices(String sync, TableRef table);
+}
