@@ -19,6 +19,7 @@ import dev.ibex.engine.round.RoundService;
 import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.Sql;
+import dev.ibex.testkit.TcpProxy;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -52,6 +53,8 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
     private static final AtomicInteger CLUSTERS = new AtomicInteger();
 
     private final List<String> names;
+    private final boolean proxied;
+    private final Map<String, TcpProxy> proxies = new LinkedHashMap<>();
     private final Map<String, Connection> connections = new LinkedHashMap<>();
     private List<PgServer> servers;
     private String prefix;
@@ -59,12 +62,22 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
     private NodeDirectory directory;
     private RoundService rounds;
 
-    private Cluster(List<String> names) {
+    private Cluster(List<String> names, boolean proxied) {
         this.names = List.copyOf(names);
+        this.proxied = proxied;
     }
 
     public static Cluster of(String... nodes) {
-        return new Cluster(Arrays.asList(nodes));
+        return new Cluster(Arrays.asList(nodes), false);
+    }
+
+    /**
+     * The same cluster, but the engine reaches each node through its own {@link TcpProxy} (see
+     * {@link #proxy}), so that a test can cut a node off from the engine while the test itself
+     * still writes to it directly.
+     */
+    public Cluster withProxies() {
+        return new Cluster(names, true);
     }
 
     @Override
@@ -80,7 +93,13 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         control = ControlStore.open(servers.get(0).jdbcUrl(controlDatabase()), null);
         control.migrate();
         for (String node : names) {
-            control.addNode(new NodeSettings(node, url(node), null));
+            String url = url(node);
+            if (proxied) {
+                TcpProxy p = TcpProxy.start("127.0.0.1", server(node).port());
+                proxies.put(node, p);
+                url = p.rewrite(url);
+            }
+            control.addNode(new NodeSettings(node, url, null));
         }
         directory = new NodeDirectory(control::node);
         rounds = new RoundService(control, directory, Clock.systemUTC());
@@ -96,6 +115,7 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         if (control != null) {
             control.close();
         }
+        proxies.values().forEach(TcpProxy::close);
         for (String node : names) {
             dropDatabase(server(node), database(node));
         }
@@ -106,6 +126,15 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         return names;
     }
 
+    /** The proxy between the engine and {@code node}; only for clusters made {@link #withProxies()}. */
+    public TcpProxy proxy(String node) {
+        TcpProxy p = proxies.get(node);
+        if (p == null) {
+            throw new IllegalStateException("cluster has no proxies; build it with Cluster.of(...).withProxies()");
+        }
+        return p;
+    }
+
     public PgServer server(String node) {
         return servers.get(index(node));
     }
@@ -114,7 +143,7 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         return prefix + "_" + node;
     }
 
-    /** The node's JDBC URL, as registered in the control database. */
+    /** The node's direct JDBC URL (the engine's goes through the proxy when the cluster has proxies). */
     public String url(String node) {
         return server(node).jdbcUrl(database(node));
     }
