@@ -194,6 +194,23 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
                 Duration.ofSeconds(1), false), null, (table, from, to, done, total) -> { });
     }
 
+    /** Installs a sync over every node of the cluster with a strategy (and priority order), 1 s interval. */
+    public void addSync(String sync, String strategy, List<String> priority, TableRef... tables) {
+        List<NodeId> ids = names.stream().map(n -> new NodeId(n, index(n) + 1)).toList();
+        List<TableSettings> settings = Arrays.stream(tables).map(t -> new TableSettings(t, null, false, null)).toList();
+        installer().addSync(new SyncSettings(sync, ids, settings, strategy, priority, Duration.ofSeconds(1), false), null,
+                (table, from, to, done, total) -> { });
+    }
+
+    public SyncInstaller installer() {
+        return new SyncInstaller(control, directory);
+    }
+
+    /** What {@code ibex status} would show for a sync. */
+    public dev.ibex.engine.status.SyncStatus status(String sync) {
+        return new dev.ibex.engine.status.StatusReader(control, directory, Clock.systemUTC()).read(sync);
+    }
+
     /** Installs a sync over every node of the cluster. */
     public void addSync(String sync, TableRef... tables) {
         addSync(sync, names, tables);
