@@ -9,6 +9,7 @@ import com.github.freva.asciitable.HorizontalAlign;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /** Prints results: aligned tables for people, stable JSON documents for scripts. */
 final class Output {
@@ -25,6 +26,12 @@ final class Output {
         } catch (Exception e) {
             throw new IllegalStateException("cannot print JSON: " + e.getMessage(), e);
         }
+    }
+
+    /** A value as the JSON object {@link #json} would print, to add fields to. */
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> document(Object value) {
+        return JSON.convertValue(value, Map.class);
     }
 
     static void table(PrintWriter out, List<String> headers, List<List<String>> rows) {

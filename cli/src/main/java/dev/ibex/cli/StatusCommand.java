@@ -16,8 +16,10 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "status", mixinStandardHelpOptions = true, description = {
-        "Per sync: state, nodes (reachable, pending changes, lag, clock skew), last round, total pending, lag, last error.",
-        "Pending and lag are read from the nodes' ledgers, not from the engine's memory."})
+        "Per sync: state, nodes (reachable, pending changes, lag, clock skew), last round, total pending, lag, open conflicts,",
+        "last error and warnings (clock skew above the sync's --max-clock-skew, conflicts held for an operator).",
+        "Pending and lag are read from the nodes' ledgers, not from the engine's memory; clock skew is the node's clock minus",
+        "the engine's as the last round measured it (measured now for a node no round has reached)."})
 final class StatusCommand implements Callable<Integer> {
     @Mixin
     ControlOptions control;
@@ -60,9 +62,10 @@ final class StatusCommand implements Callable<Integer> {
     }
 
     static void printOne(PrintWriter out, SyncStatus st) {
-        out.printf("sync %s: %s, strategy %s, %d pending, lag %s%n", st.sync(), st.state(), st.strategy(), st.pending(),
-                st.lagSeconds() == null ? "0 s" : String.format("%.3f s", st.lagSeconds()));
-        Output.table(out, List.of("NODE", "REACHABLE", "PENDING", "LAG", "CLOCK SKEW", "LEDGER ROWS", "ERROR"), st.nodes().stream()
+        out.printf("sync %s: %s, strategy %s, %d pending, lag %s, %d open conflict(s)%n", st.sync(), st.state(), st.strategy(),
+                st.pending(), st.lagSeconds() == null ? "0 s" : String.format("%.3f s", st.lagSeconds()), st.openConflicts());
+        st.warnings().forEach(w -> out.println("WARNING: " + w));
+        Output.table(out, List.of("NODE", "REACHABLE", "PENDING", "LAG", "CLOCK SKEW (LAST ROUND)", "LEDGER ROWS", "ERROR"), st.nodes().stream()
                 .map(n -> Output.row(n.node(), n.reachable() ? "yes" : "NO", n.pending(),
                         n.lagSeconds() == null ? "" : String.format("%.3f s", n.lagSeconds()),
                         n.clockSkewMillis() == null ? "" : n.clockSkewMillis() + " ms", n.ledgerRows(), n.error())).toList());

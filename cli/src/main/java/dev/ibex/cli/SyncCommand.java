@@ -1,7 +1,6 @@
 package dev.ibex.cli;
 
 import dev.ibex.conflict.NodeId;
-import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.SyncSettings;
@@ -28,10 +27,17 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "sync", mixinStandardHelpOptions = true, description = "Add, list, remove, pause, resume and kick syncs.",
-        subcommands = {SyncCommand.Add.class, SyncCommand.ListSyncs.class, SyncCommand.Remove.class, SyncCommand.Pause.class,
-                SyncCommand.Resume.class, SyncCommand.Kick.class})
+@Command(name = "sync", mixinStandardHelpOptions = true, description = "Add, list, change, remove, pause, resume and kick syncs.",
+        subcommands = {SyncCommand.Add.class, SyncCommand.ListSyncs.class, SyncSetCommand.class, SyncCommand.Remove.class,
+                SyncCommand.Pause.class, SyncCommand.Resume.class, SyncCommand.Kick.class})
 final class SyncCommand {
+    static final String STRATEGY_HELP = "How concurrent changes to a row are decided: latest (the newest change wins), "
+            + "priority (the first node of --priority wins), manual (held until 'ibex conflicts resolve'), "
+            + "custom:CLASS[:ARGUMENT] (your ConflictResolver).";
+    static final String PRIORITY_HELP = "Node order for the priority strategy, comma-separated.";
+    static final String INTERVAL_HELP = "Time between rounds when nothing wakes the engine";
+    static final String RETENTION_HELP = "How long the conflict journal keeps decided and applied entries (open ones stay)";
+    static final String SKEW_HELP = "Node clock skew above which 'ibex status' warns";
 
     static final class Tables {
         @Option(names = "--tables", split = ",", paramLabel = "TABLE", description = "Tables: TABLE or SCHEMA.TABLE, comma-separated.")
@@ -54,25 +60,25 @@ final class SyncCommand {
         List<String> nodes;
         @ArgGroup(exclusive = true, multiplicity = "1")
         Tables tables;
-        @Option(names = "--strategy", defaultValue = "latest", description = "latest (default), priority or custom:CLASS.")
+        @Option(names = "--strategy", defaultValue = "latest", paramLabel = "STRATEGY", description = STRATEGY_HELP + " Default latest.")
         String strategy;
-        @Option(names = "--priority", split = ",", paramLabel = "NODE", description = "Node order for the priority strategy.")
+        @Option(names = "--priority", split = ",", paramLabel = "NODE", description = PRIORITY_HELP)
         List<String> priority = new ArrayList<>();
-        @Option(names = "--interval", defaultValue = "5s", description = "Time between rounds when nothing wakes the engine (default 5s).")
+        @Option(names = "--interval", defaultValue = "5s", paramLabel = "DURATION", description = INTERVAL_HELP + " (default 5s).")
         String interval;
+        @Option(names = "--journal-retention", defaultValue = "30d", paramLabel = "DURATION", description = RETENTION_HELP + " (default 30d).")
+        String journalRetention;
+        @Option(names = "--max-clock-skew", defaultValue = "1s", paramLabel = "DURATION", description = SKEW_HELP + " (default 1s).")
+        String maxClockSkew;
         @Option(names = "--initial-copy-from", paramLabel = "NODE", description = "Copy the tables' rows from this node to the others.")
         String copyFrom;
 
         @Override
         public Integer call() {
             Strategies.validate(strategy);
-            if (Strategies.PRIORITY.equals(strategy) && priority.isEmpty()) {
-                throw new UsageException("--strategy priority needs --priority NODE,NODE,... naming the order of the nodes");
-            }
-            Duration every = Durations.parse("--interval", interval);
-            if (every.isZero() || every.isNegative()) {
-                throw new UsageException("--interval '" + interval + "' must be positive, e.g. 5s");
-            }
+            Duration every = Durations.positive("--interval", interval, "5s");
+            Duration retention = Durations.positive("--journal-retention", journalRetention, "30d");
+            Duration skew = Durations.positive("--max-clock-skew", maxClockSkew, "1s");
             try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
                 List<NodeId> ids = new ArrayList<>();
                 for (int i = 0; i < nodes.size(); i++) {
@@ -81,7 +87,7 @@ final class SyncCommand {
                 List<TableRef> refs = tables.schema != null ? s.installer().tablesOfSchema(nodes.get(0), tables.schema)
                         : tables.tables.stream().map(TableRef::parse).toList();
                 SyncSettings sync = new SyncSettings(name, ids, refs.stream().map(t -> new TableSettings(t, null, false, null)).toList(),
-                        strategy, priority, every, false);
+                        strategy, priority, every, false, retention, skew);
                 s.installer().addSync(sync, copyFrom, progress);
                 spec.commandLine().getOut().println("sync " + name + " added: " + refs.size() + " table(s) on nodes " + nodes);
                 return Cli.OK;
@@ -106,9 +112,12 @@ final class SyncCommand {
                 if (json) {
                     Output.json(out, syncs.stream().map(SyncCommand::document).toList());
                 } else {
-                    Output.table(out, List.of("SYNC", "STATE", "NODES", "TABLES", "STRATEGY", "INTERVAL"), syncs.stream()
+                    Output.table(out, List.of("SYNC", "STATE", "NODES", "TABLES", "STRATEGY", "INTERVAL", "JOURNAL RETENTION",
+                            "MAX CLOCK SKEW"), syncs.stream()
                             .map(x -> Output.row(x.name(), x.paused() ? "paused" : "active", x.nodes().stream().map(NodeId::name).toList(),
-                                    x.tables().size(), x.strategy(), x.interval().toMillis() + " ms")).toList());
+                                    x.tables().size(), x.strategy() + (x.priority().isEmpty() ? "" : " " + x.priority()),
+                                    Durations.format(x.interval()), Durations.format(x.journalRetention()),
+                                    Durations.format(x.maxClockSkew()))).toList());
                 }
                 return Cli.OK;
             }
@@ -125,6 +134,8 @@ final class SyncCommand {
         m.put("strategy", x.strategy());
         m.put("priority", x.priority());
         m.put("intervalMillis", x.interval().toMillis());
+        m.put("journalRetentionMillis", x.journalRetention().toMillis());
+        m.put("maxClockSkewMillis", x.maxClockSkew().toMillis());
         return m;
     }
 
