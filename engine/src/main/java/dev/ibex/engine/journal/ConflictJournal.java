@@ -98,6 +98,12 @@ public final class ConflictJournal implements ConflictSink {
                 .and(CONFLICT.TABLE_NAME.eq(table.name())).and(CONFLICT.ROW_KEY.eq(key))
                 .and(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED));
         if (d.held()) {
+            Optional<ConflictRecord> chosen = dsl.selectFrom(CONFLICT).where(openEntry.and(CONFLICT.STATUS.eq(ConflictEntry.RESOLVED)))
+                    .fetchOptional();
+            if (chosen.isPresent() && covers(read(chosen.get().getResolution(), new TypeReference<Choice>() { }), d)) {
+                // resolved while this round ran (it read the choices before): the next round applies the choice
+                return;
+            }
             dsl.insertInto(CONFLICT).set(CONFLICT.SYNC_NAME, sync).set(CONFLICT.TABLE_SCHEMA, table.schema())
                     .set(CONFLICT.TABLE_NAME, table.name()).set(CONFLICT.ROW_KEY, key).set(CONFLICT.STRATEGY, d.strategy())
                     .set(CONFLICT.SIDES, sides(d)).set(CONFLICT.STATUS, ConflictEntry.OPEN)
@@ -118,6 +124,11 @@ public final class ConflictJournal implements ConflictSink {
                     .set(CONFLICT.WINNER_NODE, winner(d)).set(CONFLICT.SIDES, sides(d)).set(CONFLICT.STATUS, ConflictEntry.DECIDED)
                     .execute();
         }
+    }
+
+    private static boolean covers(Choice c, Decision d) {
+        VersionVector covered = VersionVector.ofBoxed(c.covers().toArray(Long[]::new));
+        return d.conflict().sides().stream().allMatch(side -> covered.dominates(side.version()));
     }
 
     @Override
