@@ -21,6 +21,10 @@ public record RowImage(List<String> columns, List<String> values) {
         }
     }
 
+    public boolean has(String column) {
+        return columns.contains(column);
+    }
+
     public String get(String column) {
         int i = columns.indexOf(column);
         if (i < 0) {
