@@ -139,7 +139,13 @@ final class TableRound {
             for (List<Side> n : perNode) {
                 sides.add(n.get(i));
             }
-            Decision d = Decider.decide(table.toString(), keys.get(i), sides, resolver);
+            Decision d;
+            try {
+                d = Decider.decide(table.toString(), keys.get(i), sides, resolver);
+            } catch (RuntimeException e) {
+                throw new IbexException("table " + table + ", key " + keys.get(i) + ": strategy " + resolver.name() + " failed: " + e
+                        + "; fix the resolver (rows of this table are not applied until then)", e);
+            }
             decided++;
             if (d.conflicted()) {
                 conflicted.add(d);
