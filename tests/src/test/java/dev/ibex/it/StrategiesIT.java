@@ -257,6 +257,29 @@ class StrategiesIT {
         assertTrue(notOpen.getMessage().contains("no conflict"), notOpen.getMessage());
     }
 
+    @Test
+    void aFailingCustomResolverStallsOnlyItsTable() {
+        TableRef good = table("good", "id integer primary key, v text");
+        TableRef bad = table("bad", "id integer primary key, v text");
+        CLUSTER.execAll("insert into good values (1, 'init')", "insert into bad values (1, 'init')");
+        CLUSTER.installer().addSync(new SyncSettings("mixed", nodeIds(),
+                List.of(new TableSettings(good, null, false, null), new TableSettings(bad, "custom:" + ThrowingResolver.class.getName(),
+                        false, null)), "latest", List.of(), Duration.ofSeconds(1), false), null, (x, from, to, done, total) -> { });
+        CLUSTER.exec("a", "update good set v = 'a' where id = 1", "update bad set v = 'a' where id = 1");
+        CLUSTER.exec("b", "update good set v = 'b' where id = 1", "update bad set v = 'b' where id = 1");
+
+        var report = CLUSTER.round("mixed");
+        assertEquals(1, report.errors().size(), report.errors().toString());
+        assertTrue(report.errors().get(0).contains("public.bad") && report.errors().get(0).contains("deliberately broken"),
+                report.errors().get(0));
+        assertAll("good", "1=b");
+        assertEquals(List.of(List.of("a")), CLUSTER.rows("a", "select v from bad"), "the failing table is left as it was");
+    }
+
+    private static List<dev.ibex.conflict.NodeId> nodeIds() {
+        return List.of(new dev.ibex.conflict.NodeId("a", 1), new dev.ibex.conflict.NodeId("b", 2), new dev.ibex.conflict.NodeId("c", 3));
+    }
+
     private static SyncSettings withTableStrategy(SyncSettings s, String strategy) {
         return new SyncSettings(s.name(), s.nodes(), s.tables().stream().map(x -> new TableSettings(x.table(), strategy, x.paused(),
                 x.pauseReason())).toList(), s.strategy(), s.priority(), s.interval(), s.paused(), s.journalRetention(), s.maxClockSkew());
