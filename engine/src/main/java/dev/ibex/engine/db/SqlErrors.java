@@ -43,6 +43,12 @@ public final class SqlErrors {
         return e == null ? null : e.getSQLState();
     }
 
+    /** The database's own message of the first SQLException in the chain, else the throwable's. */
+    public static String message(Throwable t) {
+        SQLException e = find(t);
+        return String.valueOf(e != null ? e.getMessage() : t.getMessage());
+    }
+
     private static SQLException find(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
             if (c instanceof SQLException s) {

@@ -27,13 +27,20 @@ import java.util.Map;
  * only itself. Blocking; called from the engine's JDBC dispatcher, never from an actor thread.
  */
 public final class RoundRunner {
+    /** Pauses a table that cannot be reconciled until someone fixes it, with the reason. */
+    public interface TablePauser {
+        void pause(String sync, dev.ibex.engine.config.TableRef table, String reason);
+    }
+
     private final NodeDirectory directory;
+    private final TablePauser pauser;
     private final ConflictSink journal;
     private final Clock clock;
     private final java.util.Set<String> upgraded = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    public RoundRunner(NodeDirectory directory, ConflictSink journal, Clock clock) {
+    public RoundRunner(NodeDirectory directory, ConflictSink journal, TablePauser pauser, Clock clock) {
         this.directory = directory;
+        this.pauser = pauser;
         this.journal = journal;
         this.clock = clock;
     }
@@ -66,6 +73,10 @@ public final class RoundRunner {
                         decided += tr.decided();
                         conflicts += tr.conflicts();
                     }
+                } catch (TableStall e) {
+                    String why = Redactor.text(e.getMessage());
+                    pauser.pause(sync.name(), t.table(), why);
+                    errors.add("table " + t.table() + " paused: " + why);
                 } catch (IbexException | SQLException e) {
                     errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
                 }

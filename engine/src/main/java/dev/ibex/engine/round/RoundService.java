@@ -25,7 +25,8 @@ public final class RoundService {
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock) {
         this.control = control;
         this.journal = new ConflictJournal(control.dsl());
-        this.runner = new RoundRunner(directory, journal, clock);
+        this.runner = new RoundRunner(directory, journal,
+                (sync, table, reason) -> control.setTablesPaused(sync, java.util.List.of(table), true, reason), clock);
         this.history = new RoundHistory(control.dsl());
         this.clock = clock;
     }

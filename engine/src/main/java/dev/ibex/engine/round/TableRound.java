@@ -13,6 +13,8 @@ import dev.ibex.engine.capture.ShapeCheck;
 import dev.ibex.engine.capture.TableInspector;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.db.SqlErrors;
 import dev.ibex.engine.window.TxId;
 import dev.ibex.engine.window.Window;
 import dev.ibex.engine.window.WindowPlanner;
@@ -116,6 +118,9 @@ final class TableRound {
                     }
                     nodes.computeIfPresent(n, (k, v) -> v.plus(r.applied(), r.skipped() + r.busy()));
                 } catch (IbexException e) {
+                    if (rejected(e)) {
+                        throw stall(writer, s, changes.getOrDefault(n, List.of()), e);
+                    }
                     failed.put(n, true);
                     errors.add(e.getMessage());
                     nodes.computeIfPresent(n, (k, v) -> v.failed(e.getMessage()));
@@ -168,6 +173,37 @@ final class TableRound {
         return changes;
     }
 
+    /** A node refused rows for what they hold (a constraint or a value it does not accept), not for a passing reason. */
+    private static boolean rejected(IbexException e) {
+        String state = SqlErrors.state(e);
+        return state != null && (state.startsWith("22") || state.startsWith("23"));
+    }
+
+    /**
+     * Finds the row a node rejects by applying the chunk's rows one at a time (rows it accepts are
+     * correct decisions and stay applied), and describes the stall with the key and the error.
+     */
+    private TableStall stall(ApplyWriter writer, NodeSession s, List<RowChange> changes, IbexException e) {
+        for (RowChange c : changes) {
+            try {
+                writer.apply(s.writer, s.node.name(), List.of(c), Map.of());
+            } catch (IbexException one) {
+                if (rejected(one)) {
+                    return new TableStall("node " + s.node + " rejected key " + c.key() + " of table " + table + ": "
+                            + Redactor.firstLine(SqlErrors.message(one)) + "; fix the row or the constraint on node " + s.node
+                            + ", then run " + resume(), one);
+                }
+            }
+        }
+        return new TableStall("node " + s.node + " rejected rows of table " + table + " applied together ("
+                + Redactor.firstLine(SqlErrors.message(e)) + "), though it accepts each alone; fix the constraint on node " + s.node
+                + ", then run " + resume(), e);
+    }
+
+    private String resume() {
+        return "'ibex table resume " + sync + " " + table + "'";
+    }
+
     /** A merged row from a custom resolver must have the table's columns and keep the key. */
     private void requireSameShape(TableShape shape, List<String> key, Decision d) {
         if (d.image() == null) {
@@ -197,7 +233,8 @@ final class TableRound {
         }
         List<String> problems = ShapeCheck.problems(table, shapes);
         if (!problems.isEmpty()) {
-            throw new IbexException(String.join("; ", problems));
+            throw new TableStall(String.join("; ", problems) + "; make the table the same on every node, then run "
+                    + resume(), null);
         }
         return shapes.values().iterator().next().orElseThrow();
     }
