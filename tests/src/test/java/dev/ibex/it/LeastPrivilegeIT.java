@@ -1,0 +1,79 @@
+package dev.ibex.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.round.RoundReport;
+import dev.ibex.engine.status.NodeProbe;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Ibex runs as the least-privileged role the README documents: no superuser, {@code CREATE} on the
+ * database, {@code TRIGGER, SELECT, INSERT, UPDATE, DELETE, TRUNCATE} on the replicated table (owned
+ * by the application's role), {@code USAGE} on its schema, and {@code SET} on {@code
+ * session_replication_role}. With it a sync installs, replicates inserts, updates, deletes and
+ * truncates both ways, and the application's writes need no privilege on schema {@code ibex}.
+ */
+class LeastPrivilegeIT {
+    @RegisterExtension
+    static final Cluster CLUSTER = Cluster.of("a", "b");
+
+    private static final String ROLE = "ibex_least";
+    private static final String APP = "app_owner";
+    private static final String PASSWORD = "Least-Priv-7";
+
+    @Test
+    void aNonSuperuserRoleWithTheDocumentedGrantsInstallsAndReplicates() {
+        for (String n : CLUSTER.nodes()) {
+            String db = CLUSTER.database(n);
+            CLUSTER.server(n).execute("postgres",
+                    "do $$ begin create role " + ROLE + " login nosuperuser password '" + PASSWORD + "'; "
+                            + "exception when duplicate_object then null; end $$",
+                    "do $$ begin create role " + APP + " login nosuperuser; exception when duplicate_object then null; end $$");
+            CLUSTER.server(n).execute(db,
+                    "create schema app authorization " + APP,
+                    "set role " + APP,
+                    "create table app.acct (id integer primary key, v text)",
+                    "insert into app.acct values (1, 'init'), (2, 'init')",
+                    "grant usage on schema app to " + ROLE,
+                    "grant select, insert, update, delete, truncate, trigger on app.acct to " + ROLE,
+                    "reset role",
+                    "grant create on database \"" + db + "\" to " + ROLE,
+                    "grant set on parameter session_replication_role to " + ROLE);
+            String url = CLUSTER.server(n).jdbcUrl(db).replace("user=postgres", "user=" + ROLE + "&password=" + PASSWORD);
+            CLUSTER.control().addNode(new NodeSettings("least_" + n, url, null));
+        }
+
+        NodeProbe.Report check = NodeProbe.probe(CLUSTER.control().node("least_a"), Clock.systemUTC());
+        assertFalse(check.superuser(), "the role is no superuser: " + check);
+        assertTrue(check.canCreateSchema() && check.canSetReplicationRole(), "node check sees the grants: " + check);
+
+        TableRef acct = new TableRef("app", "acct");
+        CLUSTER.installer().addSync(new SyncSettings("least", List.of(new NodeId("least_a", 1), new NodeId("least_b", 2)),
+                List.of(new TableSettings(acct, null, false, null)), "latest", List.of(), Duration.ofSeconds(1), false), null,
+                (t, from, to, done, total) -> { });
+
+        // the application writes as itself; its writes are captured through the security-definer trigger
+        CLUSTER.exec("a", "set role " + APP, "update app.acct set v = 'a' where id = 1", "insert into app.acct values (3, 'a new')");
+        CLUSTER.exec("b", "set role " + APP, "delete from app.acct where id = 2");
+        List<RoundReport> rounds = CLUSTER.converge("least");
+        assertTrue(rounds.stream().allMatch(r -> r.errors().isEmpty()), rounds.toString());
+        assertEquals(List.of(List.of("1", "a"), List.of("3", "a new")), CLUSTER.rows("b", "select id::text, v from app.acct order by id"));
+
+        CLUSTER.exec("b", "truncate app.acct", "insert into app.acct values (9, 'b after truncate')");
+        CLUSTER.converge("least");
+        assertEquals(List.of(List.of("9", "b after truncate")), CLUSTER.rows("a", "select id::text, v from app.acct order by id"));
+        CLUSTER.exec("a", "reset role");
+        CLUSTER.exec("b", "reset role");
+    }
+}
