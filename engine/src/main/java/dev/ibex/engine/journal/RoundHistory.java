@@ -43,6 +43,16 @@ public final class RoundHistory {
         });
     }
 
+    /** Deletes rounds that finished before {@code now - retention}, keeping the last one. Returns how many. */
+    public int purge(String sync, java.time.Duration retention, java.time.Instant now) {
+        Long lastId = dsl.select(org.jooq.impl.DSL.max(ROUND.ID)).from(ROUND).where(ROUND.SYNC_NAME.eq(sync)).fetchOne(0, Long.class);
+        if (lastId == null) {
+            return 0;
+        }
+        return dsl.deleteFrom(ROUND).where(ROUND.SYNC_NAME.eq(sync), ROUND.ID.lt(lastId),
+                ROUND.FINISHED_AT.lt(OffsetDateTime.ofInstant(now.minus(retention), ZoneOffset.UTC))).execute();
+    }
+
     /** The last round of a sync: started, finished, outcome, rows, conflicts, node report, error. */
     public Optional<dev.ibex.schema.control.jooq.tables.records.RoundRecord> last(String sync) {
         return dsl.selectFrom(ROUND).where(ROUND.SYNC_NAME.eq(sync)).orderBy(ROUND.ID.desc()).limit(1).fetchOptional();

@@ -9,8 +9,8 @@ import java.time.Clock;
 
 /**
  * Runs a round of a sync and records it: conflicts to the journal as they are decided, the report
- * to the round history. At most once a minute per sync it also purges journal entries older than
- * the sync's retention. Thread-safe; blocking.
+ * to the round history. At most once a minute per sync it also purges journal entries and rounds
+ * older than the sync's retention. Thread-safe; blocking.
  */
 public final class RoundService {
     private static final java.time.Duration PURGE_EVERY = java.time.Duration.ofMinutes(1);
@@ -42,6 +42,7 @@ public final class RoundService {
         java.time.Instant last = purged.get(sync.name());
         if (last == null || last.plus(PURGE_EVERY).isBefore(now)) {
             journal.purge(sync.name(), sync.journalRetention(), now);
+            history.purge(sync.name(), sync.journalRetention(), now);
             purged.put(sync.name(), now);
         }
         return r;

@@ -1,5 +1,7 @@
 package dev.ibex.engine.status;
 
+import static dev.ibex.schema.control.jooq.Tables.ROUND;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ibex.conflict.NodeId;
@@ -68,6 +70,11 @@ public final class StatusReader {
             for (NodeId n : s.nodes()) {
                 SyncStatus.NodeStatus ns = node(s, n, conns, errors.get(n.name()), measured.get(n.name()));
                 nodes.add(ns);
+                if (!ns.reachable()) {
+                    warnings.add("node " + n.name() + " is unreachable" + (ns.lastReachedAt() == null ? " (no round in the history reached it)"
+                            : " since " + ns.lastReachedAt()) + (ns.waitingForIt() == null ? "" : "; " + ns.waitingForIt()
+                            + " changed key(s) wait for it") + "; it catches up by itself when it is back");
+                }
                 if (ns.clockSkewMillis() != null && Math.abs(ns.clockSkewMillis()) > s.maxClockSkew().toMillis()) {
                     warnings.add(String.format(java.util.Locale.ROOT, "node %s's clock is %.1f s %s the engine's (bound %.1f s): "
                             + "'latest' decisions between concurrent changes follow these clocks; synchronise it (NTP)", n.name(),
@@ -118,7 +125,10 @@ public final class StatusReader {
     private SyncStatus.NodeStatus node(SyncSettings s, NodeId n, Map<String, Connection> conns, String error, Long measuredSkew) {
         Connection c = conns.get(n.name());
         if (c == null) {
-            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, error);
+            java.time.OffsetDateTime reached = lastReached(s.name(), n.name());
+            Long waiting = waitingFor(s, reached, conns);
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, error,
+                    reached == null ? null : reached.toString(), waiting);
         }
         try {
             long pending = 0;
@@ -143,10 +153,46 @@ public final class StatusReader {
                 }
             }
             long skew = measuredSkew != null ? measuredSkew : NodeProbe.probe(n.name(), c, clock).clockSkewMillis();
-            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, pending, lag, skew, ledgerRows, null);
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, pending, lag, skew, ledgerRows, null, null, null);
         } catch (SQLException | RuntimeException e) {
-            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, 0, null, null, 0, Redactor.text(Redactor.firstLine(e.getMessage())));
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, 0, null, null, 0, Redactor.text(Redactor.firstLine(e.getMessage())),
+                    null, null);
         }
+    }
+
+    /** When a round of the sync last reached the node, from the round history; null if none did. */
+    private java.time.OffsetDateTime lastReached(String sync, String node) {
+        return control.dsl().select(ROUND.STARTED_AT).from(ROUND).where(ROUND.SYNC_NAME.eq(sync),
+                        org.jooq.impl.DSL.condition("({0}::jsonb -> {1} ->> 'reachable')::boolean", ROUND.NODE_REPORT,
+                                org.jooq.impl.DSL.val(node)))
+                .orderBy(ROUND.ID.desc()).limit(1).fetchOptional(ROUND.STARTED_AT).orElse(null);
+    }
+
+    /**
+     * Keys that a reachable node's ledgers show changed since {@code since} (all of them when the
+     * node was never reached): what waits for an unreachable node. Null when no node is reachable.
+     */
+    private static Long waitingFor(SyncSettings s, java.time.OffsetDateTime since, Map<String, Connection> conns) {
+        Connection c = conns.values().stream().findFirst().orElse(null);
+        if (c == null) {
+            return null;
+        }
+        long n = 0;
+        try {
+            for (TableSettings t : s.tables()) {
+                try (PreparedStatement ps = c.prepareStatement("select count(*) from " + Idents.name("ibex", t.table().ledgerName())
+                        + " where ibex_ts >= coalesce(?::timestamptz, '-infinity')")) {
+                    ps.setObject(1, since);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        rs.next();
+                        n += rs.getLong(1);
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            return null;
+        }
+        return n;
     }
 
     /** The oldest boundary of node {@code source} reconciled into any other reachable node. */

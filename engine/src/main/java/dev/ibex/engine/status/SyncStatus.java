@@ -14,10 +14,12 @@ public record SyncStatus(String sync, String state, String strategy, long interv
     /**
      * A node: reachability, pending changes that other nodes have not reconciled, clock skew (the
      * node's clock minus the engine's, as the last round measured it; measured now when no round
-     * has reached the node).
+     * has reached the node). For a node that is unreachable now: when a round last reached it
+     * ({@code null}: never), and how many keys the reachable nodes changed since then, which wait
+     * for it ({@code null} when no node is reachable to count them).
      */
     public record NodeStatus(String node, int ordinal, boolean reachable, long pending, Double lagSeconds,
-                             Long clockSkewMillis, long ledgerRows, String error) {
+                             Long clockSkewMillis, long ledgerRows, String error, String lastReachedAt, Long waitingForIt) {
     }
 
     /** A table: its strategy and whether it is paused (and why). */
