@@ -37,6 +37,7 @@ public final class RoundRunner {
     private final ConflictSink journal;
     private final Clock clock;
     private final java.util.Set<String> upgraded = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final DownNodes down = new DownNodes();
 
     public RoundRunner(NodeDirectory directory, ConflictSink journal, TablePauser pauser, Clock clock) {
         this.directory = directory;
@@ -91,8 +92,16 @@ public final class RoundRunner {
     private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries,
                       Map<String, NodeRound> nodes, List<String> errors) {
         for (NodeId n : sync.nodes()) {
+            String skipped = down.skip(n.name());
+            if (skipped != null) {
+                String why = skipped + " (still unreachable; probing it in the background)";
+                errors.add(why);
+                nodes.put(n.name(), new NodeRound(n.name(), false, 0, 0, why, null));
+                continue;
+            }
+            javax.sql.DataSource pool = null;
             try {
-                javax.sql.DataSource pool = directory.pool(n.name());
+                pool = directory.pool(n.name());
                 upgrade(n, pool);
                 NodeSession s = NodeSession.open(n, pool);
                 try {
@@ -107,6 +116,9 @@ public final class RoundRunner {
                 String why = Redactor.text(e.getMessage());
                 errors.add(why);
                 nodes.put(n.name(), new NodeRound(n.name(), false, 0, 0, why, null));
+                if (pool != null) {
+                    down.failed(n.name(), why, pool);
+                }
             }
         }
     }
