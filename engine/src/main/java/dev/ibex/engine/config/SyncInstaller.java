@@ -99,7 +99,7 @@ public final class SyncInstaller {
                 conns.put(n.name(), directory.pool(n.name()).getConnection());
             } catch (SQLException e) {
                 conns.values().forEach(SyncInstaller::closeQuietly);
-                throw new UsageException("node " + n + " is unreachable: " + Redactor.firstLine(e.getMessage())
+                throw new UsageException("node " + n + " is unreachable: " + dev.ibex.engine.db.SqlErrors.connectFailure(e)
                         + "; check its URL with 'ibex node check " + n + "'", e);
             } catch (NodeUnreachableException e) {
                 conns.values().forEach(SyncInstaller::closeQuietly);
@@ -185,7 +185,7 @@ public final class SyncInstaller {
             }
             return t;
         } catch (SQLException e) {
-            throw new UsageException("node " + node + " is unreachable: " + Redactor.firstLine(e.getMessage()), e);
+            throw new UsageException("node " + node + " is unreachable: " + dev.ibex.engine.db.SqlErrors.connectFailure(e), e);
         }
     }
 

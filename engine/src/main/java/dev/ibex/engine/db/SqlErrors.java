@@ -43,6 +43,24 @@ public final class SqlErrors {
         return e == null ? null : e.getSQLState();
     }
 
+    /**
+     * Why a connection could not be had, in one line: for the pool's "not available, request timed
+     * out" the underlying driver error it saw (refused, reset, authentication...) instead of the
+     * pool's own statistics. Credentials are removed.
+     */
+    public static String connectFailure(SQLException e) {
+        String text;
+        if (e instanceof java.sql.SQLTransientConnectionException && e.getMessage() != null
+                && e.getMessage().contains("request timed out")) {
+            Throwable cause = e.getCause();
+            text = "no connection within the 5 s timeout" + (cause != null && cause.getMessage() != null
+                    ? " (" + Redactor.firstLine(cause.getMessage()) + ")" : "");
+        } else {
+            text = Redactor.firstLine(e.getMessage());
+        }
+        return Redactor.text(text);
+    }
+
     /** The database's own message of the first SQLException in the chain, else the throwable's. */
     public static String message(Throwable t) {
         SQLException e = find(t);

@@ -34,7 +34,7 @@ final class NodeSession implements AutoCloseable {
             return new NodeSession(node, r, w);
         } catch (SQLException e) {
             closeQuietly(r);
-            throw new IbexException("node " + node + " is unreachable: " + Redactor.firstLine(e.getMessage()), e);
+            throw new IbexException("node " + node + " is unreachable: " + dev.ibex.engine.db.SqlErrors.connectFailure(e), e);
         }
     }
 

@@ -106,10 +106,11 @@ final class SyncActor {
         if (stopping) {
             return Behaviors.stopped();
         }
-        boolean failed = d.failure() != null || (d.report() != null && !d.report().errors().isEmpty());
+        // a partial round (a node down, a table paused) replicated among the others: no backoff for them
+        boolean failed = d.failure() != null || (d.report() != null && "failed".equals(d.report().outcome()));
         if (d.failure() != null) {
             ctx.getLog().warn("sync {}: round failed: {}", settings.name(), d.failure().toString());
-        } else if (failed) {
+        } else if (d.report() != null && !d.report().errors().isEmpty()) {
             ctx.getLog().warn("sync {}: round finished with errors: {}", settings.name(), d.report().errors());
         }
         if (d.report() != null) {
