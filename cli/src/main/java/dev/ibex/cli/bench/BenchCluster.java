@@ -43,9 +43,7 @@ final class BenchCluster implements AutoCloseable {
 
     private final List<EmbeddedPostgres> servers = new ArrayList<>();
     private final Map<String, EmbeddedPostgres> byNode = new LinkedHashMap<>();
-    private ControlStore control;
-    private NodeDirectory directory;
-    private Engine engine;
+    private final List<AutoCloseable> engines = new ArrayList<>();
 
     /** Starts the servers, seeds the tables the chosen workloads need, installs the syncs, starts the engine. */
     static BenchCluster start(PrintWriter out, long rows, boolean syncAb, boolean settle, boolean copy, boolean plain)
@@ -85,27 +83,37 @@ final class BenchCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Each sync gets its own control database and engine, hence its own connection pools: the
+     * engine's pools (4 connections per node) are shared by all syncs of one engine, and a long
+     * W1 round of one sync would otherwise starve the other sync's rounds on the same nodes.
+     */
     private void install(List<String> names, boolean syncAb, boolean settle) throws SQLException {
+        if (syncAb) {
+            startEngine("ibex_control", names.subList(0, 2), SYNC, ACCOUNTS);
+        }
+        if (settle) {
+            startEngine("ibex_control_settle", names, SETTLE_SYNC, SETTLE);
+        }
+    }
+
+    private void startEngine(String database, List<String> names, String syncName, TableRef table) throws SQLException {
         EmbeddedPostgres a = byNode.get("a");
         try (Connection conn = a.getPostgresDatabase().getConnection(); Statement s = conn.createStatement()) {
-            s.execute("create database ibex_control");
+            s.execute("create database " + database);
         }
-        control = ControlStore.open(a.getJdbcUrl("postgres", "ibex_control"), null);
+        ControlStore control = ControlStore.open(a.getJdbcUrl("postgres", database), null);
+        engines.add(control);
         control.migrate();
-        directory = new NodeDirectory(control::node);
+        NodeDirectory directory = new NodeDirectory(control::node);
+        engines.add(directory);
         List<NodeId> ids = new ArrayList<>();
         for (String n : names) {
             control.addNode(new NodeSettings(n, byNode.get(n).getJdbcUrl("postgres", "postgres"), null));
             ids.add(new NodeId(n, ids.size() + 1));
         }
-        SyncInstaller installer = new SyncInstaller(control, directory);
-        if (syncAb) {
-            installer.addSync(sync(SYNC, ids.subList(0, 2), ACCOUNTS), null, (t, f, to, d, total) -> { });
-        }
-        if (settle) {
-            installer.addSync(sync(SETTLE_SYNC, ids, SETTLE), null, (t, f, to, d, total) -> { });
-        }
-        engine = Engine.start(control);
+        new SyncInstaller(control, directory).addSync(sync(syncName, ids, table), null, (t, f, to, d, total) -> { });
+        engines.add(Engine.start(control));
     }
 
     private static SyncSettings sync(String name, List<NodeId> nodes, TableRef table) {
@@ -169,14 +177,12 @@ final class BenchCluster implements AutoCloseable {
 
     @Override
     public void close() {
-        if (engine != null) {
-            engine.close();
-        }
-        if (directory != null) {
-            directory.close();
-        }
-        if (control != null) {
-            control.close();
+        for (int i = engines.size() - 1; i >= 0; i--) {
+            try {
+                engines.get(i).close();
+            } catch (Exception ignored) {
+                // shutting down; the servers go next
+            }
         }
         for (EmbeddedPostgres pg : servers) {
             try {

@@ -146,6 +146,7 @@ public final class BenchCommand implements Callable<Integer> {
         s.put("w4PollMillis", SettleWorkload.POLL.toMillis());
         s.put("syncIntervalMillis", BenchCluster.INTERVAL.toMillis());
         s.put("autokick", true);
+        s.put("engines", "one per sync, each with its own control database and node pools");
         s.put("strategy", "latest");
         Map<String, String> server = new LinkedHashMap<>();
         for (String k : List.of("fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers",
