@@ -29,10 +29,10 @@ import picocli.CommandLine.Spec;
         "Measure Ibex on embedded PostgreSQL servers (fsync=off, synchronous_commit=off) against plain PostgreSQL.",
         "Workloads: B0 plain binary COPY + upsert from a to b (the baseline); W1 bulk UPDATE of every row on a until",
         "visible on b, in 1 and in 10 transactions; W2 capture overhead on a (client TPS and a whole-table UPDATE,",
-        "with vs without capture); W4 time for a, b, c to settle after concurrent conflicting writes.",
+        "with vs without capture); W3 lag from a to b of updates paced at 500/s; W4 time for a, b, c to settle after concurrent conflicting writes.",
         "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
 public final class BenchCommand implements Callable<Integer> {
-    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W4");
+    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4");
 
     @Spec
     CommandSpec spec;
@@ -40,10 +40,10 @@ public final class BenchCommand implements Callable<Integer> {
     long rows;
     @Option(names = "--runs", defaultValue = "3", description = "How many times each figure is measured (default 3).")
     int runs;
-    @Option(names = "--seconds", defaultValue = "10", description = "How long W2 and W4 writers write per run (default 10).")
+    @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3 and W4 writers write per run (default 10).")
     int seconds;
-    @Option(names = "--workloads", defaultValue = "B0,W1,W2,W4", split = ",",
-            description = "Which workloads to run, from B0, W1, W2, W4 (default all).")
+    @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4", split = ",",
+            description = "Which workloads to run, from B0, W1, W2, W3, W4 (default all).")
     List<String> workloads;
     @Option(names = "--json-out", defaultValue = "bench-results.json", paramLabel = "FILE",
             description = "Where to write the figures as JSON (default bench-results.json).")
@@ -56,9 +56,10 @@ public final class BenchCommand implements Callable<Integer> {
         long started = System.nanoTime();
         boolean w1 = chosen.contains("W1");
         boolean w2 = chosen.contains("W2");
+        boolean w3 = chosen.contains("W3");
         boolean w4 = chosen.contains("W4");
         boolean b0 = chosen.contains("B0");
-        try (BenchCluster cluster = BenchCluster.start(out, rows, w1 || w2, w4, b0, w2)) {
+        try (BenchCluster cluster = BenchCluster.start(out, rows, w1 || w2 || w3, w4, b0, w2)) {
             Map<String, Object> machine = machine(cluster);
             Map<String, Object> settings = settings(cluster, chosen);
             Progress.line(out, "machine " + machine);
@@ -74,6 +75,12 @@ public final class BenchCommand implements Callable<Integer> {
                 }
                 if (w2) {
                     captureOverhead(out, cluster, f, run);
+                }
+                if (w3) {
+                    LagWorkload.Run r = LagWorkload.run(cluster, run, rows, Duration.ofSeconds(seconds));
+                    f.add(out, run, "W3 paced writes", "tx/s", r.achievedRate());
+                    f.add(out, run, "W3 lag median", "ms", r.medianMillis());
+                    f.add(out, run, "W3 lag p99", "ms", r.p99Millis());
                 }
                 if (w4) {
                     SettleWorkload.Run r = SettleWorkload.run(cluster, rows, Duration.ofSeconds(seconds));
@@ -143,6 +150,8 @@ public final class BenchCommand implements Callable<Integer> {
         s.put("w2Clients", CaptureOverheadWorkload.CLIENTS);
         s.put("w4HotIds", Math.min(SettleWorkload.HOT_IDS, rows));
         s.put("w1PollMillis", BulkWorkload.POLL.toMillis());
+        s.put("w3Rate", LagWorkload.RATE);
+        s.put("w3PollMillis", LagWorkload.POLL.toMillis());
         s.put("w4PollMillis", SettleWorkload.POLL.toMillis());
         s.put("syncIntervalMillis", BenchCluster.INTERVAL.toMillis());
         s.put("autokick", true);
@@ -168,7 +177,12 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private static String num(double v, String unit) {
-        return unit.equals("s") ? String.format(Locale.ROOT, "%.3f", v) : String.format(Locale.ROOT, "%.0f", v);
+        String format = switch (unit) {
+            case "s" -> "%.3f";
+            case "ms" -> "%.1f";
+            default -> "%.0f";
+        };
+        return String.format(Locale.ROOT, format, v);
     }
 
     /** The figures measured so far, by name in the order first measured. */
