@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 /** Prints results: aligned tables for people, stable JSON documents for scripts. */
-final class Output {
+public final class Output {
     private static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -34,14 +34,14 @@ final class Output {
         return JSON.convertValue(value, Map.class);
     }
 
-    static void table(PrintWriter out, List<String> headers, List<List<String>> rows) {
+    public static void table(PrintWriter out, List<String> headers, List<List<String>> rows) {
         Column[] cols = headers.stream().map(h -> new Column().header(h).dataAlign(HorizontalAlign.LEFT)).toArray(Column[]::new);
         String[][] data = rows.stream().map(r -> r.stream().map(v -> v == null ? "" : v).toArray(String[]::new)).toArray(String[][]::new);
         out.println(AsciiTable.getTable(AsciiTable.NO_BORDERS, cols, data));
         out.flush();
     }
 
-    static List<String> row(Object... values) {
+    public static List<String> row(Object... values) {
         return Arrays.stream(values).map(v -> v == null ? "" : v.toString()).toList();
     }
 }

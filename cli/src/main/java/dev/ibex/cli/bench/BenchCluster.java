@@ -1,0 +1,195 @@
+package dev.ibex.cli.bench;
+
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.config.SyncInstaller;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.copy.TableChecksum;
+import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.runtime.Engine;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The bench's embedded PostgreSQL servers (a, b and, for W4, c), its tables seeded identically,
+ * the syncs over them and the running engine. Everything lives in temporary directories and is
+ * gone after {@link #close}. Workload connections come straight from the servers, not from the
+ * engine's pools, so the bench never competes with the engine for a pooled connection.
+ */
+final class BenchCluster implements AutoCloseable {
+    static final TableRef ACCOUNTS = new TableRef("public", "accounts");
+    static final TableRef PLAIN = new TableRef("public", "plain_accounts");
+    static final TableRef COPY = new TableRef("public", "b0_accounts");
+    static final TableRef SETTLE = new TableRef("public", "settle_accounts");
+    static final String SYNC = "bench";
+    static final String SETTLE_SYNC = "settle";
+    static final Duration INTERVAL = Duration.ofSeconds(5);
+    /** The server settings the bench sets; everything else is the embedded default. */
+    static final Map<String, String> SERVER_CONFIG = Map.of("fsync", "off", "synchronous_commit", "off");
+
+    private final List<EmbeddedPostgres> servers = new ArrayList<>();
+    private final Map<String, EmbeddedPostgres> byNode = new LinkedHashMap<>();
+    private final List<AutoCloseable> engines = new ArrayList<>();
+
+    /** Starts the servers, seeds the tables the chosen workloads need, installs the syncs, starts the engine. */
+    static BenchCluster start(PrintWriter out, long rows, boolean syncAb, boolean settle, boolean copy, boolean plain)
+            throws Exception {
+        BenchCluster c = new BenchCluster();
+        try {
+            List<String> names = settle ? List.of("a", "b", "c") : List.of("a", "b");
+            for (String n : names) {
+                Progress.line(out, "starting embedded PostgreSQL for node " + n);
+                EmbeddedPostgres.Builder b = EmbeddedPostgres.builder();
+                SERVER_CONFIG.forEach(b::setServerConfig);
+                EmbeddedPostgres pg = b.start();
+                c.servers.add(pg);
+                c.byNode.put(n, pg);
+            }
+            Progress.line(out, "seeding " + rows + " rows per table");
+            for (String n : names) {
+                boolean ab = !n.equals("c");
+                if (syncAb && ab) {
+                    c.seed(n, ACCOUNTS, rows);
+                }
+                if (copy && ab) {
+                    c.seed(n, COPY, rows);
+                }
+                if (plain && n.equals("a")) {
+                    c.seed(n, PLAIN, rows);
+                }
+                if (settle) {
+                    c.seed(n, SETTLE, rows);
+                }
+            }
+            c.install(names, syncAb, settle);
+            return c;
+        } catch (Exception e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Each sync gets its own control database and engine, hence its own connection pools: the
+     * engine's pools (4 connections per node) are shared by all syncs of one engine, and a long
+     * W1 round of one sync would otherwise starve the other sync's rounds on the same nodes.
+     */
+    private void install(List<String> names, boolean syncAb, boolean settle) throws SQLException {
+        if (syncAb) {
+            startEngine("ibex_control", names.subList(0, 2), SYNC, ACCOUNTS);
+        }
+        if (settle) {
+            startEngine("ibex_control_settle", names, SETTLE_SYNC, SETTLE);
+        }
+    }
+
+    private void startEngine(String database, List<String> names, String syncName, TableRef table) throws SQLException {
+        EmbeddedPostgres a = byNode.get("a");
+        try (Connection conn = a.getPostgresDatabase().getConnection(); Statement s = conn.createStatement()) {
+            s.execute("create database " + database);
+        }
+        ControlStore control = ControlStore.open(a.getJdbcUrl("postgres", database), null);
+        engines.add(control);
+        control.migrate();
+        NodeDirectory directory = new NodeDirectory(control::node);
+        engines.add(directory);
+        List<NodeId> ids = new ArrayList<>();
+        for (String n : names) {
+            control.addNode(new NodeSettings(n, byNode.get(n).getJdbcUrl("postgres", "postgres"), null));
+            ids.add(new NodeId(n, ids.size() + 1));
+        }
+        new SyncInstaller(control, directory).addSync(sync(syncName, ids, table), null, (t, f, to, d, total) -> { });
+        engines.add(Engine.start(control));
+    }
+
+    private static SyncSettings sync(String name, List<NodeId> nodes, TableRef table) {
+        return new SyncSettings(name, nodes, List.of(new TableSettings(table, null, false, null)), "latest", List.of(),
+                INTERVAL, false);
+    }
+
+    private void seed(String node, TableRef t, long rows) throws SQLException {
+        String table = t.name();
+        try (Connection conn = connect(node); Statement s = conn.createStatement()) {
+            s.execute("create table " + table + " (id bigint primary key, balance bigint not null, note text,"
+                    + " updated_at timestamptz not null default now())");
+            s.execute("insert into " + table + " select g, 0, 'seed', timestamptz '2020-01-01 00:00:00+00'"
+                    + " from generate_series(1, " + rows + ") g");
+            s.execute("vacuum analyze " + table);
+        }
+    }
+
+    /** A new autocommit connection to a node's database, as the postgres user. */
+    Connection connect(String node) throws SQLException {
+        return byNode.get(node).getPostgresDatabase().getConnection();
+    }
+
+    List<String> nodes() {
+        return List.copyOf(byNode.keySet());
+    }
+
+    /** Waits until {@code table} has equal checksums on {@code nodes}; false if {@code limit} passed first. */
+    boolean awaitEqual(TableRef table, List<String> nodes, Duration limit, Duration poll) throws SQLException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        List<Connection> conns = new ArrayList<>();
+        try {
+            for (String n : nodes) {
+                conns.add(connect(n));
+            }
+            while (System.nanoTime() < deadline) {
+                List<TableChecksum> sums = new ArrayList<>();
+                for (int i = 0; i < nodes.size(); i++) {
+                    sums.add(TableChecksum.of(conns.get(i), nodes.get(i), table));
+                }
+                if (sums.stream().distinct().count() == 1) {
+                    return true;
+                }
+                LockSupport.parkNanos(poll.toNanos());
+            }
+            return false;
+        } finally {
+            for (Connection c : conns) {
+                c.close();
+            }
+        }
+    }
+
+    /** The value of a server setting on node a, as {@code SHOW} reports it. */
+    String show(String setting) throws SQLException {
+        try (Connection c = connect("a"); Statement s = c.createStatement(); ResultSet rs = s.executeQuery("show " + setting)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (int i = engines.size() - 1; i >= 0; i--) {
+            try {
+                engines.get(i).close();
+            } catch (Exception ignored) {
+                // shutting down; the servers go next
+            }
+        }
+        for (EmbeddedPostgres pg : servers) {
+            try {
+                pg.close();
+            } catch (IOException ignored) {
+                // the servers live in temporary directories
+            }
+        }
+    }
+}

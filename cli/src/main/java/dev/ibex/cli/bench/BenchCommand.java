@@ -1,0 +1,215 @@
+package dev.ibex.cli.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ibex.cli.Output;
+import dev.ibex.engine.UsageException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ibex bench}: starts its own embedded PostgreSQL servers and measures the chosen
+ * workloads side by side, run after run, so that a noisy machine disturbs all figures of a run
+ * alike. Prints a table and writes the same figures as JSON; it asserts nothing about speed.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = {
+        "Measure Ibex on embedded PostgreSQL servers (fsync=off, synchronous_commit=off) against plain PostgreSQL.",
+        "Workloads: B0 plain binary COPY + upsert from a to b (the baseline); W1 bulk UPDATE of every row on a until",
+        "visible on b, in 1 and in 10 transactions; W2 capture overhead on a (client TPS and a whole-table UPDATE,",
+        "with vs without capture); W3 lag from a to b of updates paced at 500/s; W4 time for a, b, c to settle after concurrent conflicting writes.",
+        "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
+public final class BenchCommand implements Callable<Integer> {
+    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4");
+
+    @Spec
+    CommandSpec spec;
+    @Option(names = "--rows", defaultValue = "100000", description = "Rows in each table (default 100000).")
+    long rows;
+    @Option(names = "--runs", defaultValue = "3", description = "How many times each figure is measured (default 3).")
+    int runs;
+    @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3 and W4 writers write per run (default 10).")
+    int seconds;
+    @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4", split = ",",
+            description = "Which workloads to run, from B0, W1, W2, W3, W4 (default all).")
+    List<String> workloads;
+    @Option(names = "--json-out", defaultValue = "bench-results.json", paramLabel = "FILE",
+            description = "Where to write the figures as JSON (default bench-results.json).")
+    Path jsonOut;
+
+    @Override
+    public Integer call() throws Exception {
+        Set<String> chosen = validate();
+        PrintWriter out = spec.commandLine().getOut();
+        long started = System.nanoTime();
+        boolean w1 = chosen.contains("W1");
+        boolean w2 = chosen.contains("W2");
+        boolean w3 = chosen.contains("W3");
+        boolean w4 = chosen.contains("W4");
+        boolean b0 = chosen.contains("B0");
+        try (BenchCluster cluster = BenchCluster.start(out, rows, w1 || w2 || w3, w4, b0, w2)) {
+            Map<String, Object> machine = machine(cluster);
+            Map<String, Object> settings = settings(cluster, chosen);
+            Progress.line(out, "machine " + machine);
+            Progress.line(out, "settings " + settings);
+            Figures f = new Figures();
+            for (int run = 1; run <= runs; run++) {
+                if (b0) {
+                    f.add(out, run, "B0 plain COPY+upsert", "rows/s", CopyBaseline.run(cluster, run, rows));
+                }
+                if (w1) {
+                    f.add(out, run, "W1 bulk 1 tx", "rows/s", BulkWorkload.oneTransaction(cluster, run, rows));
+                    f.add(out, run, "W1 bulk 10 tx", "rows/s", BulkWorkload.tenTransactions(cluster, run, rows));
+                }
+                if (w2) {
+                    captureOverhead(out, cluster, f, run);
+                }
+                if (w3) {
+                    LagWorkload.Run r = LagWorkload.run(cluster, run, rows, Duration.ofSeconds(seconds));
+                    f.add(out, run, "W3 paced writes", "tx/s", r.achievedRate());
+                    f.add(out, run, "W3 lag median", "ms", r.medianMillis());
+                    f.add(out, run, "W3 lag p99", "ms", r.p99Millis());
+                }
+                if (w4) {
+                    SettleWorkload.Run r = SettleWorkload.run(cluster, rows, Duration.ofSeconds(seconds));
+                    f.add(out, run, "W4 writes, 3 nodes", "tx/s", r.transactions() / (double) seconds);
+                    f.add(out, run, "W4 settle", "s", r.settleSeconds());
+                }
+            }
+            List<BenchResult> results = f.results();
+            print(out, results);
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("machine", machine);
+            doc.put("settings", settings);
+            doc.put("results", results);
+            doc.put("elapsedSeconds", Math.round((System.nanoTime() - started) / 1e7) / 100.0);
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(jsonOut.toFile(), doc);
+            out.printf(Locale.ROOT, "bench took %.0f s; figures written to %s%n", (System.nanoTime() - started) / 1e9, jsonOut);
+            out.flush();
+        }
+        return 0;
+    }
+
+    private void captureOverhead(PrintWriter out, BenchCluster cluster, Figures f, int run) throws Exception {
+        Duration length = Duration.ofSeconds(seconds);
+        f.add(out, run, "W2 tps no capture", "tx/s", CaptureOverheadWorkload.tps(cluster, "plain_accounts", rows, length));
+        f.add(out, run, "W2 tps capture+engine", "tx/s", CaptureOverheadWorkload.tps(cluster, "accounts", rows, length));
+        CaptureOverheadWorkload.drain(cluster);
+        CaptureOverheadWorkload.vacuum(cluster, "plain_accounts");
+        CaptureOverheadWorkload.vacuum(cluster, "accounts");
+        f.add(out, run, "W2 update all no capture", "s", CaptureOverheadWorkload.updateAll(cluster, "plain_accounts", "w2u-" + run));
+        f.add(out, run, "W2 update all capture", "s", CaptureOverheadWorkload.updateAll(cluster, "accounts", "w2u-" + run));
+        BulkWorkload.awaitNote(cluster, "b", "accounts", "w2u-" + run, rows);
+    }
+
+    private Set<String> validate() {
+        if (rows < 10 || runs < 1 || seconds < 1) {
+            throw new UsageException("--rows must be at least 10, --runs and --seconds at least 1; got --rows " + rows
+                    + " --runs " + runs + " --seconds " + seconds);
+        }
+        Set<String> chosen = new LinkedHashSet<>();
+        for (String w : workloads) {
+            String u = w.trim().toUpperCase(Locale.ROOT);
+            if (!WORKLOADS.contains(u)) {
+                throw new UsageException("--workloads: unknown workload " + w + "; pick from " + String.join(",", WORKLOADS));
+            }
+            chosen.add(u);
+        }
+        return chosen;
+    }
+
+    private static Map<String, Object> machine(BenchCluster cluster) throws Exception {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("cores", Runtime.getRuntime().availableProcessors());
+        m.put("java", System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
+        m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
+        m.put("maxHeapMb", Runtime.getRuntime().maxMemory() / (1024 * 1024));
+        m.put("postgres", cluster.show("server_version"));
+        return m;
+    }
+
+    private Map<String, Object> settings(BenchCluster cluster, Set<String> chosen) throws Exception {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("workloads", List.copyOf(chosen));
+        s.put("rows", rows);
+        s.put("runs", runs);
+        s.put("seconds", seconds);
+        s.put("nodes", cluster.nodes());
+        s.put("w2Clients", CaptureOverheadWorkload.CLIENTS);
+        s.put("w4HotIds", Math.min(SettleWorkload.HOT_IDS, rows));
+        s.put("w1PollMillis", BulkWorkload.POLL.toMillis());
+        s.put("w3Rate", LagWorkload.RATE);
+        s.put("w3PollMillis", LagWorkload.POLL.toMillis());
+        s.put("w4PollMillis", SettleWorkload.POLL.toMillis());
+        s.put("syncIntervalMillis", BenchCluster.INTERVAL.toMillis());
+        s.put("autokick", true);
+        s.put("engines", "one per sync, each with its own control database and node pools");
+        s.put("strategy", "latest");
+        Map<String, String> server = new LinkedHashMap<>();
+        for (String k : List.of("fsync", "synchronous_commit", "full_page_writes", "wal_level", "shared_buffers",
+                "max_connections", "autovacuum")) {
+            server.put(k, cluster.show(k));
+        }
+        s.put("server", server);
+        return s;
+    }
+
+    private static void print(PrintWriter out, List<BenchResult> results) {
+        out.println();
+        List<List<String>> rows = new ArrayList<>();
+        for (BenchResult r : results) {
+            rows.add(Output.row(r.name(), num(r.median(), r.unit()), num(r.min(), r.unit()), num(r.max(), r.unit()), r.unit(),
+                    r.ratio() == null ? "" : String.format(Locale.ROOT, "%.3f", r.ratio()), r.ratioTo()));
+        }
+        Output.table(out, List.of("WORKLOAD", "MEDIAN", "MIN", "MAX", "UNIT", "RATIO", "RATIO TO"), rows);
+    }
+
+    private static String num(double v, String unit) {
+        String format = switch (unit) {
+            case "s" -> "%.3f";
+            case "ms" -> "%.1f";
+            default -> "%.0f";
+        };
+        return String.format(Locale.ROOT, format, v);
+    }
+
+    /** The figures measured so far, by name in the order first measured. */
+    private static final class Figures {
+        private final Map<String, String> units = new LinkedHashMap<>();
+        private final Map<String, List<Double>> values = new LinkedHashMap<>();
+
+        void add(PrintWriter out, int run, String name, String unit, double value) {
+            units.put(name, unit);
+            values.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
+            Progress.line(out, String.format(Locale.ROOT, "run %d: %s = %s %s", run, name, num(value, unit), unit));
+        }
+
+        List<BenchResult> results() {
+            Map<String, BenchResult> byName = new LinkedHashMap<>();
+            values.forEach((n, v) -> byName.put(n, BenchResult.of(n, units.get(n), v)));
+            relate(byName, "W1 bulk 1 tx", "B0 plain COPY+upsert");
+            relate(byName, "W1 bulk 10 tx", "B0 plain COPY+upsert");
+            relate(byName, "W2 tps capture+engine", "W2 tps no capture");
+            relate(byName, "W2 update all capture", "W2 update all no capture");
+            return List.copyOf(byName.values());
+        }
+
+        private static void relate(Map<String, BenchResult> byName, String figure, String baseline) {
+            if (byName.containsKey(figure) && byName.containsKey(baseline)) {
+                byName.put(figure, byName.get(figure).relativeTo(byName.get(baseline)));
+            }
+        }
+    }
+}
