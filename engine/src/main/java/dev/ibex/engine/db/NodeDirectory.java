@@ -22,6 +22,13 @@ public final class NodeDirectory implements AutoCloseable {
         this.lookup = lookup;
     }
 
+    /**
+     * Connections per node: a round holds two, the wake-up listener one, a schema upgrade one for a
+     * moment, and several syncs may run rounds on the same node at once. Idle ones close after two
+     * minutes (the pool keeps no minimum).
+     */
+    static final int POOL_SIZE = 12;
+
     public DataSource pool(String node) {
         NodeSettings s = lookup.apply(node);
         Entry e = pools.compute(node, (k, old) -> {
@@ -31,7 +38,7 @@ public final class NodeDirectory implements AutoCloseable {
             if (old != null) {
                 old.pool.close();
             }
-            return new Entry(s, Pools.open("node " + node, s.url(), s.passwordEnv(), 4, false));
+            return new Entry(s, Pools.open("node " + node, s.url(), s.passwordEnv(), POOL_SIZE, false));
         });
         return e.pool;
     }
