@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.Await;
+import dev.ibex.testkit.Sql;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -41,9 +44,22 @@ class CrashRecoveryIT {
         assertEquals(ROWS, CLUSTER.count("a", WRITTEN_BY_A));
 
         long killed;
-        try (Engine engine = CLUSTER.startEngine()) {
-            Await.until("node c holds part of the backlog (if never: did the engine run at all?)", Duration.ofSeconds(30), () -> CLUSTER.count("c", WRITTEN_BY_A) > 0);
-            killed = killEngineSessions("c") + killEngineSessions("b") + killEngineSessions("a");
+        // applications hold rows 1..100 locked on b and c: the engine's applies skip them (and keep
+        // their watermarks), so the engine is killed while both hold only part of the backlog
+        try (Connection lockB = CLUSTER.connect("b"); Connection lockC = CLUSTER.connect("c")) {
+            for (Connection c : List.of(lockB, lockC)) {
+                c.setAutoCommit(false);
+                Sql.exec(c, "select id from backlog where id <= 100 for update");
+            }
+            try (Engine engine = CLUSTER.startEngine()) {
+                Await.until("node c holds part of the backlog (if never: did the engine run at all?)", Duration.ofSeconds(30),
+                        () -> CLUSTER.count("c", WRITTEN_BY_A) > 0);
+                killed = killEngineSessions("c") + killEngineSessions("b") + killEngineSessions("a");
+            }
+            lockB.rollback();
+            lockC.rollback();
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException("holding rows locked", e);
         }
         long onB = CLUSTER.count("b", WRITTEN_BY_A);
         long onC = CLUSTER.count("c", WRITTEN_BY_A);
