@@ -188,15 +188,16 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
 
     /** Installs a sync over {@code nodes} with the {@code latest} strategy and a 1 s interval. */
     public void addSync(String sync, List<String> nodes, TableRef... tables) {
-        List<NodeId> ids = nodes.stream().map(n -> new NodeId(n, index(n) + 1)).toList();
-        List<TableSettings> settings = Arrays.stream(tables).map(t -> new TableSettings(t, null, false, null)).toList();
-        new SyncInstaller(control, directory).addSync(new SyncSettings(sync, ids, settings, "latest", List.of(),
-                Duration.ofSeconds(1), false), null, (table, from, to, done, total) -> { });
+        addSync(sync, nodes, "latest", List.of(), tables);
     }
 
     /** Installs a sync over every node of the cluster with a strategy (and priority order), 1 s interval. */
     public void addSync(String sync, String strategy, List<String> priority, TableRef... tables) {
-        List<NodeId> ids = names.stream().map(n -> new NodeId(n, index(n) + 1)).toList();
+        addSync(sync, names, strategy, priority, tables);
+    }
+
+    private void addSync(String sync, List<String> nodes, String strategy, List<String> priority, TableRef... tables) {
+        List<NodeId> ids = nodes.stream().map(n -> new NodeId(n, index(n) + 1)).toList();
         List<TableSettings> settings = Arrays.stream(tables).map(t -> new TableSettings(t, null, false, null)).toList();
         installer().addSync(new SyncSettings(sync, ids, settings, strategy, priority, Duration.ofSeconds(1), false), null,
                 (table, from, to, done, total) -> { });

@@ -10,6 +10,7 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.journal.ConflictEntry;
 import dev.ibex.engine.round.NodeRound;
 import dev.ibex.engine.round.RoundReport;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -19,7 +20,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -119,14 +119,9 @@ abstract class RandomHistories {
             }
             // rounds (each one modelled) until one reaches every node and decides nothing: the engine
             // may skip a healed node for a round or two until its background probe reaches it
-            for (int i = 0; ; i++) {
-                RoundReport last = round();
-                boolean all = last.nodes().values().stream().allMatch(NodeRound::reachable);
-                if (all && last.keysDecided() == 0 && last.errors().isEmpty()) {
-                    break;
-                }
-                assertTrue(i < 40, "seed " + seed + ": no quiet round over every node after 40 rounds");
-                sleep();
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (!quiet(round())) {
+                assertTrue(System.nanoTime() < deadline, "seed " + seed + ": no quiet round over every node within 60 s");
             }
             assertModel("after the last rounds");
             cluster.assertIdentical(table);
@@ -180,12 +175,8 @@ abstract class RandomHistories {
                     + Cluster.ledger(ref) + " where id = ?", k).get(0).get(0));
         }
 
-        private static void sleep() {
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        private static boolean quiet(RoundReport r) {
+            return r.nodes().values().stream().allMatch(NodeRound::reachable) && r.keysDecided() == 0 && r.errors().isEmpty();
         }
 
         private RoundReport round() {
@@ -294,9 +285,5 @@ abstract class RandomHistories {
             return nodes.indexOf(node) + 1;
         }
 
-        @Override
-        public String toString() {
-            return model.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining("\n"));
-        }
     }
 }

@@ -16,6 +16,7 @@ import dev.ibex.engine.db.NodeUnreachableException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -156,18 +157,22 @@ public final class SyncInstaller {
      */
     public void update(SyncSettings changed) {
         SyncSettings before = control.sync(changed.name());
-        List<TableSettings> flipped = changed.tables().stream().filter(t -> Strategies.needsBase(changed.strategyFor(t))
-                != before.tables().stream().filter(b -> b.table().equals(t.table())).findFirst()
-                        .map(b -> Strategies.needsBase(before.strategyFor(b))).orElse(false)).toList();
+        Map<TableRef, Boolean> basesBefore = new HashMap<>();
+        before.tables().forEach(t -> basesBefore.put(t.table(), Strategies.needsBase(before.strategyFor(t))));
+        Map<TableRef, Boolean> flipped = new LinkedHashMap<>();
+        for (TableSettings t : changed.tables()) {
+            boolean bases = Strategies.needsBase(changed.strategyFor(t));
+            if (bases != basesBefore.getOrDefault(t.table(), false)) {
+                flipped.put(t.table(), bases);
+            }
+        }
         if (!flipped.isEmpty()) {
             Map<String, Connection> conns = connect(changed);
             try {
                 for (NodeId n : changed.nodes()) {
                     NodeSchema.migrate(directory.pool(n.name()));
-                    for (TableSettings t : flipped) {
-                        CaptureInstaller.install(conns.get(n.name()), n.name(), changed.name(), t.table(), n.ordinal(),
-                                Strategies.needsBase(changed.strategyFor(t)));
-                    }
+                    flipped.forEach((table, bases) -> CaptureInstaller.install(conns.get(n.name()), n.name(), changed.name(), table,
+                            n.ordinal(), bases));
                 }
             } finally {
                 conns.values().forEach(SyncInstaller::closeQuietly);

@@ -42,6 +42,7 @@ public final class ConflictJournal implements ConflictSink {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final TypeReference<List<String>> KEY = new TypeReference<>() { };
     private static final TypeReference<List<ConflictEntry.SideEntry>> SIDES = new TypeReference<>() { };
+    private static final TypeReference<Choice> CHOICE = new TypeReference<>() { };
     /** The winner recorded when a custom resolver built a new row from several sides. */
     public static final String MERGED = "(merged)";
 
@@ -100,7 +101,7 @@ public final class ConflictJournal implements ConflictSink {
         if (d.held()) {
             Optional<ConflictRecord> chosen = dsl.selectFrom(CONFLICT).where(openEntry.and(CONFLICT.STATUS.eq(ConflictEntry.RESOLVED)))
                     .fetchOptional();
-            if (chosen.isPresent() && covers(read(chosen.get().getResolution(), new TypeReference<Choice>() { }), d)) {
+            if (chosen.isPresent() && covers(read(chosen.get().getResolution(), CHOICE), d)) {
                 // resolved while this round ran (it read the choices before): the next round applies the choice
                 return;
             }
@@ -126,8 +127,12 @@ public final class ConflictJournal implements ConflictSink {
         }
     }
 
+    private static VersionVector version(List<Long> counters) {
+        return VersionVector.ofBoxed(counters.toArray(Long[]::new));
+    }
+
     private static boolean covers(Choice c, Decision d) {
-        VersionVector covered = VersionVector.ofBoxed(c.covers().toArray(Long[]::new));
+        VersionVector covered = version(c.covers());
         return d.conflict().sides().stream().allMatch(side -> covered.dominates(side.version()));
     }
 
@@ -136,9 +141,9 @@ public final class ConflictJournal implements ConflictSink {
         Map<List<String>, ManualResolver.Choice> out = new LinkedHashMap<>();
         dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
                 CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictEntry.RESOLVED)).forEach(r -> {
-                    Choice c = read(r.getResolution(), new TypeReference<Choice>() { });
+                    Choice c = read(r.getResolution(), CHOICE);
                     RowImage row = c.delete() ? null : new RowImage(c.columns(), c.values());
-                    out.put(read(r.getRowKey(), KEY), new ManualResolver.Choice(row, VersionVector.ofBoxed(c.covers().toArray(Long[]::new))));
+                    out.put(read(r.getRowKey(), KEY), new ManualResolver.Choice(row, version(c.covers())));
                 });
         return out;
     }
@@ -154,8 +159,8 @@ public final class ConflictJournal implements ConflictSink {
             throw new UsageException("conflict " + id + " is " + e.status() + ", not open; only conflicts held by the manual "
                     + "strategy can be resolved (see 'ibex conflicts --open')");
         }
-        List<Long> covers = Arrays.stream(e.sides().stream().map(s -> VersionVector.ofBoxed(s.version().toArray(Long[]::new)))
-                .reduce(VersionVector.EMPTY, VersionVector::join).toArray()).boxed().toList();
+        List<Long> covers = Arrays.asList(e.sides().stream().map(s -> version(s.version()))
+                .reduce(VersionVector.EMPTY, VersionVector::join).toBoxed());
         Choice choice;
         String by;
         if (takeNode != null) {

@@ -4,28 +4,29 @@ import java.sql.Connection;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
 
 /**
  * Nodes a round could not reach, probed in the background until they answer, so that the next
  * rounds do not each wait a connection timeout for a node known to be down: they skip it at once
- * and replicate among the others, and try it again as soon as a probe has reached it. Probing
- * backs off from 250 ms to 5 s between attempts and gives up after an hour (the next round then
- * tries the node itself and starts a new probe).
+ * and replicate among the others, and try it again as soon as a probe has reached it. Probes are
+ * scheduled with a backoff from 250 ms to 5 s between attempts and give up after an hour (the
+ * next round then tries the node itself and starts a new probe).
  */
 final class DownNodes {
-    private static final Duration FIRST_WAIT = Duration.ofMillis(250);
-    private static final Duration MAX_WAIT = Duration.ofSeconds(5);
-    private static final Duration GIVE_UP = Duration.ofHours(1);
+    private static final long FIRST_WAIT_MILLIS = 250;
+    private static final long MAX_WAIT_MILLIS = Duration.ofSeconds(5).toMillis();
+    private static final long GIVE_UP_NANOS = Duration.ofHours(1).toNanos();
 
-    private record Down(String reason, AtomicBoolean back) {
+    private record Down(String reason, AtomicBoolean back, long deadline) {
     }
 
     private final Map<String, Down> down = new ConcurrentHashMap<>();
-    private final ExecutorService probes = Executors.newCachedThreadPool(r -> {
+    private final ScheduledExecutorService probes = Executors.newScheduledThreadPool(2, r -> {
         Thread t = new Thread(r, "ibex-node-probe");
         t.setDaemon(true);
         return t;
@@ -46,29 +47,28 @@ final class DownNodes {
 
     /** Records that a round could not reach the node, and starts probing it unless a probe runs. */
     void failed(String node, String reason, DataSource pool) {
-        Down d = new Down(reason, new AtomicBoolean());
+        Down d = new Down(reason, new AtomicBoolean(), System.nanoTime() + GIVE_UP_NANOS);
         if (down.putIfAbsent(node, d) == null) {
-            probes.execute(() -> probe(node, pool, d));
+            schedule(node, pool, d, FIRST_WAIT_MILLIS);
         }
     }
 
-    private void probe(String node, DataSource pool, Down d) {
-        long deadline = System.nanoTime() + GIVE_UP.toNanos();
-        long wait = FIRST_WAIT.toMillis();
-        while (down.get(node) == d && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(wait);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-            try (Connection c = pool.getConnection()) {
-                d.back().set(true);
-                return;
-            } catch (Exception stillDown) {
-                wait = Math.min(wait * 2, MAX_WAIT.toMillis());
-            }
+    private void schedule(String node, DataSource pool, Down d, long waitMillis) {
+        probes.schedule(() -> attempt(node, pool, d, waitMillis), waitMillis, TimeUnit.MILLISECONDS);
+    }
+
+    private void attempt(String node, DataSource pool, Down d, long waitedMillis) {
+        if (down.get(node) != d) {
+            return;
         }
-        down.remove(node, d);
+        if (System.nanoTime() > d.deadline()) {
+            down.remove(node, d);
+            return;
+        }
+        try (Connection c = pool.getConnection()) {
+            d.back().set(true);
+        } catch (Exception stillDown) {
+            schedule(node, pool, d, Math.min(waitedMillis * 2, MAX_WAIT_MILLIS));
+        }
     }
 }

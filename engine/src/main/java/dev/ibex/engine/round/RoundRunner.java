@@ -3,11 +3,13 @@ package dev.ibex.engine.round;
 import dev.ibex.conflict.ConflictResolver;
 import dev.ibex.conflict.ManualResolver;
 import dev.ibex.conflict.NodeId;
-import dev.ibex.engine.capture.NodeSchema;
 import dev.ibex.engine.IbexException;
+import dev.ibex.engine.capture.NodeSchema;
 import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.window.TxId;
@@ -20,6 +22,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.sql.DataSource;
 
 /**
  * Runs one round of a sync over its reachable nodes: take each node's boundary, run every active
@@ -29,14 +34,14 @@ import java.util.Map;
 public final class RoundRunner {
     /** Pauses a table that cannot be reconciled until someone fixes it, with the reason. */
     public interface TablePauser {
-        void pause(String sync, dev.ibex.engine.config.TableRef table, String reason);
+        void pause(String sync, TableRef table, String reason);
     }
 
     private final NodeDirectory directory;
     private final TablePauser pauser;
     private final ConflictSink journal;
     private final Clock clock;
-    private final java.util.Set<String> upgraded = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<String> upgraded = ConcurrentHashMap.newKeySet();
     private final DownNodes down = new DownNodes();
 
     public RoundRunner(NodeDirectory directory, ConflictSink journal, TablePauser pauser, Clock clock) {
@@ -99,7 +104,7 @@ public final class RoundRunner {
                 nodes.put(n.name(), new NodeRound(n.name(), false, 0, 0, why, null));
                 continue;
             }
-            javax.sql.DataSource pool = null;
+            DataSource pool = null;
             try {
                 pool = directory.pool(n.name());
                 upgrade(n, pool);
@@ -124,7 +129,7 @@ public final class RoundRunner {
     }
 
     /** Brings the node's ibex schema up to this engine's version, once per node and engine run. */
-    private void upgrade(NodeId n, javax.sql.DataSource pool) {
+    private void upgrade(NodeId n, DataSource pool) {
         if (upgraded.contains(n.name())) {
             return;
         }
@@ -162,7 +167,7 @@ public final class RoundRunner {
                     continue;
                 }
                 try (PreparedStatement ps = s.reader.prepareStatement("select exists (select 1 from "
-                        + dev.ibex.engine.db.Idents.name("ibex", t.table().ledgerName()) + " where ibex_txid >= ?::xid8)")) {
+                        + Idents.name("ibex", t.table().ledgerName()) + " where ibex_txid >= ?::xid8)")) {
                     ps.setString(1, boundaries.get(s.node.name()).toString());
                     try (ResultSet rs = ps.executeQuery()) {
                         if (rs.next() && rs.getBoolean(1)) {

@@ -161,8 +161,7 @@ final class TableRound {
             List<Side> stale = d.stale(sides);
             for (Side s : sides) {
                 // a node whose own change won keeps it, but a base it tracks must be confirmed
-                boolean confirm = s.pendingBase() != null && !d.held() && !stale.contains(s);
-                if (stale.contains(s) || confirm) {
+                if (stale.contains(s) || (s.pendingBase() != null && !d.held())) {
                     changes.computeIfAbsent(s.node().name(), k -> new ArrayList<>()).add(new RowChange(keys.get(i), d.image(),
                             s.version(), d.version(), d.winner().stampMicros(), d.winner().author().ordinal()));
                 }

@@ -26,9 +26,7 @@ public final class NodeProbe {
                    (select rolsuper from pg_roles where rolname = current_user)
                      or (current_setting('server_version_num')::int >= 150000
                          and has_parameter_privilege('session_replication_role', 'SET')),
-                   (extract(epoch from clock_timestamp()) * 1000)::bigint""";
-    /** The clock capture stamps changes with, where the ibex schema is installed. */
-    private static final String IBEX_CLOCK = "(extract(epoch from ibex.clock()) * 1000)::bigint";
+                   (extract(epoch from %s) * 1000)::bigint""";
 
     private NodeProbe() {
     }
@@ -51,7 +49,8 @@ public final class NodeProbe {
                     + "and has_function_privilege(p.oid, 'EXECUTE'))")) {
                 ibexClock = rs.next() && rs.getBoolean(1);
             }
-            String sql = ibexClock ? SQL.replace("(extract(epoch from clock_timestamp()) * 1000)::bigint", IBEX_CLOCK) : SQL;
+            // the clock capture stamps changes with, where the ibex schema is installed
+            String sql = SQL.formatted(ibexClock ? "ibex.clock()" : "clock_timestamp()");
             long before = clock.millis();
             try (ResultSet rs = s.executeQuery(sql)) {
                 long after = clock.millis();
