@@ -52,19 +52,16 @@ final class Durations {
         return d;
     }
 
-    /** {@code 30d}, {@code 5s}, {@code 1500ms}: the largest unit that divides the duration exactly. */
+    /** Parses a duration that may be zero but not negative; {@code example} shows a good value. */
+    static Duration notNegative(String option, String text, String example) {
+        Duration d = parse(option, text);
+        if (d.isNegative()) {
+            throw new UsageException(option + " '" + text + "' must not be negative, e.g. " + example);
+        }
+        return d;
+    }
+
     static String format(Duration d) {
-        long ms = d.toMillis();
-        if (ms == 0 || ms % 1000 != 0) {
-            return ms + "ms";
-        }
-        long s = ms / 1000;
-        if (s % 86_400 == 0) {
-            return s / 86_400 + "d";
-        }
-        if (s % 3600 == 0) {
-            return s / 3600 + "h";
-        }
-        return s % 60 == 0 ? s / 60 + "m" : s + "s";
+        return dev.ibex.engine.config.DurationText.format(d);
     }
 }

@@ -16,8 +16,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "status", mixinStandardHelpOptions = true, description = {
-        "Per sync: state, nodes (reachable, pending changes, lag, clock skew), last round, total pending, lag, open conflicts,",
-        "last error and warnings (clock skew above the sync's --max-clock-skew, conflicts held for an operator).",
+        "Per sync: state, nodes (reachable, pending changes, lag, clock skew, ledger entries and size), last round, total pending,",
+        "lag, open conflicts, last error and warnings (unreachable nodes, nodes needing a resync, clock skew above the sync's",
+        "--max-clock-skew, conflicts held for an operator).",
         "Pending and lag are read from the nodes' ledgers, not from the engine's memory; clock skew is the node's clock minus",
         "the engine's as the last round measured it (measured now for a node no round has reached)."})
 final class StatusCommand implements Callable<Integer> {
@@ -65,10 +66,11 @@ final class StatusCommand implements Callable<Integer> {
         out.printf("sync %s: %s, strategy %s, %d pending, lag %s, %d open conflict(s)%n", st.sync(), st.state(), st.strategy(),
                 st.pending(), st.lagSeconds() == null ? "0 s" : String.format("%.3f s", st.lagSeconds()), st.openConflicts());
         st.warnings().forEach(w -> out.println("WARNING: " + w));
-        Output.table(out, List.of("NODE", "REACHABLE", "PENDING", "LAG", "CLOCK SKEW (LAST ROUND)", "LEDGER ROWS", "ERROR"), st.nodes().stream()
-                .map(n -> Output.row(n.node(), n.reachable() ? "yes" : "NO", n.pending(),
-                        n.lagSeconds() == null ? "" : String.format("%.3f s", n.lagSeconds()),
-                        n.clockSkewMillis() == null ? "" : n.clockSkewMillis() + " ms", n.ledgerRows(), n.error())).toList());
+        Output.table(out, List.of("NODE", "REACHABLE", "PENDING", "LAG", "CLOCK SKEW (LAST ROUND)", "LEDGER ROWS", "LEDGER SIZE", "ERROR"),
+                st.nodes().stream().map(n -> Output.row(n.node(), n.resyncNeeded() != null ? "NEEDS RESYNC" : n.reachable() ? "yes" : "NO",
+                        n.pending(), n.lagSeconds() == null ? "" : String.format("%.3f s", n.lagSeconds()),
+                        n.clockSkewMillis() == null ? "" : n.clockSkewMillis() + " ms", n.ledgerRows(), bytes(n.ledgerBytes()), n.error()))
+                        .toList());
         st.tables().stream().filter(SyncStatus.TableStatus::paused)
                 .forEach(t -> out.println("  table " + t.table() + " PAUSED: " + t.pauseReason()));
         SyncStatus.LastRound r = st.lastRound();
@@ -82,5 +84,17 @@ final class StatusCommand implements Callable<Integer> {
             out.println("  last error (" + st.lastErrorAt() + "): " + st.lastError());
         }
         out.println();
+    }
+
+    /** {@code 8 kB}, {@code 1.5 MB}: a size in the units PostgreSQL's pg_size_pretty uses. */
+    static String bytes(long n) {
+        String[] units = {"bytes", "kB", "MB", "GB", "TB"};
+        double v = n;
+        int u = 0;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return u == 0 ? n + " bytes" : String.format(java.util.Locale.ROOT, "%.1f %s", v, units[u]);
     }
 }

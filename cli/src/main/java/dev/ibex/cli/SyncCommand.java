@@ -38,6 +38,9 @@ final class SyncCommand {
     static final String INTERVAL_HELP = "Time between rounds when nothing wakes the engine";
     static final String RETENTION_HELP = "How long the conflict journal keeps decided and applied entries (open ones stay)";
     static final String SKEW_HELP = "Node clock skew above which 'ibex status' warns";
+    static final String PURGE_HELP = "How often the engine deletes ledger entries that every node holds (0s: every round)";
+    static final String NODE_RETENTION_HELP = "How long a node may stay unreachable before it is marked as needing "
+            + "'ibex node resync' and left out of rounds, so that it no longer holds back ledger purging";
 
     static final class Tables {
         @Option(names = "--tables", split = ",", paramLabel = "TABLE", description = "Tables: TABLE or SCHEMA.TABLE, comma-separated.")
@@ -70,6 +73,10 @@ final class SyncCommand {
         String journalRetention;
         @Option(names = "--max-clock-skew", defaultValue = "1s", paramLabel = "DURATION", description = SKEW_HELP + " (default 1s).")
         String maxClockSkew;
+        @Option(names = "--purge-interval", defaultValue = "1m", paramLabel = "DURATION", description = PURGE_HELP + " (default 1m).")
+        String purgeInterval;
+        @Option(names = "--node-retention", defaultValue = "7d", paramLabel = "DURATION", description = NODE_RETENTION_HELP + " (default 7d).")
+        String nodeRetention;
         @Option(names = "--initial-copy-from", paramLabel = "NODE", description = "Copy the tables' rows from this node to the others.")
         String copyFrom;
 
@@ -79,6 +86,8 @@ final class SyncCommand {
             Duration every = Durations.positive("--interval", interval, "5s");
             Duration retention = Durations.positive("--journal-retention", journalRetention, "30d");
             Duration skew = Durations.positive("--max-clock-skew", maxClockSkew, "1s");
+            Duration purge = Durations.notNegative("--purge-interval", purgeInterval, "1m");
+            Duration away = Durations.positive("--node-retention", nodeRetention, "7d");
             try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
                 List<NodeId> ids = new ArrayList<>();
                 for (int i = 0; i < nodes.size(); i++) {
@@ -87,7 +96,7 @@ final class SyncCommand {
                 List<TableRef> refs = tables.schema != null ? s.installer().tablesOfSchema(nodes.get(0), tables.schema)
                         : tables.tables.stream().map(TableRef::parse).toList();
                 SyncSettings sync = new SyncSettings(name, ids, refs.stream().map(t -> new TableSettings(t, null, false, null)).toList(),
-                        strategy, priority, every, false, retention, skew);
+                        strategy, priority, every, false, retention, skew, purge, away, Map.of());
                 s.installer().addSync(sync, copyFrom, progress);
                 spec.commandLine().getOut().println("sync " + name + " added: " + refs.size() + " table(s) on nodes " + nodes);
                 return Cli.OK;
@@ -113,11 +122,12 @@ final class SyncCommand {
                     Output.json(out, syncs.stream().map(SyncCommand::document).toList());
                 } else {
                     Output.table(out, List.of("SYNC", "STATE", "NODES", "TABLES", "STRATEGY", "INTERVAL", "JOURNAL RETENTION",
-                            "MAX CLOCK SKEW"), syncs.stream()
+                            "MAX CLOCK SKEW", "PURGE INTERVAL", "NODE RETENTION"), syncs.stream()
                             .map(x -> Output.row(x.name(), x.paused() ? "paused" : "active", x.nodes().stream().map(NodeId::name).toList(),
                                     x.tables().size(), x.strategy() + (x.priority().isEmpty() ? "" : " " + x.priority()),
                                     Durations.format(x.interval()), Durations.format(x.journalRetention()),
-                                    Durations.format(x.maxClockSkew()))).toList());
+                                    Durations.format(x.maxClockSkew()), Durations.format(x.purgeInterval()),
+                                    Durations.format(x.nodeRetention()))).toList());
                 }
                 return Cli.OK;
             }
@@ -136,6 +146,9 @@ final class SyncCommand {
         m.put("intervalMillis", x.interval().toMillis());
         m.put("journalRetentionMillis", x.journalRetention().toMillis());
         m.put("maxClockSkewMillis", x.maxClockSkew().toMillis());
+        m.put("purgeIntervalMillis", x.purgeInterval().toMillis());
+        m.put("nodeRetentionMillis", x.nodeRetention().toMillis());
+        m.put("resyncNeeded", x.resyncNeeded());
         return m;
     }
 

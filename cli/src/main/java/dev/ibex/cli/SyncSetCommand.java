@@ -39,12 +39,17 @@ final class SyncSetCommand implements Callable<Integer> {
     String journalRetention;
     @Option(names = "--max-clock-skew", paramLabel = "DURATION", description = SyncCommand.SKEW_HELP + ".")
     String maxClockSkew;
+    @Option(names = "--purge-interval", paramLabel = "DURATION", description = SyncCommand.PURGE_HELP + ".")
+    String purgeInterval;
+    @Option(names = "--node-retention", paramLabel = "DURATION", description = SyncCommand.NODE_RETENTION_HELP + ".")
+    String nodeRetention;
 
     @Override
     public Integer call() {
-        if (strategy == null && priority == null && interval == null && journalRetention == null && maxClockSkew == null) {
+        if (strategy == null && priority == null && interval == null && journalRetention == null && maxClockSkew == null
+                && purgeInterval == null && nodeRetention == null) {
             throw new UsageException("sync set " + name + ": nothing to change; give at least one of --strategy, --priority, "
-                    + "--interval, --journal-retention, --max-clock-skew");
+                    + "--interval, --journal-retention, --max-clock-skew, --purge-interval, --node-retention");
         }
         if (strategy != null) {
             Strategies.validate(strategy);
@@ -52,13 +57,16 @@ final class SyncSetCommand implements Callable<Integer> {
         Duration every = interval == null ? null : Durations.positive("--interval", interval, "5s");
         Duration retention = journalRetention == null ? null : Durations.positive("--journal-retention", journalRetention, "30d");
         Duration skew = maxClockSkew == null ? null : Durations.positive("--max-clock-skew", maxClockSkew, "1s");
+        Duration purge = purgeInterval == null ? null : Durations.notNegative("--purge-interval", purgeInterval, "1m");
+        Duration away = nodeRetention == null ? null : Durations.positive("--node-retention", nodeRetention, "7d");
         List<String> order = priority == null ? null : priority.stream().filter(p -> !p.isBlank()).toList();
         try (Session s = new Session(control)) {
             SyncSettings before = s.control.sync(name);
             SyncSettings after = new SyncSettings(before.name(), before.nodes(), before.tables(),
                     strategy == null ? before.strategy() : strategy, order == null ? before.priority() : order,
                     every == null ? before.interval() : every, before.paused(),
-                    retention == null ? before.journalRetention() : retention, skew == null ? before.maxClockSkew() : skew);
+                    retention == null ? before.journalRetention() : retention, skew == null ? before.maxClockSkew() : skew,
+                    purge == null ? before.purgeInterval() : purge, away == null ? before.nodeRetention() : away, before.resyncNeeded());
             s.installer().update(after);
             spec.commandLine().getOut().println("sync " + name + " updated: " + describe(s.control.sync(name)));
             return Cli.OK;
@@ -69,7 +77,8 @@ final class SyncSetCommand implements Callable<Integer> {
     static String describe(SyncSettings x) {
         return "strategy " + x.strategy() + ", priority " + (x.priority().isEmpty() ? "(none)" : String.join(",", x.priority()))
                 + ", interval " + Durations.format(x.interval()) + ", journal retention " + Durations.format(x.journalRetention())
-                + ", max clock skew " + Durations.format(x.maxClockSkew()) + " (nodes "
+                + ", max clock skew " + Durations.format(x.maxClockSkew()) + ", purge interval " + Durations.format(x.purgeInterval())
+                + ", node retention " + Durations.format(x.nodeRetention()) + " (nodes "
                 + String.join(",", x.nodes().stream().map(NodeId::name).toList()) + ")";
     }
 }

@@ -128,10 +128,8 @@ final class TableCommand {
                 s.control.requireMembers(sync, refs);
                 String chosen = "default".equals(strategy) ? null : Strategies.validate(strategy);
                 SyncSettings before = s.control.sync(sync);
-                s.installer().update(new SyncSettings(before.name(), before.nodes(), before.tables().stream()
-                        .map(t -> refs.contains(t.table()) ? new TableSettings(t.table(), chosen, t.paused(), t.pauseReason()) : t).toList(),
-                        before.strategy(), before.priority(), before.interval(), before.paused(), before.journalRetention(),
-                        before.maxClockSkew()));
+                s.installer().update(before.withTables(before.tables().stream()
+                        .map(t -> refs.contains(t.table()) ? new TableSettings(t.table(), chosen, t.paused(), t.pauseReason()) : t).toList()));
                 spec.commandLine().getOut().println(tables.length + " table(s) of sync " + sync + " now use strategy " + strategy);
                 return Cli.OK;
             }

@@ -186,7 +186,11 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         return rounds;
     }
 
-    /** Installs a sync over {@code nodes} with the {@code latest} strategy and a 1 s interval. */
+    /**
+     * Installs a sync over {@code nodes} with the {@code latest} strategy and a 1 s interval. Every
+     * sync a test adds this way purges its ledgers in every round, so that every test also checks
+     * that purging loses nothing.
+     */
     public void addSync(String sync, List<String> nodes, TableRef... tables) {
         addSync(sync, nodes, "latest", List.of(), tables);
     }
@@ -199,8 +203,9 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
     private void addSync(String sync, List<String> nodes, String strategy, List<String> priority, TableRef... tables) {
         List<NodeId> ids = nodes.stream().map(n -> new NodeId(n, index(n) + 1)).toList();
         List<TableSettings> settings = Arrays.stream(tables).map(t -> new TableSettings(t, null, false, null)).toList();
-        installer().addSync(new SyncSettings(sync, ids, settings, strategy, priority, Duration.ofSeconds(1), false), null,
-                (table, from, to, done, total) -> { });
+        installer().addSync(new SyncSettings(sync, ids, settings, strategy, priority, Duration.ofSeconds(1), false,
+                        SyncSettings.DEFAULT_JOURNAL_RETENTION, SyncSettings.DEFAULT_MAX_CLOCK_SKEW, Duration.ZERO,
+                        SyncSettings.DEFAULT_NODE_RETENTION, Map.of()), null, (table, from, to, done, total) -> { });
     }
 
     public SyncInstaller installer() {

@@ -281,8 +281,7 @@ class StrategiesIT {
     }
 
     private static SyncSettings withTableStrategy(SyncSettings s, String strategy) {
-        return new SyncSettings(s.name(), s.nodes(), s.tables().stream().map(x -> new TableSettings(x.table(), strategy, x.paused(),
-                x.pauseReason())).toList(), s.strategy(), s.priority(), s.interval(), s.paused(), s.journalRetention(), s.maxClockSkew());
+        return s.withTables(s.tables().stream().map(x -> new TableSettings(x.table(), strategy, x.paused(), x.pauseReason())).toList());
     }
 
     private static TableRef table(String name, String columns) {

@@ -113,7 +113,9 @@ public final class ControlStore implements AutoCloseable {
                     .set(SYNC.PRIORITY, s.priority().isEmpty() ? null : String.join(",", s.priority()))
                     .set(SYNC.INTERVAL_MS, s.interval().toMillis()).set(SYNC.PAUSED, s.paused())
                     .set(SYNC.JOURNAL_RETENTION_MS, s.journalRetention().toMillis())
-                    .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis()).execute();
+                    .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis())
+                    .set(SYNC.PURGE_INTERVAL_MS, s.purgeInterval().toMillis())
+                    .set(SYNC.NODE_RETENTION_MS, s.nodeRetention().toMillis()).execute();
             for (NodeId n : s.nodes()) {
                 tx.insertInto(SYNC_NODE).set(SYNC_NODE.SYNC_NAME, s.name()).set(SYNC_NODE.NODE_NAME, n.name())
                         .set(SYNC_NODE.ORDINAL, n.ordinal()).execute();
@@ -152,8 +154,11 @@ public final class ControlStore implements AutoCloseable {
     }
 
     private SyncSettings settings(SyncRecord r) {
-        List<NodeId> nodes = dsl.selectFrom(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(r.getName())).orderBy(SYNC_NODE.ORDINAL)
-                .fetch(n -> new NodeId(n.getNodeName(), n.getOrdinal()));
+        var members = dsl.selectFrom(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(r.getName())).orderBy(SYNC_NODE.ORDINAL).fetch();
+        List<NodeId> nodes = members.map(n -> new NodeId(n.getNodeName(), n.getOrdinal()));
+        java.util.Map<String, String> resync = new java.util.LinkedHashMap<>();
+        members.stream().filter(n -> n.getResyncNeededSince() != null)
+                .forEach(n -> resync.put(n.getNodeName(), "since " + n.getResyncNeededSince() + ": " + n.getResyncReason()));
         List<TableSettings> tables = dsl.selectFrom(SYNC_TABLE).where(SYNC_TABLE.SYNC_NAME.eq(r.getName()))
                 .orderBy(SYNC_TABLE.TABLE_SCHEMA, SYNC_TABLE.TABLE_NAME)
                 .fetch(t -> new TableSettings(new TableRef(t.getTableSchema(), t.getTableName()), t.getStrategy(),
@@ -161,12 +166,29 @@ public final class ControlStore implements AutoCloseable {
         List<String> priority = r.getPriority() == null ? List.of() : Arrays.asList(r.getPriority().split(","));
         return new SyncSettings(r.getName(), nodes, tables, r.getStrategy(), priority,
                 Duration.ofMillis(r.getIntervalMs()), r.getPaused(), Duration.ofMillis(r.getJournalRetentionMs()),
-                Duration.ofMillis(r.getMaxClockSkewMs()));
+                Duration.ofMillis(r.getMaxClockSkewMs()), Duration.ofMillis(r.getPurgeIntervalMs()),
+                Duration.ofMillis(r.getNodeRetentionMs()), resync);
+    }
+
+    /**
+     * Marks a node of a sync as needing a resync (rounds leave it out from now on), unless it is
+     * marked already. Returns true if this call marked it.
+     */
+    public boolean markResyncNeeded(String sync, String node, String reason) {
+        return dsl.update(SYNC_NODE).set(SYNC_NODE.RESYNC_NEEDED_SINCE, java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC))
+                .set(SYNC_NODE.RESYNC_REASON, reason)
+                .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node), SYNC_NODE.RESYNC_NEEDED_SINCE.isNull()).execute() == 1;
+    }
+
+    /** Takes a node of a sync back into its rounds after a resync. */
+    public void clearResyncNeeded(String sync, String node) {
+        dsl.update(SYNC_NODE).setNull(SYNC_NODE.RESYNC_NEEDED_SINCE).setNull(SYNC_NODE.RESYNC_REASON)
+                .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node)).execute();
     }
 
     /**
      * Stores changed settings of an existing sync: strategy, priority, interval, journal retention,
-     * skew bound and each table's strategy. Nodes, tables and pause states are changed elsewhere.
+     * skew bound, purge interval, node retention and each table's strategy. Nodes, tables and pause states are changed elsewhere.
      */
     public void updateSync(SyncSettings s) {
         sync(s.name());
@@ -176,7 +198,9 @@ public final class ControlStore implements AutoCloseable {
                     .set(SYNC.PRIORITY, s.priority().isEmpty() ? null : String.join(",", s.priority()))
                     .set(SYNC.INTERVAL_MS, s.interval().toMillis())
                     .set(SYNC.JOURNAL_RETENTION_MS, s.journalRetention().toMillis())
-                    .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis()).where(SYNC.NAME.eq(s.name())).execute();
+                    .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis())
+                    .set(SYNC.PURGE_INTERVAL_MS, s.purgeInterval().toMillis())
+                    .set(SYNC.NODE_RETENTION_MS, s.nodeRetention().toMillis()).where(SYNC.NAME.eq(s.name())).execute();
             for (TableSettings t : s.tables()) {
                 tx.update(SYNC_TABLE).set(SYNC_TABLE.STRATEGY, t.strategy()).where(SYNC_TABLE.SYNC_NAME.eq(s.name()),
                         SYNC_TABLE.TABLE_SCHEMA.eq(t.table().schema()), SYNC_TABLE.TABLE_NAME.eq(t.table().name())).execute();

@@ -1,12 +1,15 @@
 package dev.ibex.engine.journal;
 
 import static dev.ibex.schema.control.jooq.Tables.ROUND;
+import static dev.ibex.schema.control.jooq.Tables.SYNC_NODE;
 import static dev.ibex.schema.control.jooq.Tables.SYNC_STATE;
 
 import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.round.NodeRound;
 import dev.ibex.engine.round.RoundReport;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Optional;
 import org.jooq.DSLContext;
 
@@ -40,7 +43,19 @@ public final class RoundHistory {
                     .set(SYNC_STATE.LAST_ERROR_AT, error == null ? SYNC_STATE.LAST_ERROR_AT : org.jooq.impl.DSL.val(finished))
                     .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? org.jooq.impl.DSL.val(0) : SYNC_STATE.CONSECUTIVE_FAILS.plus(1))
                     .set(SYNC_STATE.NODE_REPORT, nodes).set(SYNC_STATE.UPDATED_AT, finished).execute();
+            List<String> reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toList();
+            tx.update(SYNC_NODE).set(SYNC_NODE.LAST_REACHED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
+                    .where(SYNC_NODE.SYNC_NAME.eq(r.sync()), SYNC_NODE.NODE_NAME.in(reached)).execute();
         });
+    }
+
+    /**
+     * When a round of the sync last reached the node: the start of that round, or the time the
+     * node joined the sync if no round has reached it yet. Empty for a node not in the sync.
+     */
+    public Optional<OffsetDateTime> lastReached(String sync, String node) {
+        return dsl.select(SYNC_NODE.LAST_REACHED_AT).from(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node))
+                .fetchOptional(SYNC_NODE.LAST_REACHED_AT);
     }
 
     /** Deletes rounds that finished before {@code now - retention}, keeping the last one. Returns how many. */

@@ -7,10 +7,11 @@ import java.util.Map;
 
 /**
  * What one round of a sync did: per node, reachability and rows applied; keys decided, conflicts,
- * errors (each naming node and table), and whether more work was already waiting at its end.
+ * errors (each naming node and table), whether more work was already waiting at its end, and how
+ * many ledger entries it purged (summed over nodes).
  */
 public record RoundReport(String sync, Instant started, Instant finished, Map<String, NodeRound> nodes,
-                          long keysDecided, long conflicts, List<String> errors, boolean moreWork) {
+                          long keysDecided, long conflicts, List<String> errors, boolean moreWork, long ledgerPurged) {
     public RoundReport {
         nodes = Map.copyOf(nodes);
         errors = List.copyOf(errors);

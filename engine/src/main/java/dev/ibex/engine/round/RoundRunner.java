@@ -40,14 +40,17 @@ public final class RoundRunner {
     private final NodeDirectory directory;
     private final TablePauser pauser;
     private final ConflictSink journal;
+    private final PurgeLog purges;
     private final Clock clock;
+    private final Map<String, Instant> lastPurge = new ConcurrentHashMap<>();
     private final Set<String> upgraded = ConcurrentHashMap.newKeySet();
     private final DownNodes down = new DownNodes();
 
-    public RoundRunner(NodeDirectory directory, ConflictSink journal, TablePauser pauser, Clock clock) {
+    public RoundRunner(NodeDirectory directory, ConflictSink journal, PurgeLog purges, TablePauser pauser, Clock clock) {
         this.directory = directory;
         this.pauser = pauser;
         this.journal = journal;
+        this.purges = purges;
         this.clock = clock;
     }
 
@@ -60,8 +63,14 @@ public final class RoundRunner {
         long decided = 0;
         long conflicts = 0;
         boolean more = false;
+        LedgerPurger purger = new LedgerPurger(sync.name(), purges);
         try {
             open(sync, sessions, boundaries, nodes, errors);
+            purger.finish(sessions, errors, (s, why) -> {
+                s.close();
+                boundaries.remove(s.node.name());
+                nodes.put(s.node.name(), new NodeRound(s.node.name(), false, 0, 0, why, null));
+            });
             for (TableSettings t : sync.tables()) {
                 if (t.paused() || sessions.size() < 2) {
                     continue;
@@ -88,15 +97,36 @@ public final class RoundRunner {
                 }
             }
             more = moreWork(sync, sessions, boundaries);
+            purgeIfDue(sync, purger, sessions, errors);
         } finally {
             sessions.forEach(NodeSession::close);
         }
-        return new RoundReport(sync.name(), started, clock.instant(), nodes, decided, conflicts, errors, more);
+        return new RoundReport(sync.name(), started, clock.instant(), nodes, decided, conflicts, errors, more, purger.deleted());
+    }
+
+    /**
+     * Purges ledger entries every node holds, at most once per purge interval and only in a round
+     * that reached every node of the sync (but those waiting for a resync): an entry one node lacks
+     * must stay on the others.
+     */
+    private void purgeIfDue(SyncSettings sync, LedgerPurger purger, List<NodeSession> sessions, List<String> errors) {
+        Instant now = clock.instant();
+        Instant last = lastPurge.get(sync.name());
+        if (sessions.size() < 2 || sessions.size() < sync.activeNodes().size()
+                || (last != null && now.isBefore(last.plus(sync.purgeInterval())))) {
+            return;
+        }
+        for (TableSettings t : sync.tables()) {
+            if (!t.paused()) {
+                purger.purge(t.table(), sessions, errors);
+            }
+        }
+        lastPurge.put(sync.name(), now);
     }
 
     private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries,
                       Map<String, NodeRound> nodes, List<String> errors) {
-        for (NodeId n : sync.nodes()) {
+        for (NodeId n : sync.activeNodes()) {
             String skipped = down.skip(n.name());
             if (skipped != null) {
                 String why = skipped + " (still unreachable; probing it in the background)";

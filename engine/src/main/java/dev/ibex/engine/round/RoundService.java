@@ -25,7 +25,7 @@ public final class RoundService {
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock) {
         this.control = control;
         this.journal = new ConflictJournal(control.dsl());
-        this.runner = new RoundRunner(directory, journal,
+        this.runner = new RoundRunner(directory, journal, new dev.ibex.engine.journal.LedgerPurges(control.dsl()),
                 (sync, table, reason) -> control.setTablesPaused(sync, java.util.List.of(table), true, reason), clock);
         this.history = new RoundHistory(control.dsl());
         this.clock = clock;
@@ -39,6 +39,7 @@ public final class RoundService {
         RoundReport r = runner.run(sync);
         history.record(r);
         java.time.Instant now = clock.instant();
+        markAwayPastRetention(sync, r, now);
         java.time.Instant last = purged.get(sync.name());
         if (last == null || last.plus(PURGE_EVERY).isBefore(now)) {
             journal.purge(sync.name(), sync.journalRetention(), now);
@@ -46,6 +47,24 @@ public final class RoundService {
             purged.put(sync.name(), now);
         }
         return r;
+    }
+
+    /**
+     * Marks each node that the round could not reach and that no round has reached for longer than
+     * the sync's node retention as needing a resync: rounds leave it out from now on, so that it no
+     * longer holds back ledger purging, until 'ibex node resync' brings it back.
+     */
+    private void markAwayPastRetention(SyncSettings sync, RoundReport r, java.time.Instant now) {
+        for (NodeRound n : r.nodes().values()) {
+            if (n.reachable()) {
+                continue;
+            }
+            history.lastReached(sync.name(), n.node()).filter(t -> t.toInstant().plus(sync.nodeRetention()).isBefore(now))
+                    .ifPresent(t -> control.markResyncNeeded(sync.name(), n.node(), "unreachable since " + t
+                            + ", longer than the node retention (" + dev.ibex.engine.config.DurationText.format(sync.nodeRetention()) + "); ledger entries are no longer kept "
+                            + "for it and its changes since then will be discarded; bring it back with 'ibex node resync "
+                            + n.node() + "'"));
+        }
     }
 
     public RoundReport run(String sync) {

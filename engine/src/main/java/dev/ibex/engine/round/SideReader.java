@@ -15,7 +15,6 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntFunction;
-import java.util.stream.Collectors;
 
 /**
  * Reads one node's side of a chunk of keys in one query: the ledger's version, change stamp and
@@ -30,40 +29,24 @@ public final class SideReader {
     public SideReader(TableShape shape, boolean bases) {
         this.shape = shape;
         this.bases = bases;
-        List<String> key = shape.key();
         StringBuilder s = new StringBuilder("select k.ord, l.ibex_vv, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, ")
                 .append(bases ? "l.ibex_base, l.ibex_base_vv, " : "null::text[], null::bigint[], ")
                 .append("t.ctid is not null");
         for (String c : shape.columnNames()) {
             s.append(", t.").append(Idents.name(c)).append("::text");
         }
-        String aliases = java.util.stream.IntStream.range(0, key.size()).mapToObj(i -> "k" + i).collect(Collectors.joining(", "));
-        String arrays = key.stream().map(k -> "?::text[]").collect(Collectors.joining(", "));
-        s.append(" from unnest(").append(arrays).append(") with ordinality as k(").append(aliases).append(", ord)")
-                .append(" left join ").append(Idents.name("ibex", shape.table().ledgerName())).append(" l on ").append(match("l"))
-                .append(" left join ").append(Idents.name(shape.table().schema(), shape.table().name())).append(" t on ").append(match("t"))
-                .append(" order by k.ord");
+        s.append(" from ").append(KeyArrays.unnest(shape))
+                .append(" left join ").append(Idents.name("ibex", shape.table().ledgerName())).append(" l on ").append(KeyArrays.match(shape, "l"))
+                .append(" left join ").append(Idents.name(shape.table().schema(), shape.table().name())).append(" t on ")
+                .append(KeyArrays.match(shape, "t")).append(" order by k.ord");
         this.sql = s.toString();
-    }
-
-    private String match(String alias) {
-        List<String> key = shape.key();
-        List<String> parts = new ArrayList<>();
-        for (int i = 0; i < key.size(); i++) {
-            parts.add(alias + "." + Idents.name(key.get(i)) + " = k.k" + i + "::" + shape.typeOf(key.get(i)));
-        }
-        return String.join(" and ", parts);
     }
 
     /** One side per key, in the order of {@code keys}. */
     public List<Side> read(Connection c, NodeId node, IntFunction<NodeId> nodeByOrdinal, List<List<String>> keys) {
         List<Side> out = new ArrayList<>(keys.size());
         try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < shape.key().size(); i++) {
-                final int col = i;
-                Array a = c.createArrayOf("text", keys.stream().map(k -> k.get(col)).toArray());
-                ps.setArray(i + 1, a);
-            }
+            KeyArrays.bind(c, ps, 1, shape, keys);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(side(rs, node, nodeByOrdinal));

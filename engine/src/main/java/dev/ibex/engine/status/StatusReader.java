@@ -1,7 +1,5 @@
 package dev.ibex.engine.status;
 
-import static dev.ibex.schema.control.jooq.Tables.ROUND;
-
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ibex.conflict.NodeId;
@@ -70,10 +68,13 @@ public final class StatusReader {
             for (NodeId n : s.nodes()) {
                 SyncStatus.NodeStatus ns = node(s, n, conns, errors.get(n.name()), measured.get(n.name()));
                 nodes.add(ns);
-                if (!ns.reachable()) {
-                    warnings.add("node " + n.name() + " is unreachable" + (ns.lastReachedAt() == null ? " (no round in the history reached it)"
-                            : " since " + ns.lastReachedAt()) + (ns.waitingForIt() == null ? "" : "; " + ns.waitingForIt()
-                            + " changed key(s) wait for it") + "; it catches up by itself when it is back");
+                if (ns.resyncNeeded() != null) {
+                    warnings.add("node " + n.name() + " needs a resync and is left out of rounds: " + ns.resyncNeeded());
+                } else if (!ns.reachable()) {
+                    warnings.add("node " + n.name() + " is unreachable" + (ns.lastReachedAt() == null ? "" : " since " + ns.lastReachedAt())
+                            + (ns.waitingForIt() == null ? "" : "; " + ns.waitingForIt() + " changed key(s) wait for it")
+                            + "; it catches up by itself when it is back within the node retention ("
+                            + dev.ibex.engine.config.DurationText.format(s.nodeRetention()) + ")");
                 }
                 if (ns.clockSkewMillis() != null && Math.abs(ns.clockSkewMillis()) > s.maxClockSkew().toMillis()) {
                     warnings.add(String.format(java.util.Locale.ROOT, "node %s's clock is %.1f s %s the engine's (bound %.1f s): "
@@ -124,23 +125,27 @@ public final class StatusReader {
 
     private SyncStatus.NodeStatus node(SyncSettings s, NodeId n, Map<String, Connection> conns, String error, Long measuredSkew) {
         Connection c = conns.get(n.name());
+        String resync = s.resyncNeeded().get(n.name());
         if (c == null) {
-            java.time.OffsetDateTime reached = lastReached(s.name(), n.name());
+            java.time.OffsetDateTime reached = new RoundHistory(control.dsl()).lastReached(s.name(), n.name()).orElse(null);
             Long waiting = waitingFor(s, reached, conns);
-            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, error,
-                    reached == null ? null : reached.toString(), waiting);
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, 0, error,
+                    reached == null ? null : reached.toString(), waiting, resync);
         }
         try {
             long pending = 0;
             long ledgerRows = 0;
+            long ledgerBytes = 0;
             Double lag = null;
             for (TableSettings t : s.tables()) {
                 String from = oldestWatermark(s, n, t, conns);
                 String ledger = Idents.name("ibex", t.table().ledgerName());
                 try (PreparedStatement ps = c.prepareStatement("select count(*) filter (where ibex_txid >= ?::xid8), "
-                        + "extract(epoch from clock_timestamp() - min(ibex_ts) filter (where ibex_txid >= ?::xid8))::float8, count(*) from " + ledger)) {
+                        + "extract(epoch from clock_timestamp() - min(ibex_ts) filter (where ibex_txid >= ?::xid8))::float8, count(*), "
+                        + "pg_total_relation_size(?::regclass) from " + ledger)) {
                     ps.setString(1, from);
                     ps.setString(2, from);
+                    ps.setString(3, ledger);
                     try (ResultSet rs = ps.executeQuery()) {
                         rs.next();
                         pending += rs.getLong(1);
@@ -149,23 +154,17 @@ public final class StatusReader {
                             lag = lag == null ? l : Math.max(lag, l);
                         }
                         ledgerRows += rs.getLong(3);
+                        ledgerBytes += rs.getLong(4);
                     }
                 }
             }
             long skew = measuredSkew != null ? measuredSkew : NodeProbe.probe(n.name(), c, clock).clockSkewMillis();
-            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, pending, lag, skew, ledgerRows, null, null, null);
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, pending, lag, skew, ledgerRows, ledgerBytes, null, null, null,
+                    resync);
         } catch (SQLException | RuntimeException e) {
-            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, 0, null, null, 0, Redactor.text(Redactor.firstLine(e.getMessage())),
-                    null, null);
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), true, 0, null, null, 0, 0,
+                    Redactor.text(Redactor.firstLine(e.getMessage())), null, null, resync);
         }
-    }
-
-    /** When a round of the sync last reached the node, from the round history; null if none did. */
-    private java.time.OffsetDateTime lastReached(String sync, String node) {
-        return control.dsl().select(ROUND.STARTED_AT).from(ROUND).where(ROUND.SYNC_NAME.eq(sync),
-                        org.jooq.impl.DSL.condition("({0}::jsonb -> {1} ->> 'reachable')::boolean", ROUND.NODE_REPORT,
-                                org.jooq.impl.DSL.val(node)))
-                .orderBy(ROUND.ID.desc()).limit(1).fetchOptional(ROUND.STARTED_AT).orElse(null);
     }
 
     /**

@@ -16,10 +16,12 @@ public record SyncStatus(String sync, String state, String strategy, long interv
      * node's clock minus the engine's, as the last round measured it; measured now when no round
      * has reached the node). For a node that is unreachable now: when a round last reached it
      * ({@code null}: never), and how many keys the reachable nodes changed since then, which wait
-     * for it ({@code null} when no node is reachable to count them).
+     * for it ({@code null} when no node is reachable to count them). Its ledgers' size (entries and
+     * bytes, all tables of the sync), and, for a node that rounds leave out until it is resynced, why.
      */
     public record NodeStatus(String node, int ordinal, boolean reachable, long pending, Double lagSeconds,
-                             Long clockSkewMillis, long ledgerRows, String error, String lastReachedAt, Long waitingForIt) {
+                             Long clockSkewMillis, long ledgerRows, long ledgerBytes, String error, String lastReachedAt,
+                             Long waitingForIt, String resyncNeeded) {
     }
 
     /** A table: its strategy and whether it is paused (and why). */

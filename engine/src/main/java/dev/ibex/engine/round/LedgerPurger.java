@@ -1,0 +1,236 @@
+package dev.ibex.engine.round;
+
+import dev.ibex.conflict.VersionVector;
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.capture.TableInspector;
+import dev.ibex.engine.capture.TableShape;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.db.Idents;
+import dev.ibex.engine.db.Redactor;
+import java.sql.Array;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Keeps ledgers small. A ledger entry (a key's version on one node) is needed while some node
+ * lacks that version: to find the key, to tell which side of a conflict saw which change. Once
+ * every node of the sync holds the same version of a key, with no pending base, the entry says
+ * nothing a missing entry would not: a key absent from every ledger is a key no node changed since
+ * they last agreed, and the next change to it anywhere starts a new version that dominates the
+ * empty one. Such entries are deleted from every node; a delete of a deleted row's entry is how
+ * tombstones are collected.
+ *
+ * <p>Deleting from several databases is not atomic. A node that forgot a version while another
+ * still holds it would make the first node's next change look concurrent with it. So each chunk's
+ * entries (key and version) are recorded in the control database first, deleted node by node
+ * (only where the entry still has that version, and skipping rows a writer holds locked), and the
+ * record is dropped when every node is done; a purge cut short by a crash or an outage is finished
+ * on the remaining nodes by {@link #finish} at the start of the next round that reaches them,
+ * before anything is decided.
+ */
+final class LedgerPurger {
+    static final int CHUNK = 1000;
+    private static final int FETCH = 2000;
+
+    private final String sync;
+    private final PurgeLog log;
+    private long deleted;
+
+    LedgerPurger(String sync, PurgeLog log) {
+        this.sync = sync;
+        this.log = log;
+    }
+
+    /** Ledger entries deleted so far, summed over nodes. */
+    long deleted() {
+        return deleted;
+    }
+
+    /**
+     * Finishes interrupted purges on the given nodes. A node that fails here is removed from
+     * {@code sessions} (and closed): this round must not decide with a node that may still hold
+     * versions the others forgot.
+     */
+    void finish(List<NodeSession> sessions, List<String> errors, java.util.function.BiConsumer<NodeSession, String> dropped) {
+        for (long id : log.pending(sync)) {
+            PurgeLog.Batch b = log.batch(id);
+            Set<String> left = new LinkedHashSet<>(b.nodesLeft());
+            for (Iterator<NodeSession> it = sessions.iterator(); it.hasNext(); ) {
+                NodeSession s = it.next();
+                if (!left.contains(s.node.name())) {
+                    continue;
+                }
+                try {
+                    Optional<TableShape> shape = TableInspector.inspect(s.reader, b.table());
+                    if (shape.isEmpty() || !ledgerExists(s, b.table()) || delete(s, shape.get(), b.keys(), b.versions())) {
+                        left.remove(s.node.name());
+                    }
+                } catch (SQLException | IbexException e) {
+                    String why = "node " + s.node + ": finishing an interrupted ledger purge of table " + b.table() + ": "
+                            + Redactor.firstLine(e.getMessage()) + "; the node sits this round out";
+                    errors.add(why);
+                    it.remove();
+                    dropped.accept(s, why);
+                }
+            }
+            log.left(id, left);
+        }
+    }
+
+    /** Purges the entries of {@code table} that every node in {@code sessions} holds at the same version. */
+    void purge(TableRef table, List<NodeSession> sessions, List<String> errors) {
+        NodeSession first = sessions.get(0);
+        TableShape shape;
+        try {
+            Optional<TableShape> found = TableInspector.inspect(first.reader, table);
+            if (found.isEmpty() || !ledgerExists(first, table)) {
+                return;
+            }
+            shape = found.get();
+        } catch (SQLException | IbexException e) {
+            errors.add("node " + first.node + ", table " + table + ": ledger purge: " + Redactor.firstLine(e.getMessage()));
+            return;
+        }
+        String keys = shape.key().stream().map(k -> ChangeReader.canonicalText(shape, k)).collect(Collectors.joining(", "));
+        String sql = "select " + keys + ", ibex.vv_trim(ibex_vv) from " + ledger(shape) + " where ibex_base is null";
+        try {
+            first.reader.setAutoCommit(false);
+            try (PreparedStatement ps = first.reader.prepareStatement(sql)) {
+                ps.setFetchSize(FETCH);
+                try (ResultSet rs = ps.executeQuery()) {
+                    List<List<String>> chunkKeys = new ArrayList<>(CHUNK);
+                    List<VersionVector> chunkVersions = new ArrayList<>(CHUNK);
+                    boolean more = rs.next();
+                    while (more) {
+                        List<String> k = new ArrayList<>(shape.key().size());
+                        for (int i = 1; i <= shape.key().size(); i++) {
+                            k.add(rs.getString(i));
+                        }
+                        chunkKeys.add(k);
+                        chunkVersions.add(version(rs.getArray(shape.key().size() + 1)));
+                        more = rs.next();
+                        if (chunkKeys.size() == CHUNK || !more) {
+                            purgeChunk(shape, sessions, chunkKeys, chunkVersions);
+                            chunkKeys = new ArrayList<>(CHUNK);
+                            chunkVersions = new ArrayList<>(CHUNK);
+                        }
+                    }
+                }
+            }
+        } catch (SQLException | IbexException e) {
+            errors.add("table " + table + ": ledger purge: " + Redactor.firstLine(e.getMessage()));
+        } finally {
+            first.endRead();
+        }
+    }
+
+    /** Keeps the keys whose version every other node holds too, records them, and deletes them everywhere. */
+    private void purgeChunk(TableShape shape, List<NodeSession> sessions, List<List<String>> keys, List<VersionVector> versions)
+            throws SQLException {
+        boolean[] agreed = new boolean[keys.size()];
+        java.util.Arrays.fill(agreed, true);
+        String sql = "select ibex.vv_trim(l.ibex_vv), l.ibex_base is null from " + KeyArrays.unnest(shape) + " left join "
+                + ledger(shape) + " l on " + KeyArrays.match(shape, "l") + " order by k.ord";
+        for (NodeSession s : sessions.subList(1, sessions.size())) {
+            try (PreparedStatement ps = s.reader.prepareStatement(sql)) {
+                KeyArrays.bind(s.reader, ps, 1, shape, keys);
+                try (ResultSet rs = ps.executeQuery()) {
+                    for (int i = 0; rs.next(); i++) {
+                        Array vv = rs.getArray(1);
+                        agreed[i] &= vv != null && rs.getBoolean(2) && version(vv).equals(versions.get(i));
+                    }
+                }
+            }
+        }
+        List<List<String>> doomedKeys = new ArrayList<>();
+        List<VersionVector> doomedVersions = new ArrayList<>();
+        for (int i = 0; i < keys.size(); i++) {
+            if (agreed[i]) {
+                doomedKeys.add(keys.get(i));
+                doomedVersions.add(versions.get(i));
+            }
+        }
+        if (doomedKeys.isEmpty()) {
+            return;
+        }
+        Set<String> left = new LinkedHashSet<>();
+        sessions.forEach(s -> left.add(s.node.name()));
+        long id = log.open(sync, shape.table(), doomedKeys, doomedVersions, left);
+        SQLException failed = null;
+        for (NodeSession s : sessions) {
+            try {
+                if (delete(s, shape, doomedKeys, doomedVersions)) {
+                    left.remove(s.node.name());
+                }
+            } catch (SQLException e) {
+                failed = e;
+            }
+        }
+        log.left(id, left);
+        if (failed != null) {
+            throw failed;
+        }
+    }
+
+    /**
+     * Deletes the entries that still have the recorded version, skipping rows a writer holds
+     * locked; returns true when none is left with that version (a writer that held one may roll
+     * back, so the node is done only when a look after the delete finds none).
+     */
+    private boolean delete(NodeSession s, TableShape shape, List<List<String>> keys, List<VersionVector> versions) throws SQLException {
+        String entries = KeyArrays.unnest(shape, "v") + " join " + ledger(shape) + " l on " + KeyArrays.match(shape, "l")
+                + " where ibex.vv_trim(l.ibex_vv) = k.v::bigint[] and l.ibex_base is null";
+        deleted += execute(s, "delete from " + ledger(shape) + " d where d.ctid in (select l.ctid from " + entries
+                + " for update of l skip locked)", shape, keys, versions);
+        return execute(s, "select count(*) from " + entries, shape, keys, versions) == 0;
+    }
+
+    private static long execute(NodeSession s, String sql, TableShape shape, List<List<String>> keys, List<VersionVector> versions)
+            throws SQLException {
+        try (PreparedStatement ps = s.writer.prepareStatement(sql)) {
+            int next = KeyArrays.bind(s.writer, ps, 1, shape, keys);
+            ps.setArray(next, s.writer.createArrayOf("text", versions.stream().map(LedgerPurger::text).toArray()));
+            if (sql.startsWith("delete")) {
+                return ps.executeUpdate();
+            }
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
+    }
+
+    private static boolean ledgerExists(NodeSession s, TableRef table) throws SQLException {
+        try (PreparedStatement ps = s.reader.prepareStatement("select to_regclass(?) is not null")) {
+            ps.setString(1, ledger(table));
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getBoolean(1);
+            }
+        }
+    }
+
+    private static String ledger(TableShape shape) {
+        return ledger(shape.table());
+    }
+
+    private static String ledger(TableRef table) {
+        return Idents.name("ibex", table.ledgerName());
+    }
+
+    private static VersionVector version(Array a) throws SQLException {
+        return a == null ? VersionVector.EMPTY : VersionVector.ofBoxed((Long[]) a.getArray());
+    }
+
+    private static String text(VersionVector v) {
+        return java.util.Arrays.stream(v.toArray()).mapToObj(Long::toString).collect(Collectors.joining(",", "{", "}"));
+    }
+}
