@@ -88,6 +88,12 @@ public record SyncSettings(String name, List<NodeId> nodes, List<TableSettings> 
                 nodeRetention, resyncNeeded);
     }
 
+    /** The same sync with another purge interval. */
+    public SyncSettings withPurgeInterval(Duration other) {
+        return new SyncSettings(name, nodes, tables, strategy, priority, interval, paused, journalRetention, maxClockSkew, other,
+                nodeRetention, resyncNeeded);
+    }
+
     /** The nodes that rounds reconcile: all but those waiting for a resync. */
     public List<NodeId> activeNodes() {
         return nodes.stream().filter(n -> !resyncNeeded.containsKey(n.name())).toList();

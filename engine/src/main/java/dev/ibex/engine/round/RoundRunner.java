@@ -43,6 +43,7 @@ public final class RoundRunner {
     private final PurgeLog purges;
     private final Clock clock;
     private final Map<String, Instant> lastPurge = new ConcurrentHashMap<>();
+    private final Instant created;
     private final Set<String> upgraded = ConcurrentHashMap.newKeySet();
     private final DownNodes down = new DownNodes();
 
@@ -52,6 +53,7 @@ public final class RoundRunner {
         this.journal = journal;
         this.purges = purges;
         this.clock = clock;
+        this.created = clock.instant();
     }
 
     public RoundReport run(SyncSettings sync) {
@@ -105,15 +107,15 @@ public final class RoundRunner {
     }
 
     /**
-     * Purges ledger entries every node holds, at most once per purge interval and only in a round
+     * Purges ledger entries every node holds, at most once per purge interval (the first time one
+     * interval after this runner was created) and only in a round
      * that reached every node of the sync (but those waiting for a resync): an entry one node lacks
      * must stay on the others.
      */
     private void purgeIfDue(SyncSettings sync, LedgerPurger purger, List<NodeSession> sessions, List<String> errors) {
         Instant now = clock.instant();
-        Instant last = lastPurge.get(sync.name());
-        if (sessions.size() < 2 || sessions.size() < sync.activeNodes().size()
-                || (last != null && now.isBefore(last.plus(sync.purgeInterval())))) {
+        Instant last = lastPurge.computeIfAbsent(sync.name(), k -> created);
+        if (sessions.size() < 2 || sessions.size() < sync.activeNodes().size() || now.isBefore(last.plus(sync.purgeInterval()))) {
             return;
         }
         for (TableSettings t : sync.tables()) {
