@@ -3,6 +3,7 @@ package dev.ibex.cli;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.copy.NodeResync;
 import dev.ibex.engine.status.NodeProbe;
 import java.io.PrintWriter;
 import java.time.Clock;
@@ -16,8 +17,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "node", mixinStandardHelpOptions = true, description = "Add, list, remove and check nodes.",
-        subcommands = {NodeCommand.Add.class, NodeCommand.ListNodes.class, NodeCommand.Remove.class, NodeCommand.Check.class})
+@Command(name = "node", mixinStandardHelpOptions = true, description = "Add, list, remove, check and resync nodes.",
+        subcommands = {NodeCommand.Add.class, NodeCommand.ListNodes.class, NodeCommand.Remove.class, NodeCommand.Check.class,
+                NodeCommand.Resync.class})
 final class NodeCommand {
 
     @Command(name = "add", mixinStandardHelpOptions = true,
@@ -129,6 +131,43 @@ final class NodeCommand {
                             Output.row("clock skew", r.clockSkewMillis() + " ms")));
                 }
                 return r.reachable() ? Cli.OK : Cli.FAILED;
+            }
+        }
+    }
+
+    @Command(name = "resync", mixinStandardHelpOptions = true, description = {
+            "Bring a node back by copying every table of its syncs, with ledgers and watermarks, from a healthy node.",
+            "For a node that stayed away past the sync's --node-retention (status says 'needs resync') or whose database was rebuilt.",
+            "Changes the node made while it was left out are DISCARDED: its rows become the healthy node's.",
+            "Each table is copied in one transaction that holds it locked on the node; a failed table changes nothing and can be retried.",
+            "Works while the engine runs: rounds leave the node out until the copy is done, then reconcile it."})
+    static final class Resync implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "NODE")
+        String name;
+        @Option(names = "--from", paramLabel = "NODE", description = "The healthy node to copy from (default: the first other node that answers).")
+        String from;
+        @Option(names = "--sync", paramLabel = "SYNC", description = "Only this sync (default: every sync the node is in).")
+        String sync;
+        @Option(names = "--json", description = "Print JSON: one entry per copied table.")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
+                List<NodeResync.Copied> copied = new NodeResync(s.control, s.nodes).resync(name, sync, from, progress);
+                PrintWriter out = spec.commandLine().getOut();
+                if (json) {
+                    Output.json(out, copied);
+                } else {
+                    Output.table(out, List.of("SYNC", "TABLE", "FROM", "ROWS", "LEDGER ENTRIES"), copied.stream()
+                            .map(c -> Output.row(c.sync(), c.table().toString(), c.from(), c.rows(), c.ledgerEntries())).toList());
+                    out.println("node " + name + " resynced; the engine reconciles it from its next round");
+                }
+                return Cli.OK;
             }
         }
     }

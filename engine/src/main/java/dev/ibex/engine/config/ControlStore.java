@@ -247,6 +247,82 @@ public final class ControlStore implements AutoCloseable {
         }
     }
 
+    /** A held round lock of a sync; closing it releases it. */
+    public interface RoundLock extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Takes the sync's round lock (a PostgreSQL advisory lock on the control database) if nobody
+     * holds it: an engine holds it for each round, so two engines never run rounds of one sync at
+     * once, and 'ibex node resync' takes it to wait for the round in progress. Empty when held.
+     */
+    public Optional<RoundLock> tryRoundLock(String sync) {
+        return roundLock(sync, "select pg_try_advisory_lock(hashtext('ibex round'), hashtext(?))", null);
+    }
+
+    /** Takes the sync's round lock, waiting at most {@code wait} for the round in progress; fails after that. */
+    public RoundLock roundLock(String sync, Duration wait) {
+        return roundLock(sync, "select pg_advisory_lock(hashtext('ibex round'), hashtext(?)) is null", wait)
+                .orElseThrow(() -> new IbexException("sync " + sync + ": could not take its round lock"));
+    }
+
+    private Optional<RoundLock> roundLock(String sync, String sql, Duration wait) {
+        java.sql.Connection c = null;
+        try {
+            c = pool.getConnection();
+            if (wait != null) {
+                try (var st = c.createStatement()) {
+                    st.execute("set lock_timeout = " + wait.toMillis());
+                }
+            }
+            boolean taken;
+            try (var ps = c.prepareStatement(sql)) {
+                ps.setString(1, sync);
+                try (var rs = ps.executeQuery()) {
+                    rs.next();
+                    taken = rs.getBoolean(1);
+                }
+            }
+            if (wait != null) {
+                try (var st = c.createStatement()) {
+                    st.execute("reset lock_timeout");
+                }
+            }
+            if (!taken) {
+                c.close();
+                return Optional.empty();
+            }
+            java.sql.Connection held = c;
+            return Optional.of(() -> {
+                try (held; var ps = held.prepareStatement("select pg_advisory_unlock(hashtext('ibex round'), hashtext(?))")) {
+                    ps.setString(1, sync);
+                    ps.execute();
+                } catch (java.sql.SQLException e) {
+                    // closing the session releases the lock anyway
+                }
+            });
+        } catch (java.sql.SQLException e) {
+            closeQuietly(c);
+            if ("55P03".equals(e.getSQLState())) {
+                throw new IbexException("sync " + sync + ": a round is still running after " + DurationText.format(wait)
+                        + "; try again when it has finished", e);
+            }
+            throw failure("taking the round lock of sync " + sync, e);
+        }
+    }
+
+    private static void closeQuietly(java.sql.Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (java.sql.SQLException ignored) {
+                // already broken
+            }
+        }
+    }
+
     /** Asks a running engine to start a round of {@code sync} now (NOTIFY on the control database). */
     public void kick(String sync) {
         sync(sync);

@@ -30,17 +30,8 @@ public final class InitialCopier {
             try (Statement s = to.createStatement()) {
                 s.execute("set local session_replication_role = replica");
                 s.execute("delete from " + table);
-                CopyOut out = from.unwrap(PGConnection.class).getCopyAPI().copyOut("copy (select " + cols + " from " + table + ") to stdout");
-                CopyIn in = to.unwrap(PGConnection.class).getCopyAPI().copyIn("copy " + table + " (" + cols + ") from stdin");
-                long rows = 0;
-                byte[] buf;
-                while ((buf = out.readFromCopy()) != null) {
-                    in.writeToCopy(buf, 0, buf.length);
-                    if (++rows % 5000 == 0) {
-                        progress.accept(rows);
-                    }
-                }
-                in.endCopy();
+                long rows = stream(from, "copy (select " + cols + " from " + table + ") to stdout", to,
+                        "copy " + table + " (" + cols + ") from stdin", progress);
                 to.commit();
                 progress.accept(rows);
                 return rows;
@@ -54,5 +45,24 @@ public final class InitialCopier {
             throw new IbexException("copying table " + shape.table() + " from node " + fromNode + " to node " + toNode
                     + " failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Streams the rows of one COPY TO on {@code from} into one COPY FROM on {@code to}, in the
+     * connections' current transactions; returns how many rows, telling {@code progress} every 5000.
+     */
+    public static long stream(Connection from, String copyOut, Connection to, String copyIn, LongConsumer progress) throws SQLException {
+        CopyOut out = from.unwrap(PGConnection.class).getCopyAPI().copyOut(copyOut);
+        CopyIn in = to.unwrap(PGConnection.class).getCopyAPI().copyIn(copyIn);
+        long rows = 0;
+        byte[] buf;
+        while ((buf = out.readFromCopy()) != null) {
+            in.writeToCopy(buf, 0, buf.length);
+            if (++rows % 5000 == 0) {
+                progress.accept(rows);
+            }
+        }
+        in.endCopy();
+        return rows;
     }
 }

@@ -73,13 +73,20 @@ public final class RoundService {
 
     /**
      * A round with the settings as they are now in the control database (so that a pause takes
-     * effect from the next round), or nothing when the sync is paused or gone.
+     * effect from the next round), or nothing when the sync is paused or gone, or when someone else
+     * holds its round lock (another engine, or a resync waiting for rounds to leave a node alone).
      */
     public java.util.Optional<RoundReport> runIfActive(String sync) {
         if (!control.syncExists(sync)) {
             return java.util.Optional.empty();
         }
-        SyncSettings s = settings(sync);
-        return s.paused() ? java.util.Optional.empty() : java.util.Optional.of(run(s));
+        java.util.Optional<ControlStore.RoundLock> lock = control.tryRoundLock(sync);
+        if (lock.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        try (ControlStore.RoundLock held = lock.get()) {
+            SyncSettings s = settings(sync);
+            return s.paused() ? java.util.Optional.empty() : java.util.Optional.of(run(s));
+        }
     }
 }
