@@ -208,6 +208,11 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
                         SyncSettings.DEFAULT_NODE_RETENTION, Map.of()), null, (table, from, to, done, total) -> { });
     }
 
+    /** Resyncs nodes of this cluster as 'ibex node resync' does. */
+    public dev.ibex.engine.copy.NodeResync resync() {
+        return new dev.ibex.engine.copy.NodeResync(control, directory);
+    }
+
     public SyncInstaller installer() {
         return new SyncInstaller(control, directory);
     }

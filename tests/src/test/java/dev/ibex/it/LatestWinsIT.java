@@ -3,6 +3,7 @@ package dev.ibex.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.journal.ConflictEntry;
 import dev.ibex.engine.journal.ConflictEntry.SideEntry;
@@ -68,7 +69,8 @@ class LatestWinsIT {
     void causallyLaterChangeWinsWithoutConflictEvenWhenItsClockIsBehind() {
         TableRef table = createTable("causal", 1);
         // the test reads a's ledger entry after the first rounds: they must not purge it
-        CLUSTER.control().updateSync(CLUSTER.control().sync("causal").withPurgeInterval(java.time.Duration.ofDays(1)));
+        CLUSTER.control().updateSync(CLUSTER.control().sync("causal").withLedgerRetention(java.time.Duration.ofDays(1),
+                SyncSettings.DEFAULT_NODE_RETENTION));
 
         CLUSTER.exec("a", "update causal set v = 'a, clock an hour fast' where id = 1",
                 "update " + Cluster.ledger(table) + " set " + Cluster.LEDGER_STAMP + " = " + Cluster.LEDGER_STAMP

@@ -264,7 +264,7 @@ public final class ControlStore implements AutoCloseable {
 
     /** Takes the sync's round lock, waiting at most {@code wait} for the round in progress; fails after that. */
     public RoundLock roundLock(String sync, Duration wait) {
-        return roundLock(sync, "select pg_advisory_lock(hashtext('ibex round'), hashtext(?)) is null", wait)
+        return roundLock(sync, "select count(*) = 1 from (select pg_advisory_lock(hashtext('ibex round'), hashtext(?))) x", wait)
                 .orElseThrow(() -> new IbexException("sync " + sync + ": could not take its round lock"));
     }
 

@@ -88,10 +88,10 @@ public record SyncSettings(String name, List<NodeId> nodes, List<TableSettings> 
                 nodeRetention, resyncNeeded);
     }
 
-    /** The same sync with another purge interval. */
-    public SyncSettings withPurgeInterval(Duration other) {
-        return new SyncSettings(name, nodes, tables, strategy, priority, interval, paused, journalRetention, maxClockSkew, other,
-                nodeRetention, resyncNeeded);
+    /** The same sync with another purge interval and node retention. */
+    public SyncSettings withLedgerRetention(Duration otherPurgeInterval, Duration otherNodeRetention) {
+        return new SyncSettings(name, nodes, tables, strategy, priority, interval, paused, journalRetention, maxClockSkew,
+                otherPurgeInterval, otherNodeRetention, resyncNeeded);
     }
 
     /** The nodes that rounds reconcile: all but those waiting for a resync. */

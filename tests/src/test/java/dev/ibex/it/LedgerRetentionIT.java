@@ -1,0 +1,172 @@
+package dev.ibex.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ibex.conflict.VersionVector;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.copy.NodeResync;
+import dev.ibex.engine.journal.LedgerPurges;
+import dev.ibex.engine.round.RoundReport;
+import dev.ibex.engine.status.SyncStatus;
+import dev.ibex.testkit.Await;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Ledgers stay small: entries that every node holds at the same version are purged (tombstones
+ * included) and replication goes on as before; a purge cut short on some nodes is finished before
+ * the next decision; a node away longer than the node retention is left out (so purging goes on
+ * without it), status says so, and 'ibex node resync' brings it back from a healthy node.
+ */
+class LedgerRetentionIT {
+    @RegisterExtension
+    static final Cluster CLUSTER = Cluster.of("a", "b", "c").withProxies();
+    private static final Duration NEVER = Duration.ofDays(365);
+
+    @Test
+    void entriesEveryNodeHoldsArePurgedAndReplicationGoesOn() {
+        TableRef t = table("purged", 5000, NEVER);
+        CLUSTER.exec("a", "update purged set v = 'a' where id <= 4000");
+        CLUSTER.exec("b", "delete from purged where id > 4500");
+        CLUSTER.converge("purged");
+        Map<String, long[]> before = ledgers("purged");
+        assertEquals(4500, before.get("c")[0], "every changed key has an entry on every node, deletes as tombstones");
+
+        setPurgeInterval("purged", Duration.ZERO);
+        RoundReport r = CLUSTER.round("purged");
+        assertEquals(3 * 4500, r.ledgerPurged(), "entries purged on a, b and c: " + Cluster.describe(r));
+        Map<String, long[]> after = ledgers("purged");
+        System.out.printf("LedgerRetentionIT: ledger entries/bytes per node before purging %s, after %s%n", text(before), text(after));
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(0, after.get(n)[0], "entries left on " + n);
+            assertEquals(0, CLUSTER.count(n, "select count(*) from " + Cluster.ledger(t) + " where ibex_deleted"), "tombstones on " + n);
+        }
+
+        // purged keys replicate as any other: a change after the purge dominates, concurrent ones conflict once
+        CLUSTER.exec("c", "update purged set v = 'c after the purge' where id = 1");
+        CLUSTER.exec("a", "insert into purged values (4600, 'a re-inserts a purged tombstone')");
+        assertEquals(0, CLUSTER.converge("purged").stream().mapToLong(RoundReport::conflicts).sum());
+        assertEquals(List.of(List.of("c after the purge")), CLUSTER.rows("b", "select v from purged where id = 1"));
+        assertEquals(List.of(List.of("a re-inserts a purged tombstone")), CLUSTER.rows("c", "select v from purged where id = 4600"));
+        CLUSTER.exec("a", "update purged set v = 'a, concurrent' where id = 2");
+        CLUSTER.exec("b", "update purged set v = 'b, concurrent and later' where id = 2");
+        assertEquals(1, CLUSTER.converge("purged").stream().mapToLong(RoundReport::conflicts).sum());
+        assertEquals(List.of(List.of("b, concurrent and later")), CLUSTER.rows("c", "select v from purged where id = 2"));
+    }
+
+    /**
+     * The state a crash in the middle of a purge leaves: node a deleted a batch of entries, b and c
+     * did not. a then changes a purged key. Under priority b > a, had b kept its old version, a's
+     * change would look concurrent with it and lose to b; the round first finishes the purge on b
+     * and c, so a's change is seen as the newer one and reaches every node with no conflict.
+     */
+    @Test
+    void aPurgeCutShortIsFinishedBeforeTheNextDecision() {
+        CLUSTER.execAll("create table halfpurged (id integer primary key, v text)",
+                "insert into halfpurged select g, 'init' from generate_series(1, 20) g");
+        TableRef t = TableRef.parse("halfpurged");
+        CLUSTER.addSync("halfpurged", "priority", List.of("b", "a", "c"), t);
+        setPurgeInterval("halfpurged", NEVER);
+        CLUSTER.exec("b", "update halfpurged set v = 'b' where id <= 10");
+        CLUSTER.converge("halfpurged");
+
+        List<List<String>> keys = new ArrayList<>();
+        List<VersionVector> versions = new ArrayList<>();
+        for (List<String> row : CLUSTER.rows("a", "select id::text, array_to_string(ibex.vv_trim(ibex_vv), ',') from "
+                + Cluster.ledger(t) + " order by id")) {
+            keys.add(List.of(row.get(0)));
+            versions.add(VersionVector.of(java.util.Arrays.stream(row.get(1).split(",")).mapToLong(Long::parseLong).toArray()));
+        }
+        assertEquals(10, keys.size());
+        new LedgerPurges(CLUSTER.control().dsl()).open("halfpurged", t, keys, versions, List.of("a", "b", "c"));
+        CLUSTER.exec("a", "delete from " + Cluster.ledger(t));
+        // the batch stays recorded for a too (the crash came before a's deletion was recorded): finishing is idempotent
+
+        CLUSTER.exec("a", "update halfpurged set v = 'a after its purge' where id = 3");
+        List<RoundReport> rounds = CLUSTER.converge("halfpurged");
+        assertEquals(0, rounds.stream().mapToLong(RoundReport::conflicts).sum(), "no conflict: " + rounds.stream().map(Cluster::describe).toList());
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(List.of(List.of("a after its purge")), CLUSTER.rows(n, "select v from halfpurged where id = 3"), "on " + n);
+        }
+        assertEquals(0, CLUSTER.control().dsl().fetchCount(org.jooq.impl.DSL.table("ibex.ledger_purge")),
+                "the interrupted purge is finished and forgotten");
+    }
+
+    @Test
+    void aNodeAwayPastItsRetentionIsLeftOutAndResyncBringsItBack() {
+        TableRef t = table("away", 100, Duration.ZERO);
+        CLUSTER.control().updateSync(CLUSTER.control().sync("away").withLedgerRetention(Duration.ZERO, Duration.ofSeconds(2)));
+        CLUSTER.converge("away");
+
+        CLUSTER.proxy("c").cut();
+        try {
+            CLUSTER.exec("a", "update away set v = 'a while c is away' where id <= 50");
+            CLUSTER.exec("c", "update away set v = 'c while away, to be discarded' where id > 90");
+            SyncSettings marked = Await.value("a round marks c as needing a resync once it is away for 2 s", Duration.ofSeconds(30), () -> {
+                CLUSTER.round("away");
+                return CLUSTER.control().sync("away");
+            }, s -> s.resyncNeeded().containsKey("c"));
+            assertTrue(marked.resyncNeeded().get("c").contains("node retention (2s)"), marked.resyncNeeded().toString());
+        } finally {
+            CLUSTER.proxy("c").heal();
+        }
+        // c answers again, but rounds leave it out; a and b purge among themselves
+        RoundReport r = CLUSTER.settle("away").get(0);
+        assertTrue(!r.nodes().containsKey("c"), "c is not in the round: " + Cluster.describe(r));
+        assertEquals(0, CLUSTER.count("a", "select count(*) from " + Cluster.ledger(t)), "a's ledger is purged without c");
+        SyncStatus status = CLUSTER.status("away");
+        assertTrue(status.warnings().stream().anyMatch(w -> w.contains("node c needs a resync") && w.contains("ibex node resync c")),
+                status.warnings().toString());
+        assertEquals(List.of(List.of("init")), CLUSTER.rows("c", "select v from away where id = 1"), "c has not caught up");
+
+        List<NodeResync.Copied> copied = CLUSTER.resync().resync("c", null, null, (table, from, to, done, total) -> { });
+        assertEquals(1, copied.size());
+        assertEquals(100, copied.get(0).rows());
+        assertTrue(CLUSTER.control().sync("away").resyncNeeded().isEmpty(), "c is back in the sync");
+        CLUSTER.converge("away");
+        assertEquals(0, CLUSTER.count("c", "select count(*) from away where v like 'c while away%'"), "c's changes while away are discarded");
+        assertEquals(50, CLUSTER.count("c", "select count(*) from away where v = 'a while c is away'"));
+
+        // c replicates both ways again, and its next change is newer than what it copied
+        CLUSTER.exec("c", "update away set v = 'c after the resync' where id = 1");
+        CLUSTER.exec("b", "update away set v = 'b after the resync' where id = 2");
+        assertEquals(0, CLUSTER.converge("away").stream().mapToLong(RoundReport::conflicts).sum());
+        assertEquals(List.of(List.of("c after the resync")), CLUSTER.rows("a", "select v from away where id = 1"));
+        assertEquals(List.of(List.of("b after the resync")), CLUSTER.rows("c", "select v from away where id = 2"));
+    }
+
+    private static TableRef table(String name, int rows, Duration purgeInterval) {
+        CLUSTER.execAll("create table " + name + " (id integer primary key, v text)",
+                "insert into " + name + " select g, 'init' from generate_series(1, " + rows + ") g");
+        TableRef t = TableRef.parse(name);
+        CLUSTER.addSync(name, t);
+        setPurgeInterval(name, purgeInterval);
+        return t;
+    }
+
+    private static void setPurgeInterval(String sync, Duration every) {
+        SyncSettings s = CLUSTER.control().sync(sync);
+        CLUSTER.control().updateSync(s.withLedgerRetention(every, s.nodeRetention()));
+    }
+
+    /** Per node: ledger entries and bytes, as status shows them. */
+    private static Map<String, long[]> ledgers(String sync) {
+        Map<String, long[]> m = new java.util.TreeMap<>();
+        for (SyncStatus.NodeStatus n : CLUSTER.status(sync).nodes()) {
+            m.put(n.node(), new long[] {n.ledgerRows(), n.ledgerBytes()});
+        }
+        return m;
+    }
+
+    private static String text(Map<String, long[]> m) {
+        StringBuilder b = new StringBuilder();
+        m.forEach((n, v) -> b.append(n).append('=').append(v[0]).append('/').append(v[1]).append(' '));
+        return b.toString().trim();
+    }
+}
