@@ -281,16 +281,18 @@ class CliConflictsIT {
         assertEquals(Duration.ofDays(7).toMillis(), s2.path("journalRetentionMillis").asLong(), s2::toString);
 
         cli("sync", "set", "s2", "--strategy", "priority", "--priority", "b,a", "--journal-retention", "2h",
-                "--max-clock-skew", "2s", "--interval", "3s");
+                "--max-clock-skew", "2s", "--interval", "3s", "--purge-interval", "0s", "--node-retention", "12h");
         JsonNode changed = syncEntry("s2");
         assertEquals("priority", changed.path("strategy").asText(), changed::toString);
         assertEquals("[\"b\",\"a\"]", changed.path("priority").toString(), changed::toString);
         assertEquals(Duration.ofHours(2).toMillis(), changed.path("journalRetentionMillis").asLong(), changed::toString);
         assertEquals(2000, changed.path("maxClockSkewMillis").asLong(), changed::toString);
         assertEquals(3000, changed.path("intervalMillis").asLong(), changed::toString);
+        assertEquals(0, changed.path("purgeIntervalMillis").asLong(), changed::toString);
+        assertEquals(Duration.ofHours(12).toMillis(), changed.path("nodeRetentionMillis").asLong(), changed::toString);
         assertEquals("manual", syncEntry("s").path("strategy").asText(), "sync s is untouched");
         IbexCli.Result list = cli("sync", "list");
-        assertTrue(Pattern.compile("(?m)^\\s*s2\\s+active\\s+\\[a, b\\]\\s+1\\s+priority \\[b, a\\]\\s+3s\\s+2h\\s+2s\\s*$")
+        assertTrue(Pattern.compile("(?m)^\\s*s2\\s+active\\s+\\[a, b\\]\\s+1\\s+priority \\[b, a\\]\\s+3s\\s+2h\\s+2s\\s+0ms\\s+12h\\s*$")
                 .matcher(list.out()).find(), list::toString);
 
         JsonNode before = cli("sync", "list", "--json").json();
@@ -298,6 +300,8 @@ class CliConflictsIT {
         refused("zz", "sync", "set", "s2", "--priority", "a,zz");
         refused("0s", "sync", "set", "s2", "--journal-retention", "0s");
         refused("soon", "sync", "set", "s2", "--max-clock-skew", "soon");
+        refused("-1s", "sync", "set", "s2", "--purge-interval", "-1s");
+        refused("0s", "sync", "set", "s2", "--node-retention", "0s");
         refused("bogus", "sync", "set", "s2", "--strategy", "bogus");
         refused("--priority", "sync", "set", "s", "--strategy", "priority");
         refused("--priority", "sync", "set", "s2", "--priority", "");

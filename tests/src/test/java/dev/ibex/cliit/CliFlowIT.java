@@ -256,8 +256,49 @@ class CliFlowIT {
         identical.forEach(t -> assertEquals(0, t.path("differingKeys").asLong(-1), identical::toString));
     }
 
+    /**
+     * With the engine running: sync s2 purges its ledgers every round, and status shows them
+     * empty; then node c's copy of w is damaged behind Ibex's back (no capture) and 'node resync c'
+     * copies it back from a, after which c replicates both ways as before.
+     */
     @Test
     @Order(8)
+    void ledgersArePurgedAndNodeResyncRepairsANode() {
+        cli("sync", "set", "s2", "--purge-interval", "0s");
+        exec("b", "insert into w values (4001, 'before the purge')");
+        awaitRow("c", "w", 4001, "before the purge");
+        JsonNode purged = awaitStatus("s2", st -> {
+            for (JsonNode n : st.path("nodes")) {
+                if (n.path("ledgerRows").asLong(-1) != 0 || n.path("ledgerBytes").asLong(-1) <= 0) {
+                    return false;
+                }
+            }
+            return true;
+        });
+        assertEquals(3, purged.path("nodes").size(), purged::toString);
+
+        exec("c", "set session_replication_role = replica; delete from w where id = 4001; "
+                + "insert into w values (4002, 'c only, behind Ibex''s back')");
+        IbexCli.Result differs = IbexCli.run("validate", "s2", "--control", control);
+        assertEquals(1, differs.code(), differs::toString);
+
+        IbexCli.Result resync = cli("node", "resync", "c", "--from", "a", "--sync", "s2");
+        assertTrue(resync.out().contains("node c resynced"), resync::toString);
+        assertTrue(resync.out().contains("public.w") || resync.out().contains(" w "), resync::toString);
+        assertEquals(1, count("c", "select count(*) from w where id = 4001"));
+        assertEquals(0, count("c", "select count(*) from w where id = 4002"));
+        JsonNode identical = cli("validate", "s2", "--json").json();
+        identical.forEach(t -> assertEquals(0, t.path("differingKeys").asLong(-1), identical::toString));
+
+        exec("c", "insert into w values (4003, 'c after the resync')");
+        awaitRow("a", "w", 4003, "c after the resync");
+        exec("a", "update w set v = 'a after the resync' where id = 4001");
+        awaitRow("c", "w", 4001, "a after the resync");
+        assertTrue(awaitStatus("s2", st -> st.path("warnings").size() == 0).path("warnings").isEmpty());
+    }
+
+    @Test
+    @Order(9)
     void syncRemoveTakesCaptureOffEveryNode() {
         cli("sync", "remove", "s");
         for (String n : NODES) {
