@@ -180,6 +180,12 @@ public final class ControlStore implements AutoCloseable {
                 .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node), SYNC_NODE.RESYNC_NEEDED_SINCE.isNull()).execute() == 1;
     }
 
+    /** Replaces the reason a node of a sync needs a resync (it must be marked). */
+    public void setResyncReason(String sync, String node, String reason) {
+        dsl.update(SYNC_NODE).set(SYNC_NODE.RESYNC_REASON, reason)
+                .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node), SYNC_NODE.RESYNC_NEEDED_SINCE.isNotNull()).execute();
+    }
+
     /** Takes a node of a sync back into its rounds after a resync. */
     public void clearResyncNeeded(String sync, String node) {
         dsl.update(SYNC_NODE).setNull(SYNC_NODE.RESYNC_NEEDED_SINCE).setNull(SYNC_NODE.RESYNC_REASON)

@@ -80,8 +80,14 @@ public final class NodeResync {
             try (ControlStore.RoundLock waited = control.roundLock(s.name(), ROUND_WAIT)) {
                 // a round that started before the mark has finished; later ones leave the node out
             }
-            for (TableSettings t : s.tables()) {
-                out.add(copyTable(s, target, source, t, progress));
+            try {
+                for (TableSettings t : s.tables()) {
+                    out.add(copyTable(s, target, source, t, progress));
+                }
+            } catch (RuntimeException e) {
+                control.setResyncReason(s.name(), node, "a resync from " + source + " failed: " + Redactor.firstLine(e.getMessage())
+                        + "; run 'ibex node resync " + node + "' again");
+                throw e;
             }
             control.clearResyncNeeded(s.name(), node);
             control.kick(s.name());
