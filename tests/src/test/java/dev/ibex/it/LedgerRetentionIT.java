@@ -125,7 +125,7 @@ class LedgerRetentionIT {
                 status.warnings().toString());
         assertEquals(List.of(List.of("init")), CLUSTER.rows("c", "select v from away where id = 1"), "c has not caught up");
 
-        List<NodeResync.Copied> copied = CLUSTER.resync().resync("c", null, null, (table, from, to, done, total) -> { });
+        List<NodeResync.Copied> copied = CLUSTER.resync().resync("c", "away", null, (table, from, to, done, total) -> { });
         assertEquals(1, copied.size());
         assertEquals(100, copied.get(0).rows());
         assertTrue(CLUSTER.control().sync("away").resyncNeeded().isEmpty(), "c is back in the sync");

@@ -9,12 +9,9 @@ import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
-import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.window.TxId;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
@@ -73,14 +70,19 @@ public final class RoundRunner {
                 boundaries.remove(s.node.name());
                 nodes.put(s.node.name(), new NodeRound(s.node.name(), false, 0, 0, why, null));
             });
-            for (TableSettings t : sync.tables()) {
-                if (t.paused() || sessions.size() < 2) {
+            List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
+            Set<TableRef> changed = changedTables(active, sessions, boundaries);
+            for (TableSettings t : active) {
+                if (sessions.size() < 2) {
                     continue;
                 }
                 try {
                     String strategy = sync.strategyFor(t);
                     Map<List<String>, ManualResolver.Choice> choices = Strategies.MANUAL.equals(strategy)
                             ? journal.choices(sync.name(), t.table()) : Map.of();
+                    if (!changed.contains(t.table()) && choices.isEmpty()) {
+                        continue;
+                    }
                     ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
                     TableRound tr = new TableRound(sync.name(), t.table(), sessions, boundaries, resolver, List.copyOf(choices.keySet()),
                             ordinal -> byOrdinal(sync, ordinal), nodes);
@@ -118,10 +120,15 @@ public final class RoundRunner {
         if (sessions.size() < 2 || sessions.size() < sync.activeNodes().size() || now.isBefore(last.plus(sync.purgeInterval()))) {
             return;
         }
-        for (TableSettings t : sync.tables()) {
-            if (!t.paused()) {
-                purger.purge(t.table(), sessions, errors);
+        try {
+            Set<String> ledgers = ChangedTables.ledgers(sessions.get(0));
+            List<TableRef> present = sync.tables().stream().filter(t -> !t.paused() && ledgers.contains(t.table().ledgerName()))
+                    .map(TableSettings::table).toList();
+            for (TableRef t : ChangedTables.withEntries(sessions.get(0), present)) {
+                purger.purge(t, sessions, errors);
             }
+        } catch (SQLException e) {
+            errors.add("ledger purge: node " + sessions.get(0).node + ": " + Redactor.firstLine(e.getMessage()));
         }
         lastPurge.put(sync.name(), now);
     }
@@ -160,6 +167,18 @@ public final class RoundRunner {
         }
     }
 
+    /** The tables with something to read this round; all of them when the nodes cannot tell. */
+    private static Set<TableRef> changedTables(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries) {
+        if (sessions.size() < 2) {
+            return Set.of();
+        }
+        try {
+            return ChangedTables.sinceWatermarks(tables, sessions, boundaries);
+        } catch (SQLException e) {
+            return tables.stream().map(TableSettings::table).collect(java.util.stream.Collectors.toSet());
+        }
+    }
+
     /** Brings the node's ibex schema up to this engine's version, once per node and engine run. */
     private void upgrade(NodeId n, DataSource pool) {
         if (upgraded.contains(n.name())) {
@@ -193,24 +212,10 @@ public final class RoundRunner {
                 return true;
             }
         }
-        for (NodeSession s : sessions) {
-            for (TableSettings t : sync.tables()) {
-                if (t.paused()) {
-                    continue;
-                }
-                try (PreparedStatement ps = s.reader.prepareStatement("select exists (select 1 from "
-                        + Idents.name("ibex", t.table().ledgerName()) + " where ibex_txid >= ?::xid8)")) {
-                    ps.setString(1, boundaries.get(s.node.name()).toString());
-                    try (ResultSet rs = ps.executeQuery()) {
-                        if (rs.next() && rs.getBoolean(1)) {
-                            return true;
-                        }
-                    }
-                } catch (SQLException e) {
-                    return false;
-                }
-            }
+        try {
+            return ChangedTables.sinceBoundaries(sync.tables().stream().filter(t -> !t.paused()).toList(), sessions, boundaries);
+        } catch (SQLException e) {
+            return false;
         }
-        return false;
     }
 }
