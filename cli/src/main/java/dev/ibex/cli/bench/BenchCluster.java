@@ -132,6 +132,18 @@ final class BenchCluster implements AutoCloseable {
         }
     }
 
+    /** The JDBC URL of a database on a node's server, as the postgres user. */
+    String url(String node, String database) {
+        return byNode.get(node).getJdbcUrl("postgres", database);
+    }
+
+    /** Creates a database on a node's server. */
+    void createDatabase(String node, String database) throws SQLException {
+        try (Connection conn = connect(node); Statement s = conn.createStatement()) {
+            s.execute("create database " + database);
+        }
+    }
+
     /** A new autocommit connection to a node's database, as the postgres user. */
     Connection connect(String node) throws SQLException {
         return byNode.get(node).getPostgresDatabase().getConnection();

@@ -29,10 +29,11 @@ import picocli.CommandLine.Spec;
         "Measure Ibex on embedded PostgreSQL servers (fsync=off, synchronous_commit=off) against plain PostgreSQL.",
         "Workloads: B0 plain binary COPY + upsert from a to b (the baseline); W1 bulk UPDATE of every row on a until",
         "visible on b, in 1 and in 10 transactions; W2 capture overhead on a (client TPS and a whole-table UPDATE,",
-        "with vs without capture); W3 lag from a to b of updates paced at 500/s; W4 time for a, b, c to settle after concurrent conflicting writes.",
+        "with vs without capture); W3 lag from a to b of updates paced at 500/s; W4 time for a, b, c to settle after concurrent conflicting writes;",
+        "S1 a round of a sync of 1000 idle tables; S2 rows/s of a bulk UPDATE reaching all other masters, with 3 and with 5 masters.",
         "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
 public final class BenchCommand implements Callable<Integer> {
-    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4");
+    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "S1", "S2");
 
     @Spec
     CommandSpec spec;
@@ -42,8 +43,8 @@ public final class BenchCommand implements Callable<Integer> {
     int runs;
     @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3 and W4 writers write per run (default 10).")
     int seconds;
-    @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4", split = ",",
-            description = "Which workloads to run, from B0, W1, W2, W3, W4 (default all).")
+    @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,S1,S2", split = ",",
+            description = "Which workloads to run, from B0, W1, W2, W3, W4, S1, S2 (default all).")
     List<String> workloads;
     @Option(names = "--json-out", defaultValue = "bench-results.json", paramLabel = "FILE",
             description = "Where to write the figures as JSON (default bench-results.json).")
@@ -59,7 +60,12 @@ public final class BenchCommand implements Callable<Integer> {
         boolean w3 = chosen.contains("W3");
         boolean w4 = chosen.contains("W4");
         boolean b0 = chosen.contains("B0");
-        try (BenchCluster cluster = BenchCluster.start(out, rows, w1 || w2 || w3, w4, b0, w2)) {
+        boolean s1 = chosen.contains("S1");
+        boolean s2 = chosen.contains("S2");
+        try (BenchCluster cluster = BenchCluster.start(out, rows, w1 || w2 || w3, w4, b0, w2); ScaleWorkload scale = new ScaleWorkload()) {
+            if (s1) {
+                scale.prepareIdle(cluster, out);
+            }
             Map<String, Object> machine = machine(cluster);
             Map<String, Object> settings = settings(cluster, chosen);
             Progress.line(out, "machine " + machine);
@@ -86,6 +92,14 @@ public final class BenchCommand implements Callable<Integer> {
                     SettleWorkload.Run r = SettleWorkload.run(cluster, rows, Duration.ofSeconds(seconds));
                     f.add(out, run, "W4 writes, 3 nodes", "tx/s", r.transactions() / (double) seconds);
                     f.add(out, run, "W4 settle", "s", r.settleSeconds());
+                }
+                if (s1) {
+                    f.add(out, run, "S1 idle round, " + ScaleWorkload.TABLES + " tables", "ms", scale.idleRound());
+                }
+                if (s2) {
+                    long n = Math.max(10, rows / 5);
+                    f.add(out, run, "S2 bulk to all, 3 masters", "rows/s", scale.masters(cluster, out, 3, run, n));
+                    f.add(out, run, "S2 bulk to all, 5 masters", "rows/s", scale.masters(cluster, out, 5, run, n));
                 }
             }
             List<BenchResult> results = f.results();
@@ -203,6 +217,7 @@ public final class BenchCommand implements Callable<Integer> {
             relate(byName, "W1 bulk 10 tx", "B0 plain COPY+upsert");
             relate(byName, "W2 tps capture+engine", "W2 tps no capture");
             relate(byName, "W2 update all capture", "W2 update all no capture");
+            relate(byName, "S2 bulk to all, 5 masters", "S2 bulk to all, 3 masters");
             return List.copyOf(byName.values());
         }
 
