@@ -104,9 +104,12 @@ final class EngineProcess implements AutoCloseable {
         return process.isAlive() ? "(running)" : Integer.toString(process.exitValue());
     }
 
+    /** Kills the engine if it still runs, and deletes its logs. */
     @Override
-    public void close() {
+    public void close() throws IOException {
         process.destroyForcibly();
+        Files.deleteIfExists(log);
+        Files.deleteIfExists(gcLog);
     }
 
     private static String read(Path p) {

@@ -17,12 +17,13 @@ class GcLogTest {
         GcLog.Peak p = GcLog.peak(log);
         assertEquals(63L << 20, p.before());
         assertEquals(19L << 20, p.after());
+        assertEquals(900L << 10, p.live());
         assertEquals(1L << 30, p.committed());
         assertEquals(4, p.collections());
     }
 
     @Test
     void noCollectionIsAllZero() {
-        assertEquals(new GcLog.Peak(0, 0, 0, 0), GcLog.peak("[0.012s] Using G1\n"));
+        assertEquals(new GcLog.Peak(0, 0, 0, 0, 0), GcLog.peak("[0.012s] Using G1\n"));
     }
 }
