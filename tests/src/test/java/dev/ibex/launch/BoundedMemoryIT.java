@@ -39,6 +39,7 @@ class BoundedMemoryIT {
     private static final long TRANSACTION = Long.getLong("ibex.memory.transaction", 1_000_000);
     private static final long BACKLOG = Long.getLong("ibex.memory.backlog", 200_000);
     private static final String HEAP = System.getProperty("ibex.memory.heap", "64m");
+    private static final long WIDE_ROWS = 3_000;
     private static final long BACKLOG_KEYS_FROM = 10_000_000;
     private static final int BATCH = 5_000;
     private static final String INSERT = "insert into items select g, g % 9973, round((g % 100000) / 7.0, 2), "
@@ -56,12 +57,13 @@ class BoundedMemoryIT {
         control = a.jdbcUrl("ibex_control");
         for (PgServer s : List.of(a, b)) {
             s.execute("postgres", "create table items (id bigint primary key, account integer not null, "
-                    + "amount numeric(12,2) not null, note text not null, changed_at timestamptz not null)");
+                    + "amount numeric(12,2) not null, note text not null, changed_at timestamptz not null)",
+                    "create table documents (id bigint primary key, title text not null, body text not null)");
         }
         assertEquals(0, Main.run("setup", "--control", control));
         assertEquals(0, Main.run("node", "add", "a", "--url", a.jdbcUrl("postgres"), "--control", control));
         assertEquals(0, Main.run("node", "add", "b", "--url", b.jdbcUrl("postgres"), "--control", control));
-        assertEquals(0, Main.run("sync", "add", "s", "--nodes", "a,b", "--tables", "items", "--interval", "1h", "--control", control));
+        assertEquals(0, Main.run("sync", "add", "s", "--nodes", "a,b", "--tables", "items,documents", "--interval", "1h", "--control", control));
     }
 
     @AfterAll
@@ -83,7 +85,7 @@ class BoundedMemoryIT {
 
             Duration deadline = Duration.ofSeconds(120 + TRANSACTION / 1000);
             histogramMidway(engine, cb, baseline, TRANSACTION, deadline);
-            List<String> round = awaitRound(committed, deadline);
+            List<String> round = awaitRound(engine, committed, deadline);
             double elapsed = Duration.between(committed, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
 
             assertConverged(ca, cb, TRANSACTION);
@@ -113,7 +115,7 @@ class BoundedMemoryIT {
             try (EngineProcess engine = EngineProcess.start(control, HEAP)) {
                 Duration deadline = Duration.ofSeconds(120 + BACKLOG / 1000);
                 histogramMidway(engine, cb, baseline, perNode - shared, deadline);
-                List<String> round = awaitRound(launched, deadline);
+                List<String> round = awaitRound(engine, launched, deadline);
                 double elapsed = Duration.between(launched, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
 
                 assertConverged(ca, cb, before + 2 * perNode - shared);
@@ -122,6 +124,30 @@ class BoundedMemoryIT {
                 report("backlog case: %d pending changes, -Xmx%s: converged %.1f s after the engine started; round %s; %s",
                         2 * perNode, HEAP, elapsed, describe(round), heap);
             }
+        }
+    }
+
+    /**
+     * Rows of 64 kB: a chunk of 1 000 of them would be 64 MB of row text on the reading side alone,
+     * so the engine must size its chunks by bytes, not only by keys, to stay within the heap.
+     */
+    @Test
+    @Order(3)
+    void wideRowsReplicateInABoundedHeap() throws Exception {
+        try (EngineProcess engine = EngineProcess.start(control, HEAP);
+             Connection ca = a.connect("postgres"); Connection cb = b.connect("postgres")) {
+            long rows = WIDE_ROWS;
+            Sql.exec(ca, "insert into documents select g, 'document ' || g, repeat(md5(g::text), 2000) "
+                    + "from generate_series(1, ?::bigint) g", rows);
+            OffsetDateTime committed = OffsetDateTime.now(ZoneOffset.UTC);
+            List<String> round = awaitRound(engine, committed, Duration.ofSeconds(120 + rows / 20));
+            double elapsed = Duration.between(committed, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
+
+            assertConverged(ca, cb, "documents", rows);
+            GcLog.Peak heap = engine.heap();
+            engine.stop();
+            report("wide rows case: %d rows of 64 kB (%d MB), -Xmx%s: converged %.1f s after the commit; round %s; %s",
+                    rows, rows * 64_000 / 1_000_000, HEAP, elapsed, describe(round), heap);
         }
     }
 
@@ -149,14 +175,19 @@ class BoundedMemoryIT {
         return Sql.count(cb, "select coalesce(sum(n_tup_ins + n_tup_upd), 0) from pg_stat_user_tables where relname = 'items'");
     }
 
-    /** Waits for a round that started after {@code after} and ended with no error; returns its figures. */
-    private static List<String> awaitRound(OffsetDateTime after, Duration deadline) {
+    /**
+     * Waits for a round that started after {@code after} and ended with no error, with the engine
+     * alive all along; returns the round's figures.
+     */
+    private static List<String> awaitRound(EngineProcess engine, OffsetDateTime after, Duration deadline) {
         try (Connection c = Sql.connect(control)) {
-            return Await.value("a round started after " + after + " ends with no error", deadline,
+            List<List<String>> round = Await.value("a round started after " + after + " ends with no error", deadline,
                     () -> Sql.rows(c, "select id, rows_read, rows_applied, conflicts, "
                             + "round(extract(epoch from finished_at - started_at)::numeric, 1) "
                             + "from ibex.round where sync_name = 's' and started_at > ? and outcome = 'ok' order by id limit 1", after),
-                    rows -> !rows.isEmpty()).get(0);
+                    rows -> !rows.isEmpty() || !engine.isAlive());
+            engine.assertAlive();
+            return round.get(0);
         } catch (java.sql.SQLException e) {
             throw new Sql.UncheckedSqlException("closing the control connection", e);
         }
@@ -169,10 +200,14 @@ class BoundedMemoryIT {
     }
 
     private static void assertConverged(Connection ca, Connection cb, long rows) {
+        assertConverged(ca, cb, "items", rows);
+    }
+
+    private static void assertConverged(Connection ca, Connection cb, String table, long rows) {
         String checksum = "select count(*) || ' rows, hash ' || coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint), 0) "
-                + "from items t";
-        assertEquals(rows, Sql.count(ca, "select count(*) from items"), "rows on a");
-        assertEquals(rows, Sql.count(cb, "select count(*) from items"), "rows on b");
+                + "from " + table + " t";
+        assertEquals(rows, Sql.count(ca, "select count(*) from " + table), "rows on a");
+        assertEquals(rows, Sql.count(cb, "select count(*) from " + table), "rows on b");
         Await.until("a and b hold the same rows", Duration.ofSeconds(60),
                 () -> Sql.rows(ca, checksum).equals(Sql.rows(cb, checksum)));
     }

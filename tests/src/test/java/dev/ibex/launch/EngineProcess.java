@@ -92,9 +92,14 @@ final class EngineProcess implements AutoCloseable {
         return b.toString();
     }
 
+    /** Fails, with the engine's exit code (3: out of memory) and output, if the engine has exited. */
+    void assertAlive() {
+        assertTrue(process.isAlive(), () -> "the engine is no longer running: it exited with " + exitOrNone() + ": " + output());
+    }
+
     /** Stops the engine with SIGTERM and checks that it ran its shutdown hook (exit 143), not an exit on OOM. */
     void stop() throws InterruptedException {
-        assertTrue(process.isAlive(), () -> "engine still running before SIGTERM; it exited with " + exitOrNone() + ": " + output());
+        assertAlive();
         process.destroy();
         assertTrue(process.waitFor(60, TimeUnit.SECONDS), "engine stopped within 60 s of SIGTERM");
         assertEquals(143, process.exitValue(), () -> "engine terminated by SIGTERM: " + output());
