@@ -137,10 +137,13 @@ class BoundedMemoryIT {
         try (EngineProcess engine = EngineProcess.start(control, HEAP);
              Connection ca = a.connect("postgres"); Connection cb = b.connect("postgres")) {
             long rows = WIDE_ROWS;
+            long baseline = writesOn(cb, "documents");
             Sql.exec(ca, "insert into documents select g, 'document ' || g, repeat(md5(g::text), 2000) "
                     + "from generate_series(1, ?::bigint) g", rows);
             OffsetDateTime committed = OffsetDateTime.now(ZoneOffset.UTC);
-            List<String> round = awaitRound(engine, committed, Duration.ofSeconds(120 + rows / 20));
+            Duration deadline = Duration.ofSeconds(120 + rows / 20);
+            histogramMidway(engine, cb, "documents", baseline, rows, deadline);
+            List<String> round = awaitRound(engine, committed, deadline);
             double elapsed = Duration.between(committed, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
 
             assertConverged(ca, cb, "documents", rows);
@@ -164,7 +167,13 @@ class BoundedMemoryIT {
      */
     private static void histogramMidway(EngineProcess engine, Connection cb, long baseline, long expected, Duration deadline)
             throws Exception {
-        Await.until("b takes 40 % of the rows", deadline, () -> writesOn(cb) - baseline >= expected * 2 / 5 || !engine.isAlive());
+        histogramMidway(engine, cb, "items", baseline, expected, deadline);
+    }
+
+    private static void histogramMidway(EngineProcess engine, Connection cb, String table, long baseline, long expected,
+                                        Duration deadline) throws Exception {
+        Await.until("b takes 40 % of the rows", deadline,
+                () -> writesOn(cb, table) - baseline >= expected * 2 / 5 || !engine.isAlive());
         if (engine.isAlive()) {
             report("engine heap histogram with about 40 %% of the rows applied:%n%s", engine.histogram(15));
         }
@@ -172,7 +181,11 @@ class BoundedMemoryIT {
 
     /** Rows inserted or updated in b's table so far, from PostgreSQL's statistics (cheap, may lag by a second). */
     private static long writesOn(Connection cb) {
-        return Sql.count(cb, "select coalesce(sum(n_tup_ins + n_tup_upd), 0) from pg_stat_user_tables where relname = 'items'");
+        return writesOn(cb, "items");
+    }
+
+    private static long writesOn(Connection cb, String table) {
+        return Sql.count(cb, "select coalesce(sum(n_tup_ins + n_tup_upd), 0) from pg_stat_user_tables where relname = ?", table);
     }
 
     /**
