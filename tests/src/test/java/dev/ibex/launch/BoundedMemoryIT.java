@@ -25,9 +25,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * small fixed heap that exits on the first {@link OutOfMemoryError}, and replicates (1) one
  * transaction of {@code ibex.memory.transaction} rows inserted on a while it runs, then (2) a backlog
  * of {@code ibex.memory.backlog} pending changes written on a and b (in transactions of 5 000 rows,
- * a tenth of each node's keys written on both, hence conflicts) while it was stopped. Each case must
- * converge (row counts and checksums equal) with the engine alive; the peak heap, a heap histogram
- * taken mid-way and the rate are printed. The {@code memory} Maven profile runs the issue's sizes
+ * a tenth of each node's keys written on both, hence conflicts) while it was stopped, then (3) one
+ * transaction of 3 000 rows of 64 kB each. Each case must converge (row counts and checksums equal)
+ * with the engine alive; the peak heap, a heap histogram taken mid-way and the rate are printed. The {@code memory} Maven profile runs the issue's sizes
  * (a backlog of 5 000 000 changes).
  *
  * <p>Rows are about 100 bytes of text (five columns). With {@code -Xmx64m} (the default here) a
@@ -77,18 +77,18 @@ class BoundedMemoryIT {
     void oneLargeTransactionReplicatesInABoundedHeap() throws Exception {
         try (EngineProcess engine = EngineProcess.start(control, HEAP);
              Connection ca = a.connect("postgres"); Connection cb = b.connect("postgres")) {
-            long baseline = writesOn(cb);
+            long baseline = writesOn(cb, "items");
             long t0 = System.nanoTime();
             Sql.exec(ca, INSERT, "a", 1, TRANSACTION);
             OffsetDateTime committed = OffsetDateTime.now(ZoneOffset.UTC);
             report("transaction case: inserted %d rows on a in one transaction in %.1f s", TRANSACTION, seconds(t0));
 
             Duration deadline = Duration.ofSeconds(120 + TRANSACTION / 1000);
-            histogramMidway(engine, cb, baseline, TRANSACTION, deadline);
+            histogramMidway(engine, cb, "items", baseline, TRANSACTION, deadline);
             List<String> round = awaitRound(engine, committed, deadline);
             double elapsed = Duration.between(committed, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
 
-            assertConverged(ca, cb, TRANSACTION);
+            assertConverged(ca, cb, "items", TRANSACTION);
             GcLog.Peak heap = engine.heap();
             engine.stop();
             report("transaction case: %d rows, -Xmx%s: converged %.1f s after the commit (%.0f rows/s); round %s; %s",
@@ -110,15 +110,15 @@ class BoundedMemoryIT {
             report("backlog case: wrote %d changes (%d keys on each node, %d of them on both) in transactions of %d rows in %.1f s",
                     2 * perNode, perNode, shared, BATCH, seconds(t0));
 
-            long baseline = writesOn(cb);
+            long baseline = writesOn(cb, "items");
             OffsetDateTime launched = OffsetDateTime.now(ZoneOffset.UTC);
             try (EngineProcess engine = EngineProcess.start(control, HEAP)) {
                 Duration deadline = Duration.ofSeconds(120 + BACKLOG / 1000);
-                histogramMidway(engine, cb, baseline, perNode - shared, deadline);
+                histogramMidway(engine, cb, "items", baseline, perNode - shared, deadline);
                 List<String> round = awaitRound(engine, launched, deadline);
                 double elapsed = Duration.between(launched, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
 
-                assertConverged(ca, cb, before + 2 * perNode - shared);
+                assertConverged(ca, cb, "items", before + 2 * perNode - shared);
                 GcLog.Peak heap = engine.heap();
                 engine.stop();
                 report("backlog case: %d pending changes, -Xmx%s: converged %.1f s after the engine started; round %s; %s",
@@ -128,8 +128,9 @@ class BoundedMemoryIT {
     }
 
     /**
-     * Rows of 64 kB: a chunk of 1 000 of them would be 64 MB of row text on the reading side alone,
-     * so the engine must size its chunks by bytes, not only by keys, to stay within the heap.
+     * Rows of 64 kB: a chunk of 1 000 of them would be 64 MB of row text on the reading side alone
+     * (before chunks were sized by bytes, the engine ran out of memory here), so the engine must size
+     * its chunks by bytes, not only by keys, to stay within the heap.
      */
     @Test
     @Order(3)
@@ -165,11 +166,6 @@ class BoundedMemoryIT {
      * Once b has taken about 40 % of {@code expected} rows, prints the engine's heap histogram
      * (diagnostic; the assertions are the engine surviving its heap limit, and convergence).
      */
-    private static void histogramMidway(EngineProcess engine, Connection cb, long baseline, long expected, Duration deadline)
-            throws Exception {
-        histogramMidway(engine, cb, "items", baseline, expected, deadline);
-    }
-
     private static void histogramMidway(EngineProcess engine, Connection cb, String table, long baseline, long expected,
                                         Duration deadline) throws Exception {
         Await.until("b takes 40 % of the rows", deadline,
@@ -180,10 +176,6 @@ class BoundedMemoryIT {
     }
 
     /** Rows inserted or updated in b's table so far, from PostgreSQL's statistics (cheap, may lag by a second). */
-    private static long writesOn(Connection cb) {
-        return writesOn(cb, "items");
-    }
-
     private static long writesOn(Connection cb, String table) {
         return Sql.count(cb, "select coalesce(sum(n_tup_ins + n_tup_upd), 0) from pg_stat_user_tables where relname = ?", table);
     }
@@ -210,10 +202,6 @@ class BoundedMemoryIT {
         double seconds = Double.parseDouble(round.get(4));
         return String.format(java.util.Locale.ROOT, "%s: %s keys decided, %s rows applied, %s conflicts in %.1f s (%.0f rows applied/s)",
                 round.get(0), round.get(1), round.get(2), round.get(3), seconds, Long.parseLong(round.get(2)) / seconds);
-    }
-
-    private static void assertConverged(Connection ca, Connection cb, long rows) {
-        assertConverged(ca, cb, "items", rows);
     }
 
     private static void assertConverged(Connection ca, Connection cb, String table, long rows) {
