@@ -31,9 +31,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * printed. The {@code memory} Maven profile runs the issue's sizes (a backlog of 5 000 000 changes);
  * {@code -Dibex.memory.heap} changes the heap limit.
  *
- * <p>Rows are about 100 bytes of text (five columns). The heap limit is 64 MB, not the 256 MB users
- * are told to give: the engine's live data is about 12 MB (classes, pools, Pekko, jOOQ) and a chunk
- * a few MB more, whereas an engine that kept even an eighth of a million-row transaction in memory
+ * <p>Rows are about 100 bytes of text (five columns). The heap limit is 64 MB, a quarter of the
+ * 256 MB that {@link StartCommandIT} gives: the engine's live data is about 12 MB (classes, pools,
+ * Pekko, jOOQ) and a chunk a few MB more, whereas an engine that kept even an eighth of a million-row transaction in memory
  * (about 400 bytes a row as Java strings) would need more than 64 MB, so the small limit makes the
  * bound a sharper claim at no extra cost.
  */
