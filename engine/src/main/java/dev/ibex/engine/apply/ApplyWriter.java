@@ -4,8 +4,6 @@ import dev.ibex.engine.IbexException;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.window.TxId;
-import java.io.IOException;
-import java.io.StringReader;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -15,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
 
 /**
  * Writes decided rows to one target in one transaction: COPY into a temporary table, then
@@ -72,25 +71,32 @@ public final class ApplyWriter {
                 }
                 c.commit();
                 return r;
-            } catch (SQLException | IOException | RuntimeException e) {
+            } catch (SQLException | RuntimeException e) {
                 rollbackQuietly(c);
                 throw e;
             } finally {
                 c.setAutoCommit(true);
             }
-        } catch (SQLException | IOException e) {
+        } catch (SQLException e) {
             throw new IbexException("node " + node + ", table " + shape.table() + ": applying " + changes.size()
                     + " rows failed: " + e.getMessage(), e);
         }
     }
 
-    private ApplyResult write(Connection c, Statement s, List<RowChange> changes) throws SQLException, IOException {
+    private ApplyResult write(Connection c, Statement s, List<RowChange> changes) throws SQLException {
         String cols = Idents.list(null, shape.columnNames());
         s.execute("create temp table " + TEMP + " on commit drop as select " + Idents.list("t", shape.columnNames())
                 + ", null::boolean as " + DEL + ", null::bigint[] as " + EXP + ", null::bigint[] as " + VV
                 + ", null::timestamptz as " + TS + ", null::integer as " + ORIGIN + " from " + table + " t with no data");
         String copy = "copy " + TEMP + " (" + cols + ", " + DEL + ", " + EXP + ", " + VV + ", " + TS + ", " + ORIGIN + ") from stdin";
-        c.unwrap(PGConnection.class).getCopyAPI().copyIn(copy, new StringReader(CopyText.rows(shape, changes)));
+        CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn(copy);
+        try {
+            CopyText.send(in, shape, changes);
+            in.endCopy();
+        } catch (SQLException | RuntimeException e) {
+            cancelQuietly(in, e);
+            throw e;
+        }
         String keys = Idents.list(null, shape.key());
         long busy = s.executeUpdate("with locked as (select " + Idents.list("t", shape.key()) + " from " + table + " t join " + TEMP
                 + " a on " + keyMatchTable + " for update of t skip locked) delete from " + TEMP + " a using " + table + " t where "
@@ -137,6 +143,17 @@ public final class ApplyWriter {
                 ps.addBatch();
             }
             ps.executeBatch();
+        }
+    }
+
+    /** Ends a failed COPY so that the transaction can roll back; a failure to do so never hides {@code cause}. */
+    private static void cancelQuietly(CopyIn in, Exception cause) {
+        try {
+            if (in.isActive()) {
+                in.cancelCopy();
+            }
+        } catch (SQLException e) {
+            cause.addSuppressed(e);
         }
     }
 

@@ -2,33 +2,59 @@ package dev.ibex.engine.apply;
 
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.capture.TableShape;
+import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
 import java.util.List;
+import org.postgresql.copy.CopyIn;
 
-/** Encodes rows in PostgreSQL's COPY text format (tab-separated, {@code \N} for null). */
+/**
+ * Encodes rows in PostgreSQL's COPY text format (tab-separated, {@code \N} for null) and streams
+ * them to a COPY in pieces of about {@link #PIECE} characters, so that a chunk's COPY text never
+ * exists whole in memory.
+ */
 final class CopyText {
+    static final int PIECE = 64 * 1024;
+
     private CopyText() {
     }
 
-    static String rows(TableShape shape, List<RowChange> changes) {
-        StringBuilder b = new StringBuilder(changes.size() * 64);
-        List<String> columns = shape.columnNames();
+    /** Sends every row of {@code changes} to {@code copy}, which the caller opened and ends. */
+    static void send(CopyIn copy, TableShape shape, List<RowChange> changes) throws SQLException {
+        StringBuilder b = new StringBuilder(PIECE + 1024);
         for (RowChange ch : changes) {
-            for (int i = 0; i < columns.size(); i++) {
-                String v = ch.delete() ? keyValue(shape, ch, columns.get(i)) : ch.image().values().get(i);
-                field(b, v);
-                b.append('\t');
+            row(b, shape, ch);
+            if (b.length() >= PIECE) {
+                flush(copy, b);
             }
-            b.append(ch.delete() ? 't' : 'f').append('\t');
-            field(b, array(ch.expected()));
-            b.append('\t');
-            field(b, array(ch.version()));
-            b.append('\t');
-            field(b, ch.stampMicros() == 0 ? null : ApplyWriter.timestamp(ch.stampMicros()));
-            b.append('\t');
-            field(b, ch.originOrdinal() == 0 ? null : Integer.toString(ch.originOrdinal()));
-            b.append('\n');
         }
-        return b.toString();
+        flush(copy, b);
+    }
+
+    private static void flush(CopyIn copy, StringBuilder b) throws SQLException {
+        if (b.length() > 0) {
+            byte[] bytes = b.toString().getBytes(StandardCharsets.UTF_8);
+            copy.writeToCopy(bytes, 0, bytes.length);
+            b.setLength(0);
+        }
+    }
+
+    /** The COPY text of one row, newline included. */
+    static void row(StringBuilder b, TableShape shape, RowChange ch) {
+        List<String> columns = shape.columnNames();
+        for (int i = 0; i < columns.size(); i++) {
+            String v = ch.delete() ? keyValue(shape, ch, columns.get(i)) : ch.image().values().get(i);
+            field(b, v);
+            b.append('\t');
+        }
+        b.append(ch.delete() ? 't' : 'f').append('\t');
+        field(b, array(ch.expected()));
+        b.append('\t');
+        field(b, array(ch.version()));
+        b.append('\t');
+        field(b, ch.stampMicros() == 0 ? null : ApplyWriter.timestamp(ch.stampMicros()));
+        b.append('\t');
+        field(b, ch.originOrdinal() == 0 ? null : Integer.toString(ch.originOrdinal()));
+        b.append('\n');
     }
 
     private static String keyValue(TableShape shape, RowChange ch, String column) {

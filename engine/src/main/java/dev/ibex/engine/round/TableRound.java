@@ -31,14 +31,13 @@ import java.util.function.IntFunction;
 
 /**
  * One table's part of a round: plan the windows, stream and merge the changed keys of every
- * source in chunks, read every node's side of each chunk, decide each key once for all nodes,
- * and apply what each target lacks. A target's watermarks advance in the transaction of its last
+ * source in chunks (sized by {@link ChunkPlanner}, so that memory is bounded by a chunk, never by the
+ * backlog or a transaction), read every node's side of each chunk, decide each key once for all
+ * nodes, and apply what each target lacks. A target's watermarks advance in the transaction of its last
  * chunk, and only if all its chunks applied with no locked row skipped; a failing target does not stop
  * the others.
  */
 final class TableRound {
-    static final int CHUNK = 1000;
-
     private final String sync;
     private final TableRef table;
     private final List<NodeSession> sessions;
@@ -49,6 +48,7 @@ final class TableRound {
     private final Map<String, NodeRound> nodes;
     private long decided;
     private long conflicts;
+    private long chunkChars;
 
     /**
      * @param chosenKeys keys with an operator's choice waiting to be applied ({@code manual}); they are
@@ -101,10 +101,12 @@ final class TableRound {
         if (last) {
             return;
         }
+        int size = ChunkPlanner.next(0, 0);
         do {
-            List<List<String>> keys = merge.nextChunk(CHUNK);
+            List<List<String>> keys = merge.nextChunk(size);
             last = !merge.hasNext();
             Map<String, List<RowChange>> changes = decide(shape, sideReader, keys, journal);
+            size = ChunkPlanner.next(keys.size(), chunkChars);
             for (NodeSession s : sessions) {
                 String n = s.node.name();
                 if (failed.containsKey(n)) {
@@ -135,8 +137,11 @@ final class TableRound {
             return changes;
         }
         List<List<Side>> perNode = new ArrayList<>();
+        chunkChars = 0;
         for (NodeSession s : sessions) {
-            perNode.add(reader.read(s.reader, s.node, byOrdinal, keys));
+            List<Side> sides = reader.read(s.reader, s.node, byOrdinal, keys);
+            chunkChars += ChunkPlanner.chars(sides);
+            perNode.add(sides);
         }
         List<Decision> conflicted = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
