@@ -182,6 +182,11 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         return control;
     }
 
+    /** The JDBC URL of the control database, for an engine run in its own process. */
+    public String controlUrl() {
+        return servers.get(0).jdbcUrl(controlDatabase());
+    }
+
     public RoundService rounds() {
         return rounds;
     }
