@@ -87,6 +87,10 @@ public final class EngineProcess implements AutoCloseable {
         }
     }
 
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
     public int exitValue() {
         return process.exitValue();
     }
