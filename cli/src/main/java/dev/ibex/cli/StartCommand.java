@@ -10,7 +10,7 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "start", mixinStandardHelpOptions = true,
         description = "Run the engine in the foreground until SIGTERM or Ctrl-C; a round in flight stops after the chunk "
-                + "it is applying (at most 20 s), with nothing half-applied.")
+                + "it is applying (or is abandoned after 15 s), with nothing half-applied.")
 final class StartCommand implements Callable<Integer> {
     @Mixin
     ControlOptions control;

@@ -27,7 +27,7 @@ public final class Engine implements AutoCloseable {
     public static final String KICK_CHANNEL = "ibex_kick";
     static final String WAKE_CHANNEL = "ibex_wake";
     /** How long {@link #close()} waits for rounds in flight before abandoning them. */
-    public static final Duration STOP_TIMEOUT = Duration.ofSeconds(20);
+    public static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
 
     private final ControlStore control;
     private final NodeDirectory directory;
