@@ -33,8 +33,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * last value on every node. The faults injected and the time the final recovery took are printed.
  *
  * <p>About 2 minutes by default; the {@code soak} Maven profile ({@code -Psoak
- * -Dibex.soak.minutes=N}) runs only this test, with N minutes of chaos. The seed is printed; {@code -Dibex.seed=S} replays its schedule
- * (the timing of the engine against the workload cannot be replayed exactly).
+ * -Dibex.soak.minutes=N}) runs only this test, with N minutes of chaos. The seed is printed;
+ * {@code -Dibex.seed=S} replays its schedule (not the engine's timing against the workload).
  */
 class ChaosIT {
     @RegisterExtension
