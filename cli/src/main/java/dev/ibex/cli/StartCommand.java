@@ -2,6 +2,7 @@ package dev.ibex.cli;
 
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.runtime.Engine;
+import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,7 +22,7 @@ final class StartCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         ControlStore c = control.open();
         Engine engine = Engine.start(c);
-        java.io.PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = spec.commandLine().getOut();
         Thread hook = new Thread(() -> {
             out.println("ibex engine stopping: rounds in flight end after the chunk they are applying");
             out.flush();

@@ -1,5 +1,6 @@
 package dev.ibex.engine;
 
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -23,7 +24,7 @@ public final class CrashPoints {
     /** Every table of the round is done; the round report is not stored yet. */
     public static final String ROUND_APPLIED = "round-applied";
 
-    public static final java.util.List<String> ALL = java.util.List.of(BOUNDARIES_TAKEN, CHUNK_DECIDED, JOURNAL_WRITTEN,
+    public static final List<String> ALL = List.of(BOUNDARIES_TAKEN, CHUNK_DECIDED, JOURNAL_WRITTEN,
             APPLY_UNCOMMITTED, TARGET_COMMITTED, ROUND_APPLIED);
 
     private static final String ENABLED = System.getProperty("ibex.crashpoint");

@@ -21,13 +21,16 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
@@ -95,9 +98,9 @@ public final class ConflictJournal implements ConflictSink {
     private List<Decision> unjournaled(String sync, TableRef table, List<Decision> decided) {
         long newest = decided.stream().mapToLong(d -> d.conflict().sides().stream().mapToLong(Side::stampMicros).max().orElse(0))
                 .min().orElse(0);
-        OffsetDateTime since = OffsetDateTime.ofInstant(Instant.EPOCH.plus(newest, java.time.temporal.ChronoUnit.MICROS)
+        OffsetDateTime since = OffsetDateTime.ofInstant(Instant.EPOCH.plus(newest, ChronoUnit.MICROS)
                 .minus(SKEW_MARGIN), ZoneOffset.UTC);
-        java.util.Set<List<String>> journaled = new java.util.HashSet<>(dsl.select(CONFLICT.ROW_KEY, CONFLICT.SIDES).from(CONFLICT)
+        Set<List<String>> journaled = new HashSet<>(dsl.select(CONFLICT.ROW_KEY, CONFLICT.SIDES).from(CONFLICT)
                 .where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.DECIDED_AT.ge(since), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
                         CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictEntry.DECIDED),
                         CONFLICT.ROW_KEY.in(decided.stream().map(d -> json(d.conflict().key())).toList()))

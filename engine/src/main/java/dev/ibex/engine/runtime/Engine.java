@@ -10,7 +10,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 
@@ -32,7 +36,7 @@ public final class Engine implements AutoCloseable {
     private final ControlStore control;
     private final NodeDirectory directory;
     private final RoundService rounds;
-    private final java.util.Queue<String> stopReport = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final Queue<String> stopReport = new ConcurrentLinkedQueue<>();
     private final ActorSystem<Guardian.Command> system;
     private final Map<String, WakeListener> listeners = new ConcurrentHashMap<>();
     private final Thread watcher;
@@ -127,7 +131,7 @@ public final class Engine implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             abandon();
-        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        } catch (TimeoutException | ExecutionException e) {
             abandon();
         }
         listeners.values().forEach(WakeListener::close);

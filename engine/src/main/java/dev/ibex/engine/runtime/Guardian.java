@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Terminated;
@@ -41,13 +42,13 @@ final class Guardian {
     private final ControlStore control;
     private final RoundService rounds;
     private final Executor blocking;
-    private final java.util.function.Consumer<String> onStop;
+    private final Consumer<String> onStop;
     private final Map<String, ActorRef<SyncActor.Command>> syncs = new HashMap<>();
     private boolean stopping;
     private long spawned;
 
     private Guardian(ActorContext<Command> ctx, ControlStore control, RoundService rounds, Executor blocking,
-                     java.util.function.Consumer<String> onStop) {
+                     Consumer<String> onStop) {
         this.ctx = ctx;
         this.onStop = onStop;
         this.control = control;
@@ -59,7 +60,7 @@ final class Guardian {
      * @param dispatcher the configured dispatcher on which blocking JDBC runs
      * @param onStop     told, per sync, what became of its round in flight when the engine stopped
      */
-    static Behavior<Command> create(ControlStore control, RoundService rounds, String dispatcher, java.util.function.Consumer<String> onStop) {
+    static Behavior<Command> create(ControlStore control, RoundService rounds, String dispatcher, Consumer<String> onStop) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             Executor blocking = ctx.getSystem().dispatchers().lookup(
                     org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(dispatcher));
