@@ -182,6 +182,11 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         return control;
     }
 
+    /** The JDBC URL of the control database, for an engine run in its own process. */
+    public String controlUrl() {
+        return servers.get(0).jdbcUrl(controlDatabase());
+    }
+
     public RoundService rounds() {
         return rounds;
     }
@@ -306,8 +311,22 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
                 + ", errors=" + r.errors() + ")";
     }
 
+    /** The cluster's own connection to the node, opened again if the node restarted since. */
     private Connection connection(String node) {
-        return connections.computeIfAbsent(node, n -> Sql.connect(url(n)));
+        Connection c = connections.get(node);
+        try {
+            if (c != null && !c.isClosed() && c.isValid(5)) {
+                return c;
+            }
+        } catch (SQLException e) {
+            // broken: open a new one
+        }
+        if (c != null) {
+            closeQuietly(c);
+        }
+        c = Sql.connect(url(node));
+        connections.put(node, c);
+        return c;
     }
 
     private int index(String node) {

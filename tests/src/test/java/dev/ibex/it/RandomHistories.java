@@ -14,11 +14,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
@@ -69,8 +67,7 @@ abstract class RandomHistories {
         private final TableRef ref;
         private final List<String> nodes;
         private final Map<String, Map<Integer, Cell>> model = new HashMap<>();
-        private final Map<Integer, Set<String>> writers = new HashMap<>();
-        private final Map<String, Map<Integer, String>> lastWrite = new HashMap<>();
+        private final WriteLog log = new WriteLog();
         private final List<String> expectedConflicts = new ArrayList<>();
         private String cut;
         private String healed;
@@ -96,7 +93,6 @@ abstract class RandomHistories {
                     m.put(k, new Cell(k <= INITIAL_ROWS ? "init-" + k : null, VersionVector.EMPTY, 0, null));
                 }
                 model.put(n, m);
-                lastWrite.put(n, new HashMap<>());
             }
             cluster.execAll("insert into " + table + " select g, 'init-' || g from generate_series(1, " + INITIAL_ROWS + ") g");
             cluster.addSync(table, ref);
@@ -165,8 +161,7 @@ abstract class RandomHistories {
         private void local(String node, int k, String value, long stamp) {
             Cell c = model.get(node).get(k);
             model.get(node).put(k, new Cell(value, c.vv().bump(ordinal(node)), stamp, node));
-            writers.computeIfAbsent(k, x -> new HashSet<>()).add(node);
-            lastWrite.get(node).put(k, value);
+            log.wrote(node, k, value);
             writes++;
         }
 
@@ -265,19 +260,7 @@ abstract class RandomHistories {
         }
 
         private void assertSingleWriterRows() {
-            int checked = 0;
-            for (Map.Entry<Integer, Set<String>> w : writers.entrySet()) {
-                if (w.getValue().size() == 1) {
-                    String only = w.getValue().iterator().next();
-                    String last = lastWrite.get(only).get(w.getKey());
-                    for (String n : nodes) {
-                        List<List<String>> row = cluster.rows(n, "select v from " + table + " where id = ?", w.getKey());
-                        assertEquals(last, row.isEmpty() ? null : row.get(0).get(0), "seed " + seed + ": key " + w.getKey()
-                                + " was written on " + only + " only; node " + n + " must hold its last value");
-                    }
-                    checked++;
-                }
-            }
+            int checked = log.assertSoleWriterRows(cluster, nodes, "select v from " + table + " where id = ?", "seed " + seed);
             System.out.println("  seed " + seed + ": " + checked + " keys written on one node only hold that node's last value");
         }
 

@@ -78,7 +78,7 @@ class BoundedMemoryIT {
     @Test
     @Order(1)
     void oneLargeTransactionReplicatesInABoundedHeap() throws Exception {
-        try (EngineProcess engine = EngineProcess.start(control, HEAP);
+        try (EngineProcess engine = EngineProcess.startWithHeap(control, HEAP);
              Connection ca = a.connect("postgres"); Connection cb = b.connect("postgres")) {
             long baseline = writesOn(cb, "items");
             long t0 = System.nanoTime();
@@ -115,7 +115,7 @@ class BoundedMemoryIT {
 
             long baseline = writesOn(cb, "items");
             OffsetDateTime launched = OffsetDateTime.now(ZoneOffset.UTC);
-            try (EngineProcess engine = EngineProcess.start(control, HEAP)) {
+            try (EngineProcess engine = EngineProcess.startWithHeap(control, HEAP)) {
                 Duration deadline = Duration.ofSeconds(120 + BACKLOG / 1000);
                 histogramMidway(engine, cb, "items", baseline, perNode - shared, deadline);
                 List<String> round = awaitRound(engine, launched, deadline);
@@ -138,7 +138,7 @@ class BoundedMemoryIT {
     @Test
     @Order(3)
     void wideRowsReplicateInABoundedHeap() throws Exception {
-        try (EngineProcess engine = EngineProcess.start(control, HEAP);
+        try (EngineProcess engine = EngineProcess.startWithHeap(control, HEAP);
              Connection ca = a.connect("postgres"); Connection cb = b.connect("postgres")) {
             long rows = WIDE_ROWS;
             long baseline = writesOn(cb, "documents");

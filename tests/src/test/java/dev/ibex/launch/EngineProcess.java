@@ -11,15 +11,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code ibex start} from the shaded jar in its own JVM with a fixed maximum heap, exiting on the
- * first {@link OutOfMemoryError} ({@code -XX:+ExitOnOutOfMemoryError}, exit code 3) and logging
- * every collection to a file, from which {@link #heap()} reads the peak heap used.
+ * {@code ibex start} from the shaded jar in its own JVM, as users run it, with its output (stdout
+ * and stderr) in a log file: a test can wait for a line, SIGTERM it or SIGKILL it. Started with
+ * {@link #startWithHeap}, it has a fixed maximum heap, exits on the first {@link OutOfMemoryError}
+ * ({@code -XX:+ExitOnOutOfMemoryError}, exit code 3) and logs every collection to a file, from
+ * which {@link #heap()} reads the peak heap used.
  */
-final class EngineProcess implements AutoCloseable {
+public final class EngineProcess implements AutoCloseable {
     private final Process process;
     private final Path log;
     private final Path gcLog;
@@ -32,21 +35,44 @@ final class EngineProcess implements AutoCloseable {
         this.maxHeap = maxHeap;
     }
 
-    /** Starts the engine on {@code control} with {@code -Xmx<maxHeap>} and waits until it says it runs. */
-    static EngineProcess start(String control, String maxHeap) throws IOException {
-        Path log = Files.createTempFile("ibex-engine", ".log");
-        Path gcLog = Files.createTempFile("ibex-engine-gc", ".log");
-        ProcessBuilder pb = new ProcessBuilder(javaBin(), "-Xmx" + maxHeap, "-XX:+ExitOnOutOfMemoryError",
-                "-Xlog:gc:file=" + gcLog + ":uptime", "-jar", StartCommandIT.shadedJar().toString(), "start")
-                .redirectErrorStream(true).redirectOutput(log.toFile());
-        pb.environment().put("IBEX_CONTROL", control);
-        EngineProcess engine = new EngineProcess(pb.start(), log, gcLog, maxHeap);
-        engine.process.getOutputStream().close();
-        Await.until("engine prints that it runs", Duration.ofSeconds(60), () -> {
-            assertTrue(engine.process.isAlive(), () -> "engine exited: " + engine.output());
-            return engine.output().contains("ibex engine running");
-        });
-        return engine;
+    /** Starts {@code ibex start} on the control database (-Xmx256m) with the given {@code -D} system properties. */
+    public static EngineProcess start(String controlUrl, String... systemProperties) {
+        return launch(controlUrl, "256m", null, systemProperties);
+    }
+
+    /**
+     * Starts the engine on {@code control} with {@code -Xmx<maxHeap>}, exiting on the first out of
+     * memory error and logging collections, and waits until it says it runs.
+     */
+    static EngineProcess startWithHeap(String control, String maxHeap) {
+        try {
+            EngineProcess engine = launch(control, maxHeap, Files.createTempFile("ibex-engine-gc", ".log"));
+            engine.awaitOutput("ibex engine running", Duration.ofSeconds(60));
+            return engine;
+        } catch (IOException e) {
+            throw new UncheckedIOException("starting ibex start", e);
+        }
+    }
+
+    private static EngineProcess launch(String controlUrl, String maxHeap, Path gcLog, String... systemProperties) {
+        try {
+            Path log = Files.createTempFile("ibex-start", ".log");
+            List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xmx" + maxHeap));
+            if (gcLog != null) {
+                cmd.addAll(List.of("-XX:+ExitOnOutOfMemoryError", "-Xlog:gc:file=" + gcLog + ":uptime"));
+            }
+            for (String p : systemProperties) {
+                cmd.add("-D" + p);
+            }
+            cmd.addAll(List.of("-jar", shadedJar().toString(), "start"));
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+            pb.environment().put("IBEX_CONTROL", controlUrl);
+            Process p = pb.start();
+            p.getOutputStream().close();
+            return new EngineProcess(p, log, gcLog, maxHeap);
+        } catch (IOException e) {
+            throw new UncheckedIOException("starting ibex start", e);
+        }
     }
 
     long pid() {
@@ -57,17 +83,13 @@ final class EngineProcess implements AutoCloseable {
         return maxHeap;
     }
 
-    boolean isAlive() {
-        return process.isAlive();
-    }
-
-    String output() {
-        return read(log);
-    }
-
-    /** The peak heap so far, as the collections logged it (before and after each collection). */
+    /** The peak heap so far, as the collections logged it (before and after each collection); only after {@link #startWithHeap}. */
     GcLog.Peak heap() {
-        return GcLog.peak(read(gcLog));
+        try {
+            return GcLog.peak(Files.readString(gcLog, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /**
@@ -94,39 +116,90 @@ final class EngineProcess implements AutoCloseable {
 
     /** Fails, with the engine's exit code (3: out of memory) and output, if the engine has exited. */
     void assertAlive() {
-        assertTrue(process.isAlive(), () -> "the engine is no longer running: it exited with " + exitOrNone() + ": " + output());
+        assertTrue(process.isAlive(), () -> "the engine is no longer running: it exited with "
+                + (process.isAlive() ? "(running)" : Integer.toString(process.exitValue())) + ": " + output());
     }
 
     /** Stops the engine with SIGTERM and checks that it ran its shutdown hook (exit 143), not an exit on OOM. */
-    void stop() throws InterruptedException {
+    void stop() {
         assertAlive();
-        process.destroy();
-        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "engine stopped within 60 s of SIGTERM");
+        terminate();
+        assertTrue(waitFor(Duration.ofSeconds(60)), "engine stopped within 60 s of SIGTERM");
         assertEquals(143, process.exitValue(), () -> "engine terminated by SIGTERM: " + output());
     }
 
-    private String exitOrNone() {
-        return process.isAlive() ? "(running)" : Integer.toString(process.exitValue());
-    }
-
-    /** Kills the engine if it still runs, and deletes its logs. */
-    @Override
-    public void close() throws IOException {
-        process.destroyForcibly();
-        Files.deleteIfExists(log);
-        Files.deleteIfExists(gcLog);
-    }
-
-    private static String read(Path p) {
+    public String output() {
         try {
-            return Files.readString(p, StandardCharsets.UTF_8);
+            return Files.readString(log, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Waits until the output contains {@code text}; fails early, with the output, if the process exits. */
+    public void awaitOutput(String text, Duration timeout) {
+        Await.until("ibex start prints '" + text + "'", timeout, () -> {
+            if (output().contains(text)) {
+                return true;
+            }
+            assertTrue(process.isAlive(), "ibex start exited (" + (process.isAlive() ? "" : process.exitValue())
+                    + ") before printing '" + text + "':\n" + output());
+            return false;
+        });
+    }
+
+    /** SIGKILL (on Linux {@code destroyForcibly} is {@code kill -9}), and waits for the process to be gone. */
+    public void kill() {
+        process.destroyForcibly();
+        waitFor(Duration.ofSeconds(30));
+    }
+
+    /** SIGTERM; returns at once. */
+    public void terminate() {
+        process.destroy();
+    }
+
+    /** Waits for the exit; false if the process still runs after {@code timeout}. */
+    public boolean waitFor(Duration timeout) {
+        try {
+            return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    public int exitValue() {
+        return process.exitValue();
+    }
+
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            kill();
+        }
+        try {
+            Files.deleteIfExists(log);
+            if (gcLog != null) {
+                Files.deleteIfExists(gcLog);
+            }
+        } catch (IOException ignored) {
+            // a temporary file
         }
     }
 
     private static String javaBin() {
         return ProcessHandle.current().info().command()
                 .orElse(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
+    }
+
+    static Path shadedJar() {
+        Path jar = Path.of(System.getProperty("user.dir")).resolve("../cli/target/ibex.jar").normalize();
+        assertTrue(Files.exists(jar), "the shaded CLI jar is built before the tests module: " + jar);
+        return jar;
     }
 }

@@ -8,14 +8,9 @@ import dev.ibex.cli.Main;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.Sql;
-import java.io.File;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -54,15 +49,8 @@ class StartCommandIT {
         assertEquals(0, Main.run("node", "add", "b", "--url", b.jdbcUrl("postgres"), "--control", control));
         assertEquals(0, Main.run("sync", "add", "s", "--nodes", "a,b", "--tables", "items", "--interval", "1h", "--control", control));
 
-        Path log = Files.createTempFile("ibex-start", ".log");
-        ProcessBuilder pb = new ProcessBuilder(javaBin(), "-Xmx256m", "-jar", shadedJar().toString(), "start")
-                .redirectErrorStream(true).redirectOutput(log.toFile());
-        pb.environment().put("IBEX_CONTROL", control);
-        Process engine = pb.start();
-        engine.getOutputStream().close();
-        ProcessHandle handle = engine.toHandle();
-        try {
-            Await.until("engine prints that it runs", Duration.ofSeconds(60), () -> read(log).contains("ibex engine running"));
+        try (EngineProcess engine = EngineProcess.start(control)) {
+            engine.awaitOutput("ibex engine running", Duration.ofSeconds(60));
             try (Connection ca = a.connect("postgres"); Connection cb = b.connect("postgres")) {
                 for (int i = 1; i <= 50; i++) {
                     Sql.exec(ca, "insert into items values (?, ?)", i, "from a " + i);
@@ -70,30 +58,12 @@ class StartCommandIT {
                 Sql.exec(cb, "insert into items values (1000, 'from b')");
                 Await.until("b has a's rows and a has b's", Duration.ofSeconds(30),
                         () -> Sql.count(cb, "select count(*) from items") == 51 && Sql.count(ca, "select count(*) from items") == 51);
+            } finally {
+                engine.terminate();
             }
-        } finally {
-            handle.destroy();
+            assertTrue(engine.waitFor(Duration.ofSeconds(60)), "engine stopped within 60 s of SIGTERM");
+            assertEquals(143, engine.exitValue(), "terminated by SIGTERM after the shutdown hook ran");
+            assertFalse(engine.output().contains("Exception"), engine.output());
         }
-        assertTrue(engine.waitFor(60, TimeUnit.SECONDS), "engine stopped within 60 s of SIGTERM");
-        assertEquals(143, engine.exitValue(), "terminated by SIGTERM after the shutdown hook ran");
-        assertFalse(read(log).contains("Exception"), read(log));
-    }
-
-    private static String read(Path p) {
-        try {
-            return Files.readString(p, StandardCharsets.UTF_8);
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static String javaBin() {
-        return ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
-    }
-
-    static Path shadedJar() {
-        Path jar = Path.of(System.getProperty("user.dir")).resolve("../cli/target/ibex.jar").normalize();
-        assertTrue(Files.exists(jar), "the shaded CLI jar is built before the tests module: " + jar);
-        return jar;
     }
 }

@@ -1,5 +1,6 @@
 package dev.ibex.engine.apply;
 
+import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
@@ -68,6 +69,9 @@ public final class ApplyWriter {
                 ApplyResult r = changes.isEmpty() ? ApplyResult.NONE : write(c, s, changes);
                 if (r.busy() == 0) {
                     recordWatermarks(c, watermarks);
+                }
+                if (!changes.isEmpty()) {
+                    CrashPoints.reach(CrashPoints.APPLY_UNCOMMITTED);
                 }
                 c.commit();
                 return r;

@@ -21,13 +21,16 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
@@ -37,6 +40,10 @@ import org.jooq.impl.DSL;
  * concurrent side's node, version, change time and row image, the strategy and the winner. Under
  * {@code manual} a conflict stays open (one entry per key) until an operator resolves it; the
  * choice is kept with the versions it covers, and the next round applies it.
+ *
+ * <p>A conflict is journaled once: a round that dies after journaling a chunk and before a target
+ * applies it leaves the same conflict (same key, same sides with the same versions) to the next
+ * round, which finds the entry and does not add another.
  */
 public final class ConflictJournal implements ConflictSink {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -45,6 +52,11 @@ public final class ConflictJournal implements ConflictSink {
     private static final TypeReference<Choice> CHOICE = new TypeReference<>() { };
     /** The winner recorded when a custom resolver built a new row from several sides. */
     public static final String MERGED = "(merged)";
+    /**
+     * How far before its newest side's change time an entry is looked for when deciding whether a
+     * conflict is already journaled: room for the clock skew between nodes and the control database.
+     */
+    static final Duration SKEW_MARGIN = Duration.ofMinutes(10);
 
     /** An operator's choice as stored: the row's columns and values (absent: delete) and the versions it covers. */
     record Choice(List<String> columns, List<String> values, boolean delete, List<Long> covers) {
@@ -69,6 +81,7 @@ public final class ConflictJournal implements ConflictSink {
                 decided.add(d);
             }
         }
+        decided = unjournaled(sync, table, decided);
         if (decided.isEmpty()) {
             return;
         }
@@ -79,6 +92,23 @@ public final class ConflictJournal implements ConflictSink {
                     sides(d), ConflictEntry.DECIDED);
         }
         insert.execute();
+    }
+
+    /** The decisions whose conflict (key and sides) is not in the journal yet. */
+    private List<Decision> unjournaled(String sync, TableRef table, List<Decision> decided) {
+        long newest = decided.stream().mapToLong(d -> d.conflict().sides().stream().mapToLong(Side::stampMicros).max().orElse(0))
+                .min().orElse(0);
+        OffsetDateTime since = OffsetDateTime.ofInstant(Instant.EPOCH.plus(newest, ChronoUnit.MICROS)
+                .minus(SKEW_MARGIN), ZoneOffset.UTC);
+        Set<List<String>> journaled = new HashSet<>(dsl.select(CONFLICT.ROW_KEY, CONFLICT.SIDES).from(CONFLICT)
+                .where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.DECIDED_AT.ge(since), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
+                        CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictEntry.DECIDED),
+                        CONFLICT.ROW_KEY.in(decided.stream().map(d -> json(d.conflict().key())).toList()))
+                .fetch(r -> List.of(r.value1(), r.value2())));
+        if (journaled.isEmpty()) {
+            return decided;
+        }
+        return decided.stream().filter(d -> !journaled.contains(List.of(json(d.conflict().key()), sides(d)))).toList();
     }
 
     private static String winner(Decision d) {

@@ -3,6 +3,7 @@ package dev.ibex.engine.round;
 import dev.ibex.conflict.ConflictResolver;
 import dev.ibex.conflict.ManualResolver;
 import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.capture.NodeSchema;
 import dev.ibex.engine.config.Strategies;
@@ -27,12 +28,17 @@ import javax.sql.DataSource;
  * Runs one round of a sync over its reachable nodes: take each node's boundary, run every active
  * table, and report. An unreachable node or a failing table is recorded and skipped; it stalls
  * only itself. Blocking; called from the engine's JDBC dispatcher, never from an actor thread.
+ * After {@link #stop()}, a round in flight ends at its next chunk boundary (see {@code TableRound})
+ * and reports where it stopped; rounds started later stop before their first chunk.
  */
 public final class RoundRunner {
     /** Pauses a table that cannot be reconciled until someone fixes it, with the reason. */
     public interface TablePauser {
         void pause(String sync, TableRef table, String reason);
     }
+
+    /** How a round's errors begin when the engine's stop cut it short. */
+    public static final String STOPPED = "engine stopping";
 
     private final NodeDirectory directory;
     private final TablePauser pauser;
@@ -43,6 +49,7 @@ public final class RoundRunner {
     private final Instant created;
     private final Set<String> upgraded = ConcurrentHashMap.newKeySet();
     private final DownNodes down = new DownNodes();
+    private volatile boolean stopping;
 
     public RoundRunner(NodeDirectory directory, ConflictSink journal, PurgeLog purges, TablePauser pauser, Clock clock) {
         this.directory = directory;
@@ -51,6 +58,11 @@ public final class RoundRunner {
         this.purges = purges;
         this.clock = clock;
         this.created = clock.instant();
+    }
+
+    /** Asks rounds in flight to end after the chunk they are applying; for the engine's graceful stop. */
+    public void stop() {
+        stopping = true;
     }
 
     public RoundReport run(SyncSettings sync) {
@@ -65,6 +77,7 @@ public final class RoundRunner {
         LedgerPurger purger = new LedgerPurger(sync.name(), purges);
         try {
             open(sync, sessions, boundaries, nodes, errors);
+            CrashPoints.reach(CrashPoints.BOUNDARIES_TAKEN);
             purger.finish(sessions, errors, (s, why) -> {
                 s.close();
                 boundaries.remove(s.node.name());
@@ -76,6 +89,10 @@ public final class RoundRunner {
                 if (sessions.size() < 2) {
                     continue;
                 }
+                if (stopping) {
+                    errors.add(STOPPED + ": table " + t.table() + " not started; the next run reconciles it");
+                    continue;
+                }
                 try {
                     String strategy = sync.strategyFor(t);
                     Map<List<String>, ManualResolver.Choice> choices = Strategies.MANUAL.equals(strategy)
@@ -85,12 +102,16 @@ public final class RoundRunner {
                     }
                     ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
                     TableRound tr = new TableRound(sync.name(), t.table(), sessions, boundaries, resolver, List.copyOf(choices.keySet()),
-                            ordinal -> byOrdinal(sync, ordinal), nodes);
+                            ordinal -> byOrdinal(sync, ordinal), nodes, () -> stopping);
                     try {
                         tr.run(journal, errors);
                     } finally {
                         decided += tr.decided();
                         conflicts += tr.conflicts();
+                    }
+                    if (tr.stoppedAfter() >= 0) {
+                        errors.add(STOPPED + ": table " + t.table() + " stopped after " + tr.stoppedAfter() + " chunk(s), each "
+                                + "committed on every target; its watermarks are unchanged, so the next run reads those keys again");
                     }
                 } catch (TableStall e) {
                     String why = Redactor.text(e.getMessage());
@@ -100,8 +121,10 @@ public final class RoundRunner {
                     errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
                 }
             }
-            more = moreWork(sync, sessions, boundaries);
-            purgeIfDue(sync, purger, sessions, errors);
+            more = !stopping && moreWork(sync, sessions, boundaries);
+            if (!stopping) {
+                purgeIfDue(sync, purger, sessions, errors);
+            }
         } finally {
             sessions.forEach(NodeSession::close);
         }

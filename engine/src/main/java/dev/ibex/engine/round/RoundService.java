@@ -1,5 +1,6 @@
 package dev.ibex.engine.round;
 
+import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.db.NodeDirectory;
@@ -37,6 +38,7 @@ public final class RoundService {
 
     public RoundReport run(SyncSettings sync) {
         RoundReport r = runner.run(sync);
+        CrashPoints.reach(CrashPoints.ROUND_APPLIED);
         history.record(r);
         java.time.Instant now = clock.instant();
         markAwayPastRetention(sync, r, now);
@@ -65,6 +67,11 @@ public final class RoundService {
                             + "for it and its changes since then will be discarded; bring it back with 'ibex node resync "
                             + n.node() + "'"));
         }
+    }
+
+    /** Rounds in flight end after their current chunk; see {@link RoundRunner#stop()}. */
+    public void stop() {
+        runner.stop();
     }
 
     public RoundReport run(String sync) {

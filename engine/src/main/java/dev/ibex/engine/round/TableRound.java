@@ -5,6 +5,7 @@ import dev.ibex.conflict.Decider;
 import dev.ibex.conflict.Decision;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.conflict.Side;
+import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.apply.ApplyResult;
 import dev.ibex.engine.apply.ApplyWriter;
@@ -27,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
 
 /**
@@ -35,7 +37,9 @@ import java.util.function.IntFunction;
  * backlog or a transaction), read every node's side of each chunk, decide each key once for all
  * nodes, and apply what each target lacks. A target's watermarks advance in the transaction of its last
  * chunk, and only if all its chunks applied with no locked row skipped; a failing target does not stop
- * the others.
+ * the others. When the engine stops, the table's round ends after the chunk in flight is applied on
+ * every target: those chunks stay committed, the watermarks stay where they were, and the next round
+ * reads the same keys again (already applied, they decide as equal).
  */
 final class TableRound {
     private final String sync;
@@ -46,7 +50,10 @@ final class TableRound {
     private final List<List<String>> chosenKeys;
     private final IntFunction<NodeId> byOrdinal;
     private final Map<String, NodeRound> nodes;
+    private final BooleanSupplier stopping;
     private long decided;
+    private long chunks;
+    private boolean stopped;
     private long conflicts;
     private long chunkChars;
 
@@ -55,7 +62,7 @@ final class TableRound {
      *                   decided in this round whether or not they changed
      */
     TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, TxId> boundaries, ConflictResolver resolver,
-               List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal, Map<String, NodeRound> nodes) {
+               List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal, Map<String, NodeRound> nodes, BooleanSupplier stopping) {
         this.sync = sync;
         this.table = table;
         this.sessions = sessions;
@@ -64,6 +71,7 @@ final class TableRound {
         this.chosenKeys = chosenKeys.stream().sorted(KeyOrder.INSTANCE).toList();
         this.byOrdinal = byOrdinal;
         this.nodes = nodes;
+        this.stopping = stopping;
     }
 
     long decided() {
@@ -72,6 +80,11 @@ final class TableRound {
 
     long conflicts() {
         return conflicts;
+    }
+
+    /** Chunks applied before the engine's stop ended this table's round early, or -1 if it ran to the end. */
+    long stoppedAfter() {
+        return stopped ? chunks : -1;
     }
 
     void run(ConflictSink journal, List<String> errors) throws SQLException {
@@ -118,6 +131,9 @@ final class TableRound {
                     if (r.busy() > 0) {
                         skippedAny.put(n, true);
                     }
+                    if (mark && s != sessions.get(sessions.size() - 1)) {
+                        CrashPoints.reach(CrashPoints.TARGET_COMMITTED);
+                    }
                     nodes.computeIfPresent(n, (k, v) -> v.plus(r.applied(), r.skipped() + r.busy()));
                 } catch (IbexException e) {
                     if (rejected(e)) {
@@ -127,6 +143,11 @@ final class TableRound {
                     errors.add(e.getMessage());
                     nodes.computeIfPresent(n, (k, v) -> v.failed(e.getMessage()));
                 }
+            }
+            chunks++;
+            if (!last && stopping.getAsBoolean()) {
+                stopped = true;
+                return;
             }
         } while (!last);
     }
@@ -172,8 +193,10 @@ final class TableRound {
                 }
             }
         }
+        CrashPoints.reach(CrashPoints.CHUNK_DECIDED);
         conflicts += conflicted.size();
         journal.record(sync, table, conflicted);
+        CrashPoints.reach(CrashPoints.JOURNAL_WRITTEN);
         return changes;
     }
 

@@ -10,22 +10,33 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorSystem;
 
 /**
  * The running engine: an actor system whose guardian runs every configured sync on its schedule,
  * woken by NOTIFY from the nodes' capture triggers and by operator kicks on the control database.
- * {@link #close()} stops gracefully: rounds in flight finish (or roll back) first.
+ * {@link #close()} stops gracefully and within a bound: a round in flight ends after the chunk it is
+ * applying (each target's chunk and watermarks commit together, so nothing is half-applied), and a
+ * round still running after {@link #STOP_TIMEOUT} is abandoned: its connections close and its open
+ * transactions roll back. {@link #stopReport()} says which happened.
  */
 public final class Engine implements AutoCloseable {
     /** The channel on the control database that {@code ibex sync kick} notifies. */
     public static final String KICK_CHANNEL = "ibex_kick";
     static final String WAKE_CHANNEL = "ibex_wake";
+    /** How long {@link #close()} waits for rounds in flight before abandoning them. */
+    public static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
 
     private final ControlStore control;
     private final NodeDirectory directory;
+    private final RoundService rounds;
+    private final Queue<String> stopReport = new ConcurrentLinkedQueue<>();
     private final ActorSystem<Guardian.Command> system;
     private final Map<String, WakeListener> listeners = new ConcurrentHashMap<>();
     private final Thread watcher;
@@ -34,7 +45,7 @@ public final class Engine implements AutoCloseable {
     private Engine(ControlStore control) {
         this.control = control;
         this.directory = new NodeDirectory(control::node);
-        RoundService rounds = new RoundService(control, directory, Clock.systemUTC());
+        this.rounds = new RoundService(control, directory, Clock.systemUTC());
         Config config = ConfigFactory.parseString("""
                 pekko.loglevel = INFO
                 pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
@@ -43,7 +54,11 @@ public final class Engine implements AutoCloseable {
                 pekko.jvm-shutdown-hooks = off
                 ibex-jdbc { type = Dispatcher, executor = "thread-pool-executor", thread-pool-executor { fixed-pool-size = 16 }, throughput = 1 }
                 """).withFallback(ConfigFactory.load());
-        this.system = ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc"), "ibex", config);
+        this.system = ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc", note -> {
+            if (closed) {
+                stopReport.add(note);
+            }
+        }), "ibex", config);
         listeners.put("control", new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake, null));
         this.watcher = new Thread(this::watchNodes, "ibex-node-watch");
         this.watcher.setDaemon(true);
@@ -92,17 +107,32 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /** After {@link #close()}: per sync, what became of its round in flight. */
+    public List<String> stopReport() {
+        return List.copyOf(stopReport);
+    }
+
+    private void abandon() {
+        stopReport.add("rounds still in flight after " + STOP_TIMEOUT.toSeconds() + " s were abandoned: their connections "
+                + "close now and their open transactions roll back (committed chunks and watermarks stay)");
+        system.terminate();
+    }
+
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        rounds.stop();
         system.tell(new Guardian.Stop());
         try {
-            system.getWhenTerminated().toCompletableFuture().get(120, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().get(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            abandon();
+        } catch (TimeoutException | ExecutionException e) {
+            abandon();
         }
         listeners.values().forEach(WakeListener::close);
         watcher.interrupt();

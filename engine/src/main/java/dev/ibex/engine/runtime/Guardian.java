@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Terminated;
@@ -41,23 +42,29 @@ final class Guardian {
     private final ControlStore control;
     private final RoundService rounds;
     private final Executor blocking;
+    private final Consumer<String> onStop;
     private final Map<String, ActorRef<SyncActor.Command>> syncs = new HashMap<>();
     private boolean stopping;
     private long spawned;
 
-    private Guardian(ActorContext<Command> ctx, ControlStore control, RoundService rounds, Executor blocking) {
+    private Guardian(ActorContext<Command> ctx, ControlStore control, RoundService rounds, Executor blocking,
+                     Consumer<String> onStop) {
         this.ctx = ctx;
+        this.onStop = onStop;
         this.control = control;
         this.rounds = rounds;
         this.blocking = blocking;
     }
 
-    /** @param dispatcher the configured dispatcher on which blocking JDBC runs */
-    static Behavior<Command> create(ControlStore control, RoundService rounds, String dispatcher) {
+    /**
+     * @param dispatcher the configured dispatcher on which blocking JDBC runs
+     * @param onStop     told, per sync, what became of its round in flight when the engine stopped
+     */
+    static Behavior<Command> create(ControlStore control, RoundService rounds, String dispatcher, Consumer<String> onStop) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             Executor blocking = ctx.getSystem().dispatchers().lookup(
                     org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(dispatcher));
-            Guardian g = new Guardian(ctx, control, rounds, blocking);
+            Guardian g = new Guardian(ctx, control, rounds, blocking, onStop);
             timers.startTimerWithFixedDelay("reload", new Reload(), Duration.ZERO, Duration.ofSeconds(1));
             return g.behavior(timers);
         }));
@@ -103,7 +110,7 @@ final class Guardian {
         for (SyncSettings s : now.values()) {
             ActorRef<SyncActor.Command> a = syncs.get(s.name());
             if (a == null) {
-                a = ctx.spawn(SyncActor.create(rounds, blocking, s), "sync-" + (++spawned) + "-"
+                a = ctx.spawn(SyncActor.create(rounds, blocking, s, onStop), "sync-" + (++spawned) + "-"
                         + java.net.URLEncoder.encode(s.name(), java.nio.charset.StandardCharsets.UTF_8));
                 ctx.watch(a);
                 syncs.put(s.name(), a);

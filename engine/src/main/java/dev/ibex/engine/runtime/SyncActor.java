@@ -2,10 +2,13 @@ package dev.ibex.engine.runtime;
 
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.round.RoundReport;
+import dev.ibex.engine.round.RoundRunner;
 import dev.ibex.engine.round.RoundService;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -42,6 +45,7 @@ final class SyncActor {
     private final TimerScheduler<Command> timers;
     private final RoundService rounds;
     private final Executor blocking;
+    private final Consumer<String> onStop;
     private SyncSettings settings;
     private boolean running;
     private boolean again;
@@ -49,17 +53,19 @@ final class SyncActor {
     private int failures;
 
     private SyncActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, RoundService rounds, Executor blocking,
-                      SyncSettings settings) {
+                      SyncSettings settings, Consumer<String> onStop) {
         this.ctx = ctx;
+        this.onStop = onStop;
         this.timers = timers;
         this.rounds = rounds;
         this.blocking = blocking;
         this.settings = settings;
     }
 
-    static Behavior<Command> create(RoundService rounds, Executor blocking, SyncSettings settings) {
+    /** @param onStop told, when the actor stops, what became of the round it had in flight */
+    static Behavior<Command> create(RoundService rounds, Executor blocking, SyncSettings settings, Consumer<String> onStop) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            SyncActor a = new SyncActor(ctx, timers, rounds, blocking, settings);
+            SyncActor a = new SyncActor(ctx, timers, rounds, blocking, settings, onStop);
             ctx.getSelf().tell(new Tick());
             return a.behavior();
         }));
@@ -76,7 +82,11 @@ final class SyncActor {
                 .onMessage(Done.class, this::done)
                 .onMessage(Stop.class, m -> {
                     stopping = true;
-                    return running ? Behaviors.same() : Behaviors.stopped();
+                    if (running) {
+                        return Behaviors.same();
+                    }
+                    onStop.accept("sync " + settings.name() + ": no round in flight");
+                    return Behaviors.stopped();
                 })
                 .build();
     }
@@ -104,6 +114,7 @@ final class SyncActor {
     private Behavior<Command> done(Done d) {
         running = false;
         if (stopping) {
+            onStop.accept(stopped(d));
             return Behaviors.stopped();
         }
         // a partial round (a node down, a table paused) replicated among the others: no backoff for them
@@ -123,5 +134,20 @@ final class SyncActor {
                 MAX_BACKOFF);
         timers.startSingleTimer("tick", new Tick(), next);
         return Behaviors.same();
+    }
+
+    /** What the stop did to the round that was in flight: finished, or ended at a chunk boundary. */
+    private String stopped(Done d) {
+        String sync = "sync " + settings.name() + ": ";
+        if (d.failure() != null) {
+            return sync + "the round in flight failed (its open transaction rolled back): " + d.failure();
+        }
+        if (d.report() == null) {
+            return sync + "no round in flight";
+        }
+        List<String> cut = d.report().errors().stream().filter(e -> e.startsWith(RoundRunner.STOPPED)).toList();
+        return cut.isEmpty() ? sync + "the round in flight finished (" + d.report().rowsApplied() + " rows applied)"
+                : sync + "the round in flight was cut short at a chunk boundary (" + d.report().rowsApplied()
+                + " rows applied, nothing half-applied): " + String.join("; ", cut);
     }
 }

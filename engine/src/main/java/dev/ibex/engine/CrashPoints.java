@@ -1,0 +1,54 @@
+package dev.ibex.engine;
+
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Named points of a round where a crash test stops the engine dead: with {@code
+ * -Dibex.crashpoint=NAME}, the first thread to reach point NAME prints {@code ibex crashpoint NAME
+ * reached} to stderr and blocks forever, holding whatever transaction it has open, so that the
+ * test can kill the process there. Unset (always, outside tests), {@link #reach} is one comparison
+ * with null.
+ */
+public final class CrashPoints {
+    /** Every node's boundary is taken; nothing read yet. */
+    public static final String BOUNDARIES_TAKEN = "boundaries-taken";
+    /** A chunk's sides are read and its keys decided; nothing journaled or applied. */
+    public static final String CHUNK_DECIDED = "chunk-decided";
+    /** A chunk's conflicts are in the journal; nothing of the chunk applied. */
+    public static final String JOURNAL_WRITTEN = "journal-written";
+    /** Inside the first target's apply transaction, after the COPY and the writes, before commit. */
+    public static final String APPLY_UNCOMMITTED = "apply-uncommitted";
+    /** One target committed the last chunk with its watermarks; the next target has not. */
+    public static final String TARGET_COMMITTED = "target-committed";
+    /** Every table of the round is done; the round report is not stored yet. */
+    public static final String ROUND_APPLIED = "round-applied";
+
+    public static final List<String> ALL = List.of(BOUNDARIES_TAKEN, CHUNK_DECIDED, JOURNAL_WRITTEN,
+            APPLY_UNCOMMITTED, TARGET_COMMITTED, ROUND_APPLIED);
+
+    private static final String ENABLED = System.getProperty("ibex.crashpoint");
+
+    private CrashPoints() {
+    }
+
+    /** Blocks this thread forever if {@code name} is the enabled crash point. */
+    public static void reach(String name) {
+        if (ENABLED != null && ENABLED.equals(name)) {
+            hang(name);
+        }
+    }
+
+    private static void hang(String name) {
+        System.err.println("ibex crashpoint " + name + " reached");
+        System.err.flush();
+        CountDownLatch never = new CountDownLatch(1);
+        while (true) {
+            try {
+                never.await();
+            } catch (InterruptedException e) {
+                // a crash point does not end: only killing the process does
+            }
+        }
+    }
+}
