@@ -67,6 +67,7 @@ public final class ControlStore implements AutoCloseable {
     }
 
     public void addNode(NodeSettings n) {
+        n.requireNoPasswordInUrl();
         if (dsl.fetchExists(NODE, NODE.NAME.eq(n.name()))) {
             throw new UsageException("node " + n.name() + " exists already; remove it first or pick another name");
         }

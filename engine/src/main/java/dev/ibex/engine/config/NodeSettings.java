@@ -2,6 +2,8 @@ package dev.ibex.engine.config;
 
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.db.Redactor;
+import java.util.Properties;
+import org.postgresql.Driver;
 
 /** A node as configured: its name, JDBC URL and the environment variable holding its password. */
 public record NodeSettings(String name, String url, String passwordEnv) {
@@ -14,6 +16,20 @@ public record NodeSettings(String name, String url, String passwordEnv) {
         if (passwordEnv != null && !passwordEnv.matches("[A-Za-z_][A-Za-z0-9_]*")) {
             throw new UsageException("node " + name + ": --password-env must name an environment variable, got '"
                     + passwordEnv + "'");
+        }
+    }
+
+    /**
+     * Refuses a URL that carries a password or a client-key passphrase ({@code password=},
+     * {@code sslpassword=}): Ibex stores node URLs in the control database, in clear, for every
+     * reader of its tables. The password belongs in the variable named by {@code --password-env}
+     * or in {@code ~/.pgpass}. Checked when a node is added, not when stored nodes are read.
+     */
+    public void requireNoPasswordInUrl() {
+        Properties p = Driver.parseURL(url, new Properties());
+        if (p != null && (p.getProperty("password") != null || p.getProperty("sslpassword") != null)) {
+            throw new UsageException("node " + name + ": the URL carries a password, which Ibex would store in clear in "
+                    + "the control database; remove it from --url and give it with --password-env VAR (or ~/.pgpass)");
         }
     }
 
