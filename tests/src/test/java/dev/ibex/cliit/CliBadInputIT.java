@@ -36,7 +36,8 @@ import org.junit.jupiter.api.TestInstance.Lifecycle;
  * The CLI contract for bad input (DESIGN.md, "What users run"): every bad usage or configuration
  * exits 2 with exactly one line on standard error that starts with "ibex: " and names the bad
  * value, prints no stack trace and no password, and changes nothing: neither the control
- * database nor the nodes (no ibex schema, no capture triggers for a refused sync).
+ * database nor the nodes (no ibex schema, no capture triggers for a refused sync, the same rows
+ * in every table).
  *
  * <p>Logging is configured as the shipped launcher configures it, so "standard error" here is what
  * a user sees. Three servers a, b, c each hold database {@code app}; the control database is on
@@ -51,6 +52,7 @@ class CliBadInputIT {
     private static final String GOOD_PASSWORD = "S3cretPw!";
     private static final String WRONG_PASSWORD = "wrongpw123";
     private static final Duration RELOAD = Duration.ofSeconds(20);
+    private static final String PGPASSFILE = "org.postgresql.pgpassfile";
 
     private final Map<String, PgServer> servers = new LinkedHashMap<>();
     private String control;
@@ -171,10 +173,19 @@ class CliBadInputIT {
     }
 
     @Test
-    void wrongPasswordIsRefusedAndNeverPrinted() {
-        String url = requirePasswordRole("b") + "&password=" + WRONG_PASSWORD;
-        IbexCli.Result r = refused("ibex_pw", "node", "add", "d", "--url", url);
-        assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
+    void wrongPasswordIsRefusedAndNeverPrinted() throws IOException {
+        // the wrong password comes from a password file (PgJDBC's ~/.pgpass, here named by its system property)
+        String url = requirePasswordRole("b");
+        Path pgpass = Files.createTempFile("pgpass", "");
+        Files.writeString(pgpass, "*:*:*:ibex_pw:" + WRONG_PASSWORD + "\n");
+        System.setProperty(PGPASSFILE, pgpass.toString());
+        try {
+            IbexCli.Result r = refused("ibex_pw", "node", "add", "d", "--url", url);
+            assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
+        } finally {
+            System.clearProperty(PGPASSFILE);
+            Files.delete(pgpass);
+        }
     }
 
     /** Node URLs are stored in the control database, so one carrying a password is refused (issue 4, item 8). */
@@ -202,6 +213,44 @@ class CliBadInputIT {
         // The contract has no password flag; an operator who tries one must not see it printed back.
         IbexCli.Result r = refused("--password", "node", "add", "d", "--url", server("c").jdbcUrl(DB), "--password", "hunter2xyz");
         assertFalse(r.everything().contains("hunter2xyz"), () -> "a password typed as a flag is printed: " + r);
+    }
+
+    /**
+     * Node delta's URL reaches a database that exists but is not the one holding the tables (c's
+     * postgres database): node add cannot know, but a sync with it is refused, naming the node.
+     */
+    @Test
+    void nodeUrlPointingAtTheWrongDatabase() {
+        IbexCli.Result r = refused("delta", "sync", "add", "s_wrongdb", "--nodes", "a,delta", "--tables", "t");
+        assertTrue(Pattern.compile("\\bt\\b").matcher(line(r)).find(), () -> "the message names table t: " + r);
+    }
+
+    // ---- changes to an existing sync that conflict with it
+
+    @Test
+    void syncSetWithNothingToChangeOrConflictingValues() {
+        refused("s1", "sync", "set", "s1");
+        refused("--priority", "sync", "set", "s1", "--strategy", "priority");
+        IbexCli.Result r = refused("--priority", "sync", "set", "s1", "--strategy", "priority", "--priority", "a,c");
+        assertNamesNode(r, "c");
+        refused("0s", "sync", "set", "s1", "--interval", "0s");
+        refused("bogus", "sync", "set", "s1", "--strategy", "bogus");
+    }
+
+    @Test
+    void tableChangesThatConflictWithTheSync() {
+        refused("taken", "table", "add", "s1", "taken");
+        refused("nosuchtable", "table", "add", "s1", "nosuchtable");
+        refused("nopk", "table", "add", "s1", "nopk");
+        refused("t", "table", "remove", "s1", "t");
+        refused("bogus", "table", "strategy", "s1", "bogus", "taken");
+        refused("t", "table", "strategy", "s1", "latest", "t");
+    }
+
+    @Test
+    void unknownConflict() {
+        refused("999999", "conflicts", "show", "999999");
+        refused("999999", "conflicts", "resolve", "999999", "--take", "a");
     }
 
     // ---- tables that cannot be replicated
@@ -472,8 +521,22 @@ class CliBadInputIT {
                 throw new Sql.UncheckedSqlException("reading node " + n, e);
             }
             s.append("node ").append(n).append(" capture triggers: ").append(captureTriggers(n)).append('\n');
+            s.append("node ").append(n).append(" data: ").append(userData(n)).append('\n');
         }
         return s.toString();
+    }
+
+    /** Every row of every table in schema public of {@code node}'s database, as text. */
+    private String userData(String node) {
+        try (Connection c = server(node).connect(DB)) {
+            StringBuilder out = new StringBuilder();
+            for (List<String> t : Sql.rows(c, "select tablename from pg_tables where schemaname = 'public' order by 1")) {
+                out.append(t.get(0)).append(Sql.rows(c, "select x::text from public.\"" + t.get(0) + "\" x order by 1"));
+            }
+            return out.toString();
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException("reading the tables of node " + node, e);
+        }
     }
 
     /** The capture triggers on node {@code node}, as table.trigger. */

@@ -2,8 +2,6 @@ package dev.ibex.engine.config;
 
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.db.Redactor;
-import java.util.Properties;
-import org.postgresql.Driver;
 
 /** A node as configured: its name, JDBC URL and the environment variable holding its password. */
 public record NodeSettings(String name, String url, String passwordEnv) {
@@ -26,10 +24,14 @@ public record NodeSettings(String name, String url, String passwordEnv) {
      * or in {@code ~/.pgpass}. Checked when a node is added, not when stored nodes are read.
      */
     public void requireNoPasswordInUrl() {
-        Properties p = Driver.parseURL(url, new Properties());
-        if (p != null && (p.getProperty("password") != null || p.getProperty("sslpassword") != null)) {
-            throw new UsageException("node " + name + ": the URL carries a password, which Ibex would store in clear in "
-                    + "the control database; remove it from --url and give it with --password-env VAR (or ~/.pgpass)");
+        // the URL's own parameters only: PgJDBC's parser would add a password found in ~/.pgpass
+        int query = url.indexOf('?');
+        for (String param : query < 0 ? new String[0] : url.substring(query + 1).split("&")) {
+            String key = param.split("=", 2)[0].trim();
+            if (key.equalsIgnoreCase("password") || key.equalsIgnoreCase("sslpassword")) {
+                throw new UsageException("node " + name + ": the URL carries a password, which Ibex would store in clear in "
+                        + "the control database; remove it from --url and give it with --password-env VAR (or ~/.pgpass)");
+            }
         }
     }
 
