@@ -173,19 +173,10 @@ class CliBadInputIT {
     }
 
     @Test
-    void wrongPasswordIsRefusedAndNeverPrinted() throws IOException {
-        // the wrong password comes from a password file (PgJDBC's ~/.pgpass, here named by its system property)
+    void wrongPasswordIsRefusedAndNeverPrinted() {
         String url = requirePasswordRole("b");
-        Path pgpass = Files.createTempFile("pgpass", "");
-        Files.writeString(pgpass, "*:*:*:ibex_pw:" + WRONG_PASSWORD + "\n");
-        System.setProperty(PGPASSFILE, pgpass.toString());
-        try {
-            IbexCli.Result r = refused("ibex_pw", "node", "add", "d", "--url", url);
-            assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
-        } finally {
-            System.clearProperty(PGPASSFILE);
-            Files.delete(pgpass);
-        }
+        IbexCli.Result r = withPasswordFile(WRONG_PASSWORD, () -> refused("ibex_pw", "node", "add", "d", "--url", url));
+        assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
     }
 
     /** Node URLs are stored in the control database, so one carrying a password is refused (issue 4, item 8). */
@@ -198,10 +189,12 @@ class CliBadInputIT {
     }
 
     @Test
-    void passwordInTheControlUrlIsNotEchoedOnASyntaxError() {
+    void passwordInTheControlUrlOnTheCommandLineIsRefusedAndNotEchoed() {
         String secret = "ctlpw987";
-        String url = control + "&password=" + secret; // the control server trusts, so the password is ignored
-        IbexCli.Result listed = IbexCli.ok("node", "list", "--control", url);
+        String url = control + "&password=" + secret; // a command line is visible to every user (ps)
+        IbexCli.Result listed = IbexCli.run("node", "list", "--control", url);
+        assertOneLineRefusal(listed, "--control");
+        assertTrue(line(listed).contains("IBEX_CONTROL"), () -> "the message says where the URL belongs: " + listed);
         assertFalse(listed.everything().contains(secret), () -> "a password is printed: " + listed);
         IbexCli.Result r = IbexCli.run("node", "lst", "--control", url);
         assertOneLineRefusal(r, "lst");
@@ -381,10 +374,9 @@ class CliBadInputIT {
 
     @Test
     void controlDatabaseWrongPassword() {
-        String url = server("b").jdbcUrl("postgres");
+        String url = server("b").jdbcUrl("postgres").replace("user=postgres", "user=ibex_pw");
         requirePasswordRole("b");
-        IbexCli.Result r = IbexCli.run("node", "list", "--control",
-                url.replace("user=postgres", "user=ibex_pw") + "&password=" + WRONG_PASSWORD);
+        IbexCli.Result r = withPasswordFile(WRONG_PASSWORD, () -> IbexCli.run("node", "list", "--control", url));
         assertOneLineRefusal(r, "ibex_pw");
         assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
     }
@@ -572,6 +564,26 @@ class CliBadInputIT {
                 () -> "28P01".equals(loginFailure(url + "&password=" + WRONG_PASSWORD)));
         assertNull(loginFailure(url + "&password=" + GOOD_PASSWORD), "ibex_pw logs in with its password");
         return url;
+    }
+
+    /**
+     * Runs {@code action} with PgJDBC reading passwords from a password file (its ~/.pgpass, named
+     * here by its system property) that gives role ibex_pw {@code password}.
+     */
+    private static <T> T withPasswordFile(String password, java.util.function.Supplier<T> action) {
+        try {
+            Path pgpass = Files.createTempFile("pgpass", "");
+            Files.writeString(pgpass, "*:*:*:ibex_pw:" + password + "\n");
+            System.setProperty(PGPASSFILE, pgpass.toString());
+            try {
+                return action.get();
+            } finally {
+                System.clearProperty(PGPASSFILE);
+                Files.delete(pgpass);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** The SQLSTATE of a failed login, or null if the login succeeds. */

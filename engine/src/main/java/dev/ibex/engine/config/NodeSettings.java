@@ -24,14 +24,9 @@ public record NodeSettings(String name, String url, String passwordEnv) {
      * or in {@code ~/.pgpass}. Checked when a node is added, not when stored nodes are read.
      */
     public void requireNoPasswordInUrl() {
-        // the URL's own parameters only: PgJDBC's parser would add a password found in ~/.pgpass
-        int query = url.indexOf('?');
-        for (String param : query < 0 ? new String[0] : url.substring(query + 1).split("&")) {
-            String key = param.split("=", 2)[0].trim();
-            if (key.equalsIgnoreCase("password") || key.equalsIgnoreCase("sslpassword")) {
-                throw new UsageException("node " + name + ": the URL carries a password, which Ibex would store in clear in "
-                        + "the control database; remove it from --url and give it with --password-env VAR (or ~/.pgpass)");
-            }
+        if (Redactor.carriesPassword(url)) {
+            throw new UsageException("node " + name + ": the URL carries a password, which Ibex would store in clear in "
+                    + "the control database; remove it from --url and give it with --password-env VAR (or ~/.pgpass)");
         }
     }
 
