@@ -218,6 +218,20 @@ class CliBadInputIT {
         assertTrue(Pattern.compile("\\bt\\b").matcher(line(r)).find(), () -> "the message names table t: " + r);
     }
 
+    /** Node alias reaches node a's database under another host name: a sync of the two is refused. */
+    @Test
+    void twoNodesReachingTheSameDatabase() {
+        IbexCli.ok("node", "add", "alias", "--url", server("a").jdbcUrl(DB).replace("//127.0.0.1:", "//localhost:"),
+                "--control", control);
+        try {
+            IbexCli.Result r = refused("alias", "sync", "add", "s_alias", "--nodes", "a,alias", "--tables", "t");
+            assertNamesNode(r, "a");
+            assertTrue(line(r).contains("same database"), () -> "the message says what is wrong: " + r);
+        } finally {
+            IbexCli.ok("node", "remove", "alias", "--control", control);
+        }
+    }
+
     // ---- changes to an existing sync that conflict with it
 
     @Test
