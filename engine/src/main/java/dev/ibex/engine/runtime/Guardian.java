@@ -104,8 +104,8 @@ final class Guardian {
         if (m.failure() != null) {
             failures++;
             Duration next = Pacing.nextDelay(RELOAD_EVERY, failures, false, MAX_BACKOFF);
-            ctx.getLog().warn("cannot read the configuration (attempt {}, next in {} s): {}", failures, next.toSeconds(),
-                    FailureText.of(m.failure()));
+            ctx.getLog().warn("cannot read the configuration from the control database (attempt {}, next in {} s): {}",
+                    failures, next.toSeconds(), FailureText.of(m.failure()));
             timers.startSingleTimer("reload", new Reload(), next);
             return Behaviors.same();
         }
