@@ -41,6 +41,11 @@ import org.junit.jupiter.api.TestMethodOrder;
 class TlsIT {
     private static final String DB = "app";
     private static final Duration ARRIVAL = Duration.ofSeconds(30);
+    /** The engine's sessions on the current database; "and not s.ssl" appended counts the unencrypted ones. */
+    private static final String ENGINE_SESSIONS = "select count(*) from pg_stat_ssl s join pg_stat_activity using (pid) "
+            + "where application_name = 'ibex' and datname = current_database()";
+    private static final String SESSION_DETAIL = "select pid, s.ssl, s.version, state, query from pg_stat_ssl s "
+            + "join pg_stat_activity using (pid) where application_name = 'ibex'";
 
     private PgServer a;
     private PgServer b;
@@ -142,11 +147,6 @@ class TlsIT {
         assertFalse(before.contains("tlsonly"));
         cli("node", "remove", "tlsonly");
     }
-
-    private static final String ENGINE_SESSIONS = "select count(*) from pg_stat_ssl s join pg_stat_activity using (pid) "
-            + "where application_name = 'ibex' and datname = current_database()";
-    private static final String SESSION_DETAIL = "select pid, s.ssl, s.version, state, query from pg_stat_ssl s "
-            + "join pg_stat_activity using (pid) where application_name = 'ibex'";
 
     /** Runs a command that must be refused: exit 2, one line naming the node, no stack trace, nothing changed. */
     private IbexCli.Result refused(String node, String... args) {

@@ -102,21 +102,7 @@ class CredentialsIT {
     void noPasswordAppearsAnywhereInAWholeSession() throws Exception {
         IbexJar ibex = new IbexJar(Map.of("IBEX_CONTROL", controlUrl + "&password=" + CTL_PW, "A_PW", A_PW, "B_PW", B_PW,
                 "WRONG_PW", WRONG_PW, "CTL_PW", CTL_PW), dir);
-        String urlA = node(a.jdbcUrl(DB));
-        String urlB = node(proxyB.rewrite(b.jdbcUrl(DB)));
-
-        ok(ibex, "setup");
-        ok(ibex, "node", "add", "a", "--url", urlA, "--password-env", "A_PW");
-        ok(ibex, "node", "add", "b", "--url", urlB, "--password-env", "B_PW");
-        refused(ibex, "node", "add", "c", "--url", urlA + "&password=" + URL_PW);
-        refused(ibex, "node", "add", "d", "--url", urlA, "--password-env", "WRONG_PW");
-        refused(ibex, "node", "add", "e", "--url", node("jdbc:postgresql://127.0.0.1:1/app?user=postgres"), "--password-env", "A_PW");
-        ok(ibex, "sync", "add", "s", "--nodes", "a,b", "--tables", "t", "--interval", "1s");
-        ok(ibex, "node", "list");
-        ok(ibex, "node", "list", "--json");
-        ok(new IbexJar(Map.of("CTL_PW", CTL_PW), dir), "node", "list", "--control", controlUrl, "--control-password-env", "CTL_PW");
-        IbexJar.Result wrongControl = run(new IbexJar(Map.of("IBEX_CONTROL", controlUrl + "&password=" + WRONG_PW), dir), "status");
-        assertEquals(2, wrongControl.code(), wrongControl::toString);
+        configure(ibex);
 
         Path log = dir.resolve("engine.log");
         Map<String, String> engineEnv = new HashMap<>(Map.of("IBEX_CONTROL", controlUrl + "&password=" + CTL_PW, "A_PW", A_PW,
@@ -134,6 +120,33 @@ class CredentialsIT {
             assertTrue(engine.waitFor(60, TimeUnit.SECONDS), "the engine stops on SIGTERM");
         }
 
+        Map<String, String> places = places(cmdline, log);
+        assertTrue(places.get("the control database").contains("round"), "the dump holds the round history");
+        for (Map.Entry<String, String> p : places.entrySet()) {
+            for (String secret : SECRETS) {
+                assertFalse(p.getValue().contains(secret), () -> "a password appears in " + p.getKey() + ":\n" + p.getValue());
+            }
+        }
+    }
+
+    /** Before the engine: setup, nodes, refused nodes, a refused control password, the sync, listings. */
+    private void configure(IbexJar ibex) {
+        String urlA = node(a.jdbcUrl(DB));
+        ok(ibex, "setup");
+        ok(ibex, "node", "add", "a", "--url", urlA, "--password-env", "A_PW");
+        ok(ibex, "node", "add", "b", "--url", node(proxyB.rewrite(b.jdbcUrl(DB))), "--password-env", "B_PW");
+        refused(ibex, "node", "add", "c", "--url", urlA + "&password=" + URL_PW);
+        refused(ibex, "node", "add", "d", "--url", urlA, "--password-env", "WRONG_PW");
+        refused(ibex, "node", "add", "e", "--url", node("jdbc:postgresql://127.0.0.1:1/app?user=postgres"), "--password-env", "A_PW");
+        ok(ibex, "sync", "add", "s", "--nodes", "a,b", "--tables", "t", "--interval", "1s");
+        ok(ibex, "node", "list");
+        ok(ibex, "node", "list", "--json");
+        ok(new IbexJar(Map.of("CTL_PW", CTL_PW), dir), "node", "list", "--control", controlUrl, "--control-password-env", "CTL_PW");
+        refused(new IbexJar(Map.of("IBEX_CONTROL", controlUrl + "&password=" + WRONG_PW), dir), "status");
+    }
+
+    /** Everything to search, by where it was found. */
+    private Map<String, String> places(String cmdline, Path log) throws IOException {
         Map<String, String> places = new LinkedHashMap<>();
         results.forEach(r -> places.put("output of " + r.args(), r.out() + r.err()));
         places.put("the engine's command line", cmdline);
@@ -144,12 +157,7 @@ class CredentialsIT {
         places.put("the control database", dump(a, "ibex_control"));
         places.put("node a's ibex schema", dump(a, DB));
         places.put("node b's ibex schema", dump(b, DB));
-        assertTrue(places.get("the control database").contains("round"), "the dump holds the round history");
-        for (Map.Entry<String, String> p : places.entrySet()) {
-            for (String secret : SECRETS) {
-                assertFalse(p.getValue().contains(secret), () -> "a password appears in " + p.getKey() + ":\n" + p.getValue());
-            }
-        }
+        return places;
     }
 
     /** With the engine running: replication both ways, a conflict, status, conflicts, checks, node b cut off. */
@@ -181,7 +189,11 @@ class CredentialsIT {
         ok(ibex, "node", "check", "a");
         ok(ibex, "node", "check", "b", "--json");
         run(ibex, "validate", "s");
+        cutOffB(ibex);
+    }
 
+    /** Node b unreachable while the engine runs, then back. */
+    private void cutOffB(IbexJar ibex) {
         proxyB.cut();
         a.execute(DB, "insert into t values (3, 'while b is cut off')");
         Await.until("status shows b unreachable", WAIT, () -> {
