@@ -4,6 +4,8 @@ import dev.ibex.engine.IbexException;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.db.Redactor;
 import java.io.PrintWriter;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import picocli.CommandLine;
 
 /**
@@ -15,6 +17,18 @@ final class Cli {
     static final int OK = 0;
     static final int FAILED = 1;
     static final int USAGE = 2;
+
+    /**
+     * PgJDBC logs some connection failures through java.util.logging straight to standard error
+     * (e.g. a host name that its certificate does not name), as two lines beside Ibex's own. The
+     * same failure reaches the operator as the exception Ibex prints in one line, so the driver's
+     * logger is silenced. Held here because java.util.logging keeps loggers weakly.
+     */
+    private static final Logger PGJDBC_LOG = Logger.getLogger("org.postgresql");
+
+    static {
+        PGJDBC_LOG.setLevel(Level.OFF);
+    }
 
     private Cli() {
     }

@@ -1,6 +1,8 @@
 package dev.ibex.cli;
 
+import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.db.Redactor;
 import picocli.CommandLine.Option;
 
 /** Where the control database is: {@code --control JDBC_URL} or {@code IBEX_CONTROL}. */
@@ -13,9 +15,22 @@ final class ControlOptions {
             description = "Environment variable holding the control database password.")
     String passwordEnv;
 
-    /** Opens the control store and checks that 'ibex setup' has run. */
+    /**
+     * Connects to the control database. A password in a URL given with {@code --control} is
+     * refused: every user of the machine can read a command line.
+     */
+    ControlStore connect() {
+        if (Redactor.carriesPassword(url) && !url.equals(System.getenv("IBEX_CONTROL"))) {
+            throw new UsageException("--control: the URL carries a password, which every user of this machine can read in "
+                    + "the process list; put the URL in IBEX_CONTROL instead, or the password in --control-password-env VAR "
+                    + "or ~/.pgpass");
+        }
+        return ControlStore.open(url, passwordEnv);
+    }
+
+    /** Connects to the control database and checks that 'ibex setup' has run. */
     ControlStore open() {
-        ControlStore c = ControlStore.open(url, passwordEnv);
+        ControlStore c = connect();
         try {
             c.requireSetUp();
             return c;

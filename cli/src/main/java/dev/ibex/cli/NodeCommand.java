@@ -39,6 +39,7 @@ final class NodeCommand {
         @Override
         public Integer call() {
             NodeSettings n = new NodeSettings(name, url, passwordEnv);
+            n.requireNoPasswordInUrl();
             try (ControlStore c = control.open()) {
                 if (c.nodes().stream().anyMatch(x -> x.name().equals(name))) {
                     throw new UsageException("node " + name + " exists already; remove it first or pick another name");

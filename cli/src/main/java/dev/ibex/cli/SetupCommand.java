@@ -17,7 +17,7 @@ final class SetupCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ControlStore c = ControlStore.open(control.url, control.passwordEnv)) {
+        try (ControlStore c = control.connect()) {
             int n = c.migrate();
             spec.commandLine().getOut().println(n == 0 ? "control schema is up to date" : "control schema ready (" + n + " migrations applied)");
             return Cli.OK;

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.ibex.cli.Main;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
@@ -37,7 +36,8 @@ import org.junit.jupiter.api.TestInstance.Lifecycle;
  * The CLI contract for bad input (DESIGN.md, "What users run"): every bad usage or configuration
  * exits 2 with exactly one line on standard error that starts with "ibex: " and names the bad
  * value, prints no stack trace and no password, and changes nothing: neither the control
- * database nor the nodes (no ibex schema, no capture triggers for a refused sync).
+ * database nor the nodes (no ibex schema, no capture triggers for a refused sync, the same rows
+ * in every table).
  *
  * <p>Logging is configured as the shipped launcher configures it, so "standard error" here is what
  * a user sees. Three servers a, b, c each hold database {@code app}; the control database is on
@@ -52,6 +52,7 @@ class CliBadInputIT {
     private static final String GOOD_PASSWORD = "S3cretPw!";
     private static final String WRONG_PASSWORD = "wrongpw123";
     private static final Duration RELOAD = Duration.ofSeconds(20);
+    private static final String PGPASSFILE = "org.postgresql.pgpassfile";
 
     private final Map<String, PgServer> servers = new LinkedHashMap<>();
     private String control;
@@ -173,42 +174,27 @@ class CliBadInputIT {
 
     @Test
     void wrongPasswordIsRefusedAndNeverPrinted() {
-        String url = requirePasswordRole("b") + "&password=" + WRONG_PASSWORD;
-        IbexCli.Result r = refused("ibex_pw", "node", "add", "d", "--url", url);
+        String url = requirePasswordRole("b");
+        IbexCli.Result r = withPasswordFile(WRONG_PASSWORD, () -> refused("ibex_pw", "node", "add", "d", "--url", url));
         assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
     }
 
+    /** Node URLs are stored in the control database, so one carrying a password is refused (issue 4, item 8). */
     @Test
-    void passwordInANodeUrlIsNeverPrinted() {
+    void passwordInANodeUrlIsRefusedAndNeverPrinted() {
         String url = requirePasswordRole("b") + "&password=" + GOOD_PASSWORD;
-        IbexCli.Result added = IbexCli.ok("node", "add", "pwok", "--url", url, "--control", control);
-        try {
-            List<IbexCli.Result> shown = List.of(added,
-                    IbexCli.ok("node", "list", "--control", control),
-                    IbexCli.ok("node", "list", "--json", "--control", control),
-                    IbexCli.ok("node", "check", "pwok", "--control", control),
-                    IbexCli.ok("node", "check", "pwok", "--json", "--control", control));
-            for (IbexCli.Result r : shown) {
-                assertFalse(r.everything().contains(GOOD_PASSWORD), () -> "a password is printed: " + r);
-            }
-            JsonNode pwok = null;
-            for (JsonNode n : shown.get(2).json()) {
-                if (n.path("name").asText().equals("pwok")) {
-                    pwok = n;
-                }
-            }
-            assertTrue(pwok != null && pwok.path("url").asText().contains("user=ibex_pw"),
-                    () -> "node list --json shows node pwok with its (redacted) URL: " + shown.get(2));
-        } finally {
-            IbexCli.ok("node", "remove", "pwok", "--control", control);
-        }
+        IbexCli.Result r = refused("pwok", "node", "add", "pwok", "--url", url);
+        assertTrue(line(r).contains("--password-env"), () -> "the message says where the password belongs: " + r);
+        assertFalse(r.everything().contains(GOOD_PASSWORD), () -> "a password is printed: " + r);
     }
 
     @Test
-    void passwordInTheControlUrlIsNotEchoedOnASyntaxError() {
+    void passwordInTheControlUrlOnTheCommandLineIsRefusedAndNotEchoed() {
         String secret = "ctlpw987";
-        String url = control + "&password=" + secret; // the control server trusts, so the password is ignored
-        IbexCli.Result listed = IbexCli.ok("node", "list", "--control", url);
+        String url = control + "&password=" + secret; // a command line is visible to every user (ps)
+        IbexCli.Result listed = IbexCli.run("node", "list", "--control", url);
+        assertOneLineRefusal(listed, "--control");
+        assertTrue(line(listed).contains("IBEX_CONTROL"), () -> "the message says where the URL belongs: " + listed);
         assertFalse(listed.everything().contains(secret), () -> "a password is printed: " + listed);
         IbexCli.Result r = IbexCli.run("node", "lst", "--control", url);
         assertOneLineRefusal(r, "lst");
@@ -220,6 +206,58 @@ class CliBadInputIT {
         // The contract has no password flag; an operator who tries one must not see it printed back.
         IbexCli.Result r = refused("--password", "node", "add", "d", "--url", server("c").jdbcUrl(DB), "--password", "hunter2xyz");
         assertFalse(r.everything().contains("hunter2xyz"), () -> "a password typed as a flag is printed: " + r);
+    }
+
+    /**
+     * Node delta's URL reaches a database that exists but is not the one holding the tables (c's
+     * postgres database): node add cannot know, but a sync with it is refused, naming the node.
+     */
+    @Test
+    void nodeUrlPointingAtTheWrongDatabase() {
+        IbexCli.Result r = refused("delta", "sync", "add", "s_wrongdb", "--nodes", "a,delta", "--tables", "t");
+        assertTrue(Pattern.compile("\\bt\\b").matcher(line(r)).find(), () -> "the message names table t: " + r);
+    }
+
+    /** Node alias reaches node a's database under another host name: a sync of the two is refused. */
+    @Test
+    void twoNodesReachingTheSameDatabase() {
+        IbexCli.ok("node", "add", "alias", "--url", server("a").jdbcUrl(DB).replace("//127.0.0.1:", "//localhost:"),
+                "--control", control);
+        try {
+            IbexCli.Result r = refused("alias", "sync", "add", "s_alias", "--nodes", "a,alias", "--tables", "t");
+            assertNamesNode(r, "a");
+            assertTrue(line(r).contains("same database"), () -> "the message says what is wrong: " + r);
+        } finally {
+            IbexCli.ok("node", "remove", "alias", "--control", control);
+        }
+    }
+
+    // ---- changes to an existing sync that conflict with it
+
+    @Test
+    void syncSetWithNothingToChangeOrConflictingValues() {
+        refused("s1", "sync", "set", "s1");
+        refused("--priority", "sync", "set", "s1", "--strategy", "priority");
+        IbexCli.Result r = refused("--priority", "sync", "set", "s1", "--strategy", "priority", "--priority", "a,c");
+        assertNamesNode(r, "c");
+        refused("0s", "sync", "set", "s1", "--interval", "0s");
+        refused("bogus", "sync", "set", "s1", "--strategy", "bogus");
+    }
+
+    @Test
+    void tableChangesThatConflictWithTheSync() {
+        refused("taken", "table", "add", "s1", "taken");
+        refused("nosuchtable", "table", "add", "s1", "nosuchtable");
+        refused("nopk", "table", "add", "s1", "nopk");
+        refused("t", "table", "remove", "s1", "t");
+        refused("bogus", "table", "strategy", "s1", "bogus", "taken");
+        refused("t", "table", "strategy", "s1", "latest", "t");
+    }
+
+    @Test
+    void unknownConflict() {
+        refused("999999", "conflicts", "show", "999999");
+        refused("999999", "conflicts", "resolve", "999999", "--take", "a");
     }
 
     // ---- tables that cannot be replicated
@@ -350,10 +388,9 @@ class CliBadInputIT {
 
     @Test
     void controlDatabaseWrongPassword() {
-        String url = server("b").jdbcUrl("postgres");
+        String url = server("b").jdbcUrl("postgres").replace("user=postgres", "user=ibex_pw");
         requirePasswordRole("b");
-        IbexCli.Result r = IbexCli.run("node", "list", "--control",
-                url.replace("user=postgres", "user=ibex_pw") + "&password=" + WRONG_PASSWORD);
+        IbexCli.Result r = withPasswordFile(WRONG_PASSWORD, () -> IbexCli.run("node", "list", "--control", url));
         assertOneLineRefusal(r, "ibex_pw");
         assertFalse(r.everything().contains(WRONG_PASSWORD), () -> "the wrong password is printed: " + r);
     }
@@ -490,8 +527,22 @@ class CliBadInputIT {
                 throw new Sql.UncheckedSqlException("reading node " + n, e);
             }
             s.append("node ").append(n).append(" capture triggers: ").append(captureTriggers(n)).append('\n');
+            s.append("node ").append(n).append(" data: ").append(userData(n)).append('\n');
         }
         return s.toString();
+    }
+
+    /** Every row of every table in schema public of {@code node}'s database, as text. */
+    private String userData(String node) {
+        try (Connection c = server(node).connect(DB)) {
+            StringBuilder out = new StringBuilder();
+            for (List<String> t : Sql.rows(c, "select tablename from pg_tables where schemaname = 'public' order by 1")) {
+                out.append(t.get(0)).append(Sql.rows(c, "select x::text from public.\"" + t.get(0) + "\" x order by 1"));
+            }
+            return out.toString();
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException("reading the tables of node " + node, e);
+        }
     }
 
     /** The capture triggers on node {@code node}, as table.trigger. */
@@ -527,6 +578,26 @@ class CliBadInputIT {
                 () -> "28P01".equals(loginFailure(url + "&password=" + WRONG_PASSWORD)));
         assertNull(loginFailure(url + "&password=" + GOOD_PASSWORD), "ibex_pw logs in with its password");
         return url;
+    }
+
+    /**
+     * Runs {@code action} with PgJDBC reading passwords from a password file (its ~/.pgpass, named
+     * here by its system property) that gives role ibex_pw {@code password}.
+     */
+    private static <T> T withPasswordFile(String password, java.util.function.Supplier<T> action) {
+        try {
+            Path pgpass = Files.createTempFile("pgpass", "");
+            Files.writeString(pgpass, "*:*:*:ibex_pw:" + password + "\n");
+            System.setProperty(PGPASSFILE, pgpass.toString());
+            try {
+                return action.get();
+            } finally {
+                System.clearProperty(PGPASSFILE);
+                Files.delete(pgpass);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** The SQLSTATE of a failed login, or null if the login succeeds. */

@@ -12,7 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -140,6 +142,47 @@ public final class PgServer implements AutoCloseable {
             }
         } catch (SQLException e) {
             throw new Sql.UncheckedSqlException(current, e);
+        }
+    }
+
+    /**
+     * Turns TLS on: copies the server certificate and key into the data directory (the key readable
+     * by its owner only, as PostgreSQL demands), sets {@code ssl = on} and reloads, then waits until
+     * a new session sees it. Clients may still connect without TLS unless {@link #prependHba} says
+     * otherwise; the setting survives {@link #restart()}.
+     */
+    public void enableTls(TestCertificates certs) {
+        try {
+            Files.copy(certs.cert(), dataDir.resolve("server.crt"), StandardCopyOption.REPLACE_EXISTING);
+            Path key = Files.copy(certs.key(), dataDir.resolve("server.key"), StandardCopyOption.REPLACE_EXISTING);
+            Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot install the TLS certificate of " + name, e);
+        }
+        execute("postgres", "alter system set ssl_cert_file = 'server.crt'", "alter system set ssl_key_file = 'server.key'",
+                "alter system set ssl = 'on'", "select pg_reload_conf()");
+        Await.until("PostgreSQL " + name + " to turn TLS on", TIMEOUT, () -> {
+            try (Connection c = connect("postgres")) {
+                return Sql.rows(c, "show ssl").get(0).get(0).equals("on");
+            } catch (SQLException e) {
+                throw new Sql.UncheckedSqlException("show ssl", e);
+            }
+        });
+    }
+
+    /**
+     * Puts {@code line} first in pg_hba.conf (so that it wins over the cluster's "trust" lines) and
+     * reloads the configuration. The postmaster applies it shortly after: callers wait for its effect.
+     */
+    public void prependHba(String line) {
+        try (Connection c = connect("postgres")) {
+            Path hba = Path.of(Sql.rows(c, "show hba_file").get(0).get(0));
+            Files.writeString(hba, line + "\n" + Files.readString(hba));
+            Sql.rows(c, "select pg_reload_conf()");
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException("pg_hba.conf of " + name, e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot edit pg_hba.conf of " + name, e);
         }
     }
 

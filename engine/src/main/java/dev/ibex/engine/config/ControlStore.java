@@ -9,16 +9,26 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.UsageException;
+import dev.ibex.engine.db.NodeUnreachableException;
 import dev.ibex.engine.db.Pools;
+import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.db.SqlErrors;
 import dev.ibex.schema.control.jooq.tables.records.SyncRecord;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import org.flywaydb.core.Flyway;
+import org.jooq.ConnectionProvider;
 import org.jooq.DSLContext;
+import org.jooq.ExecuteContext;
+import org.jooq.ExecuteListener;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
+import org.jooq.impl.DefaultConfiguration;
+import org.jooq.impl.DefaultExecuteListenerProvider;
 
 /**
  * Ibex's configuration in the control database (schema {@code ibex}, managed by Flyway): nodes,
@@ -31,7 +41,45 @@ public final class ControlStore implements AutoCloseable {
 
     private ControlStore(HikariDataSource pool) {
         this.pool = pool;
-        this.dsl = DSL.using(pool, SQLDialect.POSTGRES);
+        this.dsl = DSL.using(new DefaultConfiguration().set(SQLDialect.POSTGRES).set(new Connections(pool))
+                .set(new DefaultExecuteListenerProvider(new LostConnections())));
+    }
+
+    /** A statement whose connection broke (SQLSTATE class 08, 57P) fails as "control database unreachable". */
+    private static final class LostConnections implements ExecuteListener {
+        @Override
+        public void exception(ExecuteContext ctx) {
+            SQLException e = ctx.sqlException();
+            if (e != null && SqlErrors.isConnectionFailure(e)) {
+                ctx.exception(new NodeUnreachableException("control database unreachable: "
+                        + Redactor.text(Redactor.firstLine(e.getMessage())), e));
+            }
+        }
+    }
+
+    /**
+     * Lends the pool's connections to jOOQ; a connection that cannot be had becomes a
+     * {@link NodeUnreachableException} that says, in one line, that the control database is
+     * unreachable and why (the driver's reason, not the pool's statistics).
+     */
+    private record Connections(HikariDataSource pool) implements ConnectionProvider {
+        @Override
+        public Connection acquire() {
+            try {
+                return pool.getConnection();
+            } catch (SQLException e) {
+                throw new NodeUnreachableException("control database unreachable: " + SqlErrors.connectFailure(e), e);
+            }
+        }
+
+        @Override
+        public void release(Connection c) {
+            try {
+                c.close();
+            } catch (SQLException e) {
+                // the pool discards a connection it cannot take back
+            }
+        }
     }
 
     public static ControlStore open(String url, String passwordEnv) {
@@ -67,6 +115,7 @@ public final class ControlStore implements AutoCloseable {
     }
 
     public void addNode(NodeSettings n) {
+        n.requireNoPasswordInUrl();
         if (dsl.fetchExists(NODE, NODE.NAME.eq(n.name()))) {
             throw new UsageException("node " + n.name() + " exists already; remove it first or pick another name");
         }

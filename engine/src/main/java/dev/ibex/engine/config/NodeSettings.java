@@ -17,6 +17,19 @@ public record NodeSettings(String name, String url, String passwordEnv) {
         }
     }
 
+    /**
+     * Refuses a URL that carries a password or a client-key passphrase ({@code password=},
+     * {@code sslpassword=}): Ibex stores node URLs in the control database, in clear, for every
+     * reader of its tables. The password belongs in the variable named by {@code --password-env}
+     * or in {@code ~/.pgpass}. Checked when a node is added, not when stored nodes are read.
+     */
+    public void requireNoPasswordInUrl() {
+        if (Redactor.carriesPassword(url)) {
+            throw new UsageException("node " + name + ": the URL carries a password, which Ibex would store in clear in "
+                    + "the control database; remove it from --url and give it with --password-env VAR (or ~/.pgpass)");
+        }
+    }
+
     public String redactedUrl() {
         return Redactor.url(url);
     }

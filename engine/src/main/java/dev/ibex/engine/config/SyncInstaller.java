@@ -74,6 +74,7 @@ public final class SyncInstaller {
         }
         Map<String, Connection> conns = connect(sync);
         try {
+            requireDistinctDatabases(conns);
             Map<TableRef, TableShape> shapes = checkShapes(sync, tables, conns);
             if (copyFrom == null) {
                 checkEqualContents(tables, conns);
@@ -108,6 +109,32 @@ public final class SyncInstaller {
             }
         }
         return conns;
+    }
+
+    /**
+     * Refuses two nodes whose URLs reach the same database (another host name or port for the same
+     * server, a copy-pasted URL): capture and applies would run twice on one set of rows. A
+     * database is told by its server's start time and its oid, which any role may read.
+     */
+    private static void requireDistinctDatabases(Map<String, Connection> conns) {
+        Map<String, String> seen = new HashMap<>();
+        for (Map.Entry<String, Connection> e : conns.entrySet()) {
+            String id;
+            try (java.sql.Statement st = e.getValue().createStatement();
+                 java.sql.ResultSet rs = st.executeQuery("select pg_postmaster_start_time()::text || '/' || d.oid || '/' || d.datname "
+                         + "from pg_database d where d.datname = current_database()")) {
+                rs.next();
+                id = rs.getString(1);
+            } catch (SQLException ex) {
+                throw new IbexException("node " + e.getKey() + ": " + Redactor.firstLine(ex.getMessage()), ex);
+            }
+            String other = seen.putIfAbsent(id, e.getKey());
+            if (other != null) {
+                throw new UsageException("nodes " + other + " and " + e.getKey() + " reach the same database ("
+                        + id.substring(id.lastIndexOf('/') + 1) + " on the same server); each node of a sync needs its own "
+                        + "database: check their URLs with 'ibex node list'");
+            }
+        }
     }
 
     private static Map<TableRef, TableShape> checkShapes(SyncSettings sync, List<TableSettings> tables, Map<String, Connection> conns) {

@@ -58,15 +58,25 @@ public final class NodeConnector {
         return p;
     }
 
-    private static IbexException connectFailure(String what, String url, SQLException e) {
-        String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(Redactor.firstLine(e.getMessage()));
+    /**
+     * The one-line failure for a connection that could not be made, naming what was connected to
+     * and its URL without credentials, with a hint chosen by SQLSTATE: a refused password, a login
+     * that pg_hba.conf refuses (a {@code hostssl} rule and a URL without TLS, for instance), a missing
+     * database; anything else is an unreachable node (retried later by the engine).
+     */
+    static IbexException connectFailure(String what, String url, Throwable e) {
+        String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(Redactor.firstLine(SqlErrors.message(e)));
+        String state = SqlErrors.state(e);
+        if ("28000".equals(state)) {
+            return new UsageException(msg + "; the server refuses this user, database or connection type: check the "
+                    + "user and the URL's sslmode against the server's pg_hba.conf (hostssl rules need sslmode=require or stronger)", e);
+        }
         if (SqlErrors.classify(e) == SqlErrors.Kind.AUTHENTICATION) {
             return new UsageException(msg + "; check the user and password (URL, ~/.pgpass or --password-env)", e);
         }
-        if ("3D000".equals(e.getSQLState())) {
+        if ("3D000".equals(state)) {
             return new UsageException(msg + "; check the database name in the URL", e);
         }
         return new NodeUnreachableException(msg, e);
     }
-
 }

@@ -58,15 +58,7 @@ public final class Pools {
         try {
             return new HikariDataSource(c);
         } catch (HikariPool.PoolInitializationException e) {
-            Throwable cause = e.getCause() != null ? e.getCause() : e;
-            String msg = what + " (" + Redactor.url(url) + "): " + Redactor.text(Redactor.firstLine(cause.getMessage()));
-            if (SqlErrors.classify(cause) == SqlErrors.Kind.AUTHENTICATION) {
-                throw new UsageException(msg + "; check the user and password (URL, ~/.pgpass or --password-env)", cause);
-            }
-            if ("3D000".equals(SqlErrors.state(cause))) {
-                throw new UsageException(msg + "; check the database name in the URL", cause);
-            }
-            throw new NodeUnreachableException(msg, cause);
+            throw NodeConnector.connectFailure(what, url, e.getCause() != null ? e.getCause() : e);
         }
     }
 }

@@ -11,6 +11,22 @@ public final class Redactor {
     private Redactor() {
     }
 
+    /**
+     * True when a JDBC URL's own parameters carry a password or a client-key passphrase
+     * ({@code password=}, {@code sslpassword=}). Not PgJDBC's parser: it would add one found in
+     * ~/.pgpass.
+     */
+    public static boolean carriesPassword(String jdbcUrl) {
+        int query = jdbcUrl == null ? -1 : jdbcUrl.indexOf('?');
+        for (String param : query < 0 ? new String[0] : jdbcUrl.substring(query + 1).split("&")) {
+            String key = param.split("=", 2)[0].trim();
+            if (key.equalsIgnoreCase("password") || key.equalsIgnoreCase("sslpassword")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public static String url(String jdbcUrl) {
         return text(jdbcUrl);
     }

@@ -20,7 +20,10 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
 /**
  * Supervises one {@link SyncActor} per configured sync: reloads the configuration every second
  * (starting, updating and stopping sync actors as syncs come, change and go), routes wake-ups
- * and kicks, and on stop waits for every sync's round in flight before stopping itself.
+ * and kicks, and on stop waits for every sync's round in flight before stopping itself. One read
+ * of the configuration at a time: the next is scheduled when the last one is done, and while the
+ * control database cannot be read each failure is logged in one line and the reads back off
+ * (up to {@link #MAX_BACKOFF}); the sync actors keep their settings meanwhile.
  */
 final class Guardian {
     interface Command {
@@ -38,6 +41,9 @@ final class Guardian {
     private record Loaded(List<SyncSettings> syncs, Throwable failure) implements Command {
     }
 
+    static final Duration RELOAD_EVERY = Duration.ofSeconds(1);
+    static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+
     private final ActorContext<Command> ctx;
     private final ControlStore control;
     private final RoundService rounds;
@@ -46,6 +52,7 @@ final class Guardian {
     private final Map<String, ActorRef<SyncActor.Command>> syncs = new HashMap<>();
     private boolean stopping;
     private long spawned;
+    private int failures;
 
     private Guardian(ActorContext<Command> ctx, ControlStore control, RoundService rounds, Executor blocking,
                      Consumer<String> onStop) {
@@ -65,7 +72,7 @@ final class Guardian {
             Executor blocking = ctx.getSystem().dispatchers().lookup(
                     org.apache.pekko.actor.typed.DispatcherSelector.fromConfig(dispatcher));
             Guardian g = new Guardian(ctx, control, rounds, blocking, onStop);
-            timers.startTimerWithFixedDelay("reload", new Reload(), Duration.ZERO, Duration.ofSeconds(1));
+            ctx.getSelf().tell(new Reload());
             return g.behavior(timers);
         }));
     }
@@ -76,7 +83,7 @@ final class Guardian {
                     ctx.pipeToSelf(CompletableFuture.supplyAsync(control::syncs, blocking), Loaded::new);
                     return Behaviors.same();
                 })
-                .onMessage(Loaded.class, this::loaded)
+                .onMessage(Loaded.class, m -> loaded(m, timers))
                 .onMessage(Wake.class, m -> {
                     ActorRef<SyncActor.Command> a = syncs.get(m.sync());
                     if (a != null) {
@@ -97,14 +104,23 @@ final class Guardian {
                 .build();
     }
 
-    private Behavior<Command> loaded(Loaded m) {
+    private Behavior<Command> loaded(Loaded m, TimerScheduler<Command> timers) {
         if (stopping) {
             return Behaviors.same();
         }
         if (m.failure() != null) {
-            ctx.getLog().warn("cannot read the configuration from the control database: {}", m.failure().toString());
+            failures++;
+            Duration next = Pacing.nextDelay(RELOAD_EVERY, failures, false, MAX_BACKOFF);
+            ctx.getLog().warn("cannot read the configuration from the control database (attempt {}, next in {} s): {}",
+                    failures, next.toSeconds(), FailureText.of(m.failure()));
+            timers.startSingleTimer("reload", new Reload(), next);
             return Behaviors.same();
         }
+        if (failures > 0) {
+            ctx.getLog().warn("control database reachable again after {} failed attempt(s); configuration read", failures);
+            failures = 0;
+        }
+        timers.startSingleTimer("reload", new Reload(), RELOAD_EVERY);
         Map<String, SyncSettings> now = new HashMap<>();
         m.syncs().forEach(s -> now.put(s.name(), s));
         for (SyncSettings s : now.values()) {

@@ -120,7 +120,7 @@ final class SyncActor {
         // a partial round (a node down, a table paused) replicated among the others: no backoff for them
         boolean failed = d.failure() != null || (d.report() != null && "failed".equals(d.report().outcome()));
         if (d.failure() != null) {
-            ctx.getLog().warn("sync {}: round failed: {}", settings.name(), d.failure().toString());
+            ctx.getLog().warn("sync {}: round failed: {}", settings.name(), FailureText.of(d.failure()));
         } else if (d.report() != null && !d.report().errors().isEmpty()) {
             ctx.getLog().warn("sync {}: round finished with errors: {}", settings.name(), d.report().errors());
         }
