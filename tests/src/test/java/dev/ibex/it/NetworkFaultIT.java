@@ -22,6 +22,9 @@ class NetworkFaultIT {
     void aStalledNodeHoldsUpNothingForLongAndASlowOneStillConverges() {
         CLUSTER.execAll("create table faults (id integer primary key, v text)",
                 "insert into faults select g, 'init' from generate_series(1, 20) g");
+        // a round in flight when the stall starts waits for the socket timeout (Ibex's default 60 s;
+        // MidStatementStallIT covers that case): 5 s here keeps the bound below short
+        CLUSTER.control().dsl().execute("update ibex.node set url = url || '&socketTimeout=5'");
         CLUSTER.addSync("faults", new dev.ibex.engine.config.TableRef("public", "faults"));
         try (Engine engine = CLUSTER.startEngine()) {
             CLUSTER.exec("a", "update faults set v = 'before' where id = 1");
