@@ -68,7 +68,7 @@ final class IbexJar {
 
     private ProcessBuilder builder(String... args) {
         List<String> command = new ArrayList<>(List.of(javaBin(), "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar",
-                StartCommandIT.shadedJar().toString()));
+                EngineProcess.shadedJar().toString()));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
         pb.environment().keySet().removeIf(k -> k.startsWith("IBEX_") || k.startsWith("PG"));
