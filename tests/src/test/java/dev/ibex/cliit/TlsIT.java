@@ -106,16 +106,16 @@ class TlsIT {
         a.execute(DB, "insert into t values (1, 'from a')");
         b.execute(DB, "insert into t values (2, 'from b')");
         for (PgServer s : List.of(a, b)) {
-            Await.until(s.name() + " holds both rows", ARRIVAL, () -> count(s, DB, "select count(*) from t where id in (1, 2)") == 2);
+            Await.until(s.name() + " holds both rows", ARRIVAL, () -> s.count(DB, "select count(*) from t where id in (1, 2)") == 2);
         }
         for (PgServer s : List.of(a, b)) {
-            Await.until("the engine holds a session on " + s.name(), ARRIVAL, () -> count(s, DB, ENGINE_SESSIONS) > 0);
-            assertEquals(0, count(s, DB, ENGINE_SESSIONS + " and not s.ssl"),
-                    () -> "every engine session on " + s.name() + " is encrypted: " + rows(s, DB, SESSION_DETAIL));
+            Await.until("the engine holds a session on " + s.name(), ARRIVAL, () -> s.count(DB, ENGINE_SESSIONS) > 0);
+            assertEquals(0, s.count(DB, ENGINE_SESSIONS + " and not s.ssl"),
+                    () -> "every engine session on " + s.name() + " is encrypted: " + s.rows(DB, SESSION_DETAIL));
         }
         Await.until("the engine holds a session on the control database", ARRIVAL,
-                () -> count(a, "ibex_control", ENGINE_SESSIONS) > 0);
-        assertEquals(0, count(a, "ibex_control", ENGINE_SESSIONS + " and not s.ssl"),
+                () -> a.count("ibex_control", ENGINE_SESSIONS) > 0);
+        assertEquals(0, a.count("ibex_control", ENGINE_SESSIONS + " and not s.ssl"),
                 "the engine's sessions on the control database are encrypted");
     }
 
@@ -177,22 +177,6 @@ class TlsIT {
 
     private static String url(PgServer s, String db, String ssl) {
         return s.jdbcUrl(db) + "&" + ssl;
-    }
-
-    private static long count(PgServer s, String db, String sql) {
-        try (Connection c = s.connect(db)) {
-            return Sql.count(c, sql);
-        } catch (SQLException e) {
-            throw new Sql.UncheckedSqlException(sql, e);
-        }
-    }
-
-    private static List<List<String>> rows(PgServer s, String db, String sql) {
-        try (Connection c = s.connect(db)) {
-            return Sql.rows(c, sql);
-        } catch (SQLException e) {
-            throw new Sql.UncheckedSqlException(sql, e);
-        }
     }
 
     /** The SQLSTATE of a failed login, or null if the login succeeds. */

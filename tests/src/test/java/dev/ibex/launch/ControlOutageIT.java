@@ -77,8 +77,8 @@ class ControlOutageIT {
         try {
             Await.until("the engine runs", WAIT, () -> IbexJar.read(log).contains("ibex engine running"));
             a.execute(DB, "insert into t values (1, 'before the outage')");
-            Await.until("b has row 1", WAIT, () -> count(b, DB, "select count(*) from t") == 1);
-            long roundsBefore = count(a, "ibex_control", "select count(*) from ibex.round");
+            Await.until("b has row 1", WAIT, () -> b.count(DB, "select count(*) from t") == 1);
+            long roundsBefore = a.count("ibex_control", "select count(*) from ibex.round");
 
             controlProxy.cut();
             int logged = IbexJar.read(log).length();
@@ -95,11 +95,11 @@ class ControlOutageIT {
             assertBacksOff(failureLines(log, logged));
 
             controlProxy.heal();
-            Await.until("a and b converge after the outage", WAIT, () -> count(a, DB, "select count(*) from t") == 3
-                    && count(b, DB, "select count(*) from t") == 3);
+            Await.until("a and b converge after the outage", WAIT, () -> a.count(DB, "select count(*) from t") == 3
+                    && b.count(DB, "select count(*) from t") == 3);
             Await.until("rounds are recorded again", WAIT,
-                    () -> count(a, "ibex_control", "select count(*) from ibex.round where outcome = 'ok'") > roundsBefore);
-            assertEquals(rows(a, DB, "select * from t order by id"), rows(b, DB, "select * from t order by id"));
+                    () -> a.count("ibex_control", "select count(*) from ibex.round where outcome = 'ok'") > roundsBefore);
+            assertEquals(a.rows(DB, "select * from t order by id"), b.rows(DB, "select * from t order by id"));
             IbexJar.Result validate = ibex.run("validate", "s");
             assertEquals(0, validate.code(), validate::toString);
             assertTrue(engine.isAlive(), "the engine is still running");
@@ -126,19 +126,4 @@ class ControlOutageIT {
         assertTrue(span >= 8_000, () -> FAILURES + " failures logged within " + span + " ms: no backoff\n" + String.join("\n", failures));
     }
 
-    private static long count(PgServer s, String db, String sql) {
-        try (Connection c = s.connect(db)) {
-            return Sql.count(c, sql);
-        } catch (SQLException e) {
-            throw new Sql.UncheckedSqlException(sql, e);
-        }
-    }
-
-    private static List<List<String>> rows(PgServer s, String db, String sql) {
-        try (Connection c = s.connect(db)) {
-            return Sql.rows(c, sql);
-        } catch (SQLException e) {
-            throw new Sql.UncheckedSqlException(sql, e);
-        }
-    }
 }

@@ -145,6 +145,24 @@ public final class PgServer implements AutoCloseable {
         }
     }
 
+    /** The number a counting query returns, on a new connection to {@code database}. */
+    public long count(String database, String sql) {
+        try (Connection c = connect(database)) {
+            return Sql.count(c, sql);
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException(sql, e);
+        }
+    }
+
+    /** A query's rows as text, on a new connection to {@code database}. */
+    public java.util.List<java.util.List<String>> rows(String database, String sql) {
+        try (Connection c = connect(database)) {
+            return Sql.rows(c, sql);
+        } catch (SQLException e) {
+            throw new Sql.UncheckedSqlException(sql, e);
+        }
+    }
+
     /**
      * Turns TLS on: copies the server certificate and key into the data directory (the key readable
      * by its owner only, as PostgreSQL demands), sets {@code ssl = on} and reloads, then waits until
