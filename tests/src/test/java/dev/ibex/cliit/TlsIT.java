@@ -8,7 +8,6 @@ import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
-import dev.ibex.testkit.Sql;
 import dev.ibex.testkit.TestCertificates;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,12 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
-import dev.ibex.testkit.Sql;
 import dev.ibex.testkit.TcpProxy;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.time.LocalTime;
 import java.util.List;
