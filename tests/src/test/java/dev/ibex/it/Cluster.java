@@ -360,9 +360,15 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
     private static final class SharedServers implements AutoCloseable {
         private final List<PgServer> servers = new ArrayList<>();
 
+        /** The first {@code count} servers, started if new, restarted if a test left one stopped. */
         synchronized List<PgServer> first(int count) {
             while (servers.size() < count) {
                 servers.add(PgServer.start("node" + (servers.size() + 1)));
+            }
+            for (PgServer s : servers.subList(0, count)) {
+                if (!s.isRunning()) {
+                    s.restart();
+                }
             }
             return List.copyOf(servers.subList(0, count));
         }

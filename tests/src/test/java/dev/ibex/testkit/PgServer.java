@@ -230,7 +230,14 @@ public final class PgServer implements AutoCloseable {
     public synchronized void stop() {
         if (postmaster != null) {
             long started = System.nanoTime();
-            shutdown("fast");
+            try {
+                shutdown("fast");
+            } catch (RuntimeException e) {
+                // seen once under chaos: a fast shutdown that did not finish within the timeout
+                LOG.warn("PostgreSQL {} did not stop in time, killing it", name, e);
+                kill();
+                return;
+            }
             LOG.info("PostgreSQL {} stopped in {} ms", name, millisSince(started));
         }
     }
