@@ -126,8 +126,9 @@ final class ScaleWorkload implements AutoCloseable {
             control.addNode(new NodeSettings(name, cluster.url(server, db), null));
             ids.add(new NodeId(name, ids.size() + 1));
         }
-        new SyncInstaller(control, directory).addSync(new SyncSettings(sync, ids, tables, "latest", List.of(), Duration.ofHours(1), false),
-                null, (t, f, to, d, total) -> { });
+        // no ledger purge during the measured rounds: S1 and S2 time replication rounds alone
+        new SyncInstaller(control, directory).addSync(new SyncSettings(sync, ids, tables, "latest", List.of(), Duration.ofHours(1), false)
+                .withLedgerRetention(Duration.ofDays(1), SyncSettings.DEFAULT_NODE_RETENTION), null, (t, f, to, d, total) -> { });
         return new RoundService(control, directory, Clock.systemUTC());
     }
 
