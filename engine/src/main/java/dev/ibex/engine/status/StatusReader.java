@@ -55,7 +55,9 @@ public final class StatusReader {
         for (NodeId n : s.nodes()) {
             try {
                 conns.put(n.name(), directory.pool(n.name()).getConnection());
-            } catch (SQLException | RuntimeException e) {
+            } catch (SQLException e) {
+                errors.put(n.name(), dev.ibex.engine.db.SqlErrors.connectFailure(e));
+            } catch (RuntimeException e) {
                 errors.put(n.name(), Redactor.text(Redactor.firstLine(e.getMessage())));
             }
         }
