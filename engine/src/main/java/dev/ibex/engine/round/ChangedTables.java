@@ -24,19 +24,35 @@ import java.util.Set;
  * node counts as changed: its table round pauses it with the reason.
  */
 final class ChangedTables {
-    private ChangedTables() {
+    /** Per node of the round, the ledgers that exist there, read once at the start of the round. */
+    private final Map<String, Set<String>> ledgers;
+
+    private ChangedTables(Map<String, Set<String>> ledgers) {
+        this.ledgers = ledgers;
+    }
+
+    /** Reads which ledgers exist on each node of the round. */
+    static ChangedTables read(List<NodeSession> sessions) throws SQLException {
+        Map<String, Set<String>> ledgers = new HashMap<>();
+        for (NodeSession s : sessions) {
+            ledgers.put(s.node.name(), ledgers(s));
+        }
+        return new ChangedTables(ledgers);
+    }
+
+    /** Names of the ledgers that exist on the node, as read at the start of the round. */
+    Set<String> ledgers(String node) {
+        return ledgers.getOrDefault(node, Set.of());
     }
 
     /** The tables with a change that some target of this round has not reconciled yet. */
-    static Set<TableRef> sinceWatermarks(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
+    Set<TableRef> sinceWatermarks(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
             throws SQLException {
         Map<String, Map<String, Map<String, TxId>>> marks = new HashMap<>();
-        Map<String, Set<String>> ledgers = new HashMap<>();
         Map<String, Map<TableRef, String>> shapes = new HashMap<>();
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
         for (NodeSession s : sessions) {
             marks.put(s.node.name(), watermarks(s));
-            ledgers.put(s.node.name(), ledgers(s));
             shapes.put(s.node.name(), shapes(s, refs));
         }
         Set<TableRef> out = new HashSet<>();
@@ -45,7 +61,7 @@ final class ChangedTables {
             String ledger = t.ledgerName();
             boolean sameShape = shapes.get(sessions.get(0).node.name()).get(t) != null
                     && sessions.stream().map(s -> shapes.get(s.node.name()).get(t)).distinct().count() == 1;
-            if (sameShape && sessions.stream().allMatch(s -> ledgers.get(s.node.name()).contains(ledger))) {
+            if (sameShape && sessions.stream().allMatch(s -> ledgers(s.node.name()).contains(ledger))) {
                 present.add(t);
             } else {
                 out.add(t);
@@ -64,13 +80,12 @@ final class ChangedTables {
     }
 
     /** True when some node already has a change to one of {@code tables} at or after its boundary of this round. */
-    static boolean sinceBoundaries(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
+    boolean sinceBoundaries(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
             throws SQLException {
         for (NodeSession s : sessions) {
-            Set<String> ledgers = ledgers(s);
             Map<TableRef, TxId> from = new LinkedHashMap<>();
             for (TableSettings t : tables) {
-                if (ledgers.contains(t.table().ledgerName())) {
+                if (ledgers(s.node.name()).contains(t.table().ledgerName())) {
                     from.put(t.table(), boundaries.get(s.node.name()));
                 }
             }
@@ -159,8 +174,7 @@ final class ChangedTables {
         return out;
     }
 
-    /** Names of the ledgers that exist on the node. */
-    static Set<String> ledgers(NodeSession s) throws SQLException {
+    private static Set<String> ledgers(NodeSession s) throws SQLException {
         Set<String> out = new HashSet<>();
         try (PreparedStatement ps = s.reader.prepareStatement(
                 "select relname::text from pg_class where relnamespace = 'ibex'::regnamespace and relkind in ('r', 'p')");

@@ -85,17 +85,20 @@ final class LedgerPurger {
         }
     }
 
-    /** Purges the entries of {@code table} that every node in {@code sessions} holds at the same version. */
+    /**
+     * Purges the entries of {@code table} (whose ledger exists on the first node) that every node in
+     * {@code sessions} holds at the same version.
+     */
     void purge(TableRef table, List<NodeSession> sessions, List<String> errors) {
         NodeSession first = sessions.get(0);
         TableShape shape;
         try {
             Optional<TableShape> found = TableInspector.inspect(first.reader, table);
-            if (found.isEmpty() || !ledgerExists(first, table)) {
+            if (found.isEmpty()) {
                 return;
             }
             shape = found.get();
-        } catch (SQLException | IbexException e) {
+        } catch (IbexException e) {
             errors.add("node " + first.node + ", table " + table + ": ledger purge: " + Redactor.firstLine(e.getMessage()));
             return;
         }
@@ -188,23 +191,27 @@ final class LedgerPurger {
     private boolean delete(NodeSession s, TableShape shape, List<List<String>> keys, List<VersionVector> versions) throws SQLException {
         String entries = KeyArrays.unnest(shape, "v") + " join " + ledger(shape) + " l on " + KeyArrays.match(shape, "l")
                 + " where ibex.vv_trim(l.ibex_vv) = k.v::bigint[] and l.ibex_base is null";
-        deleted += execute(s, "delete from " + ledger(shape) + " d where d.ctid in (select l.ctid from " + entries
-                + " for update of l skip locked)", shape, keys, versions);
-        return execute(s, "select count(*) from " + entries, shape, keys, versions) == 0;
+        try (PreparedStatement ps = bound(s, "delete from " + ledger(shape) + " d where d.ctid in (select l.ctid from " + entries
+                + " for update of l skip locked)", shape, keys, versions)) {
+            deleted += ps.executeUpdate();
+        }
+        try (PreparedStatement ps = bound(s, "select count(*) from " + entries, shape, keys, versions); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getLong(1) == 0;
+        }
     }
 
-    private static long execute(NodeSession s, String sql, TableShape shape, List<List<String>> keys, List<VersionVector> versions)
-            throws SQLException {
-        try (PreparedStatement ps = s.writer.prepareStatement(sql)) {
+    /** A statement on the node's writer with the keys and their versions bound. */
+    private static PreparedStatement bound(NodeSession s, String sql, TableShape shape, List<List<String>> keys,
+                                           List<VersionVector> versions) throws SQLException {
+        PreparedStatement ps = s.writer.prepareStatement(sql);
+        try {
             int next = KeyArrays.bind(s.writer, ps, 1, shape, keys);
             ps.setArray(next, s.writer.createArrayOf("text", versions.stream().map(LedgerPurger::text).toArray()));
-            if (sql.startsWith("delete")) {
-                return ps.executeUpdate();
-            }
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
+            return ps;
+        } catch (SQLException e) {
+            ps.close();
+            throw e;
         }
     }
 

@@ -84,7 +84,8 @@ public final class RoundRunner {
                 nodes.put(s.node.name(), new NodeRound(s.node.name(), false, 0, 0, why, null));
             });
             List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
-            Set<TableRef> changed = changedTables(active, sessions, boundaries);
+            ChangedTables probe = sessions.size() < 2 ? null : readLedgers(sessions);
+            Set<TableRef> changed = changedTables(probe, active, sessions, boundaries);
             for (TableSettings t : active) {
                 if (sessions.size() < 2) {
                     continue;
@@ -121,9 +122,9 @@ public final class RoundRunner {
                     errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
                 }
             }
-            more = !stopping && moreWork(sync, sessions, boundaries);
-            if (!stopping) {
-                purgeIfDue(sync, purger, sessions, errors);
+            more = !stopping && moreWork(sync, probe, sessions, boundaries);
+            if (!stopping && probe != null) {
+                purgeIfDue(sync, probe, purger, sessions, errors);
             }
         } finally {
             sessions.forEach(NodeSession::close);
@@ -137,14 +138,15 @@ public final class RoundRunner {
      * that reached every node of the sync (but those waiting for a resync): an entry one node lacks
      * must stay on the others.
      */
-    private void purgeIfDue(SyncSettings sync, LedgerPurger purger, List<NodeSession> sessions, List<String> errors) {
+    private void purgeIfDue(SyncSettings sync, ChangedTables probe, LedgerPurger purger, List<NodeSession> sessions,
+                            List<String> errors) {
         Instant now = clock.instant();
         Instant last = lastPurge.computeIfAbsent(sync.name(), k -> created);
         if (sessions.size() < 2 || sessions.size() < sync.activeNodes().size() || now.isBefore(last.plus(sync.purgeInterval()))) {
             return;
         }
         try {
-            Set<String> ledgers = ChangedTables.ledgers(sessions.get(0));
+            Set<String> ledgers = probe.ledgers(sessions.get(0).node.name());
             List<TableRef> present = sync.tables().stream().filter(t -> !t.paused() && ledgers.contains(t.table().ledgerName()))
                     .map(TableSettings::table).toList();
             for (TableRef t : ChangedTables.withEntries(sessions.get(0), present)) {
@@ -190,16 +192,29 @@ public final class RoundRunner {
         }
     }
 
+    /** Which ledgers each node has, or null when a node cannot tell (every table then runs its round). */
+    private static ChangedTables readLedgers(List<NodeSession> sessions) {
+        try {
+            return ChangedTables.read(sessions);
+        } catch (SQLException e) {
+            return null;
+        }
+    }
+
     /** The tables with something to read this round; all of them when the nodes cannot tell. */
-    private static Set<TableRef> changedTables(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries) {
+    private static Set<TableRef> changedTables(ChangedTables probe, List<TableSettings> tables, List<NodeSession> sessions,
+                                               Map<String, TxId> boundaries) {
         if (sessions.size() < 2) {
             return Set.of();
         }
         try {
-            return ChangedTables.sinceWatermarks(tables, sessions, boundaries);
+            if (probe != null) {
+                return probe.sinceWatermarks(tables, sessions, boundaries);
+            }
         } catch (SQLException e) {
-            return tables.stream().map(TableSettings::table).collect(java.util.stream.Collectors.toSet());
+            // fall through: every table runs its round, which reports what fails
         }
+        return tables.stream().map(TableSettings::table).collect(java.util.stream.Collectors.toSet());
     }
 
     /** Brings the node's ibex schema up to this engine's version, once per node and engine run. */
@@ -224,7 +239,7 @@ public final class RoundRunner {
      * True when some node already has changes past this round's boundary. Wake-up flags are
      * cleared first: a write after this check notifies, a write before it is seen by it.
      */
-    private static boolean moreWork(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries) {
+    private static boolean moreWork(SyncSettings sync, ChangedTables probe, List<NodeSession> sessions, Map<String, TxId> boundaries) {
         if (sessions.size() < 2) {
             return false;
         }
@@ -236,7 +251,7 @@ public final class RoundRunner {
             }
         }
         try {
-            return ChangedTables.sinceBoundaries(sync.tables().stream().filter(t -> !t.paused()).toList(), sessions, boundaries);
+            return probe != null && probe.sinceBoundaries(sync.tables().stream().filter(t -> !t.paused()).toList(), sessions, boundaries);
         } catch (SQLException e) {
             return false;
         }

@@ -34,11 +34,13 @@ public final class StatusReader {
     private final ControlStore control;
     private final NodeDirectory directory;
     private final Clock clock;
+    private final RoundHistory history;
 
     public StatusReader(ControlStore control, NodeDirectory directory, Clock clock) {
         this.control = control;
         this.directory = directory;
         this.clock = clock;
+        this.history = new RoundHistory(control.dsl());
     }
 
     public List<SyncStatus> all() {
@@ -62,7 +64,7 @@ public final class StatusReader {
             }
         }
         try {
-            RoundHistory h = new RoundHistory(control.dsl());
+            RoundHistory h = history;
             var state = h.state(s.name());
             Map<String, Long> measured = state.map(x -> skews(x.getNodeReport())).orElse(Map.of());
             List<SyncStatus.NodeStatus> nodes = new ArrayList<>();
@@ -129,7 +131,7 @@ public final class StatusReader {
         Connection c = conns.get(n.name());
         String resync = s.resyncNeeded().get(n.name());
         if (c == null) {
-            java.time.OffsetDateTime reached = new RoundHistory(control.dsl()).lastReached(s.name(), n.name()).orElse(null);
+            java.time.OffsetDateTime reached = history.lastReached(s.name(), n.name()).orElse(null);
             Long waiting = waitingFor(s, reached, conns);
             return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, 0, error,
                     reached == null ? null : reached.toString(), waiting, resync);
