@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (rows written on one node hold that node's last value, the contended rows the latest write), with
  * no effect applied twice (an additive balance) and exactly one journal entry per conflict.
  *
- * <p>The backlog, over 2 810 keys (chunks of 100, 200, 400, 800, 1 000 and 310 keys, as {@code
+ * <p>The backlog, over 2 810 keys (chunks of 100, 200, 400, 800 and 1 310 keys, as {@code
  * ChunkPlanner} sizes narrow rows; keys are 100 000 + n, so that their text order, in
  * which rounds merge keys, is their numeric order): n = 1..5 updated on a, then on b (five
  * conflicts, b wins); 6..1500 updated twice on a; 2001..2500 updated on b; 5001..5800 inserted on

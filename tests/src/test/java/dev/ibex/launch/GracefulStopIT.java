@@ -13,9 +13,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * SIGTERM in the middle of a long round: {@code ibex start} is replicating a 40 000-row backlog
- * (40 chunks) from a to b and c when it is told to stop. It must exit within 30 s, say what
+ * (10 chunks) from a to b and c when it is told to stop. It must exit within 30 s, say what
  * became of the round (cut short at a chunk boundary, or finished), and leave no target with part
- * of a chunk: every chunk of 1 000 rows is on a target whole or not at all, and a cut-short round
+ * of a chunk: every chunk (up to 10 000 rows) is on a target whole or not at all, and a cut-short round
  * advanced no watermark. The next engine then converges with nothing lost or applied twice. With a
  * node black-holed (its proxy stalls) the round cannot reach a chunk boundary: the engine abandons
  * it after {@code Engine.STOP_TIMEOUT} and still exits within 30 s.
@@ -103,12 +103,12 @@ class GracefulStopIT {
 
     /**
      * Whether {@code rows} is a whole number of the round's chunks, which for these narrow rows
-     * are 100, 200, 400, 800 keys and then 1 000 each (ChunkPlanner: first chunk 100, at most
-     * twice the previous, at most 1 000).
+     * are 100, 200, 400, ..., 6 400 keys and then 10 000 each (ChunkPlanner: first chunk 100, at most
+     * twice the previous, at most 10 000).
      */
     private static boolean wholeChunks(long rows) {
         long done = 0;
-        for (long chunk = 100; done < rows; chunk = Math.min(1000, chunk * 2)) {
+        for (long chunk = 100; done < rows; chunk = Math.min(10_000, chunk * 2)) {
             done += chunk;
         }
         return done == rows;

@@ -7,15 +7,17 @@ import java.util.List;
 /**
  * How many keys the next chunk of a round takes, so that the rows a chunk holds in memory stay
  * bounded however wide they are: at most {@link #MAX_KEYS}, at most what fits in {@link #BUDGET_CHARS}
- * of row text (every node's side counted) at the size per key of the previous chunk, and at most
+ * of row text (every node's side counted, each value also counted as {@link #VALUE_OVERHEAD} characters
+ * for the objects that hold it) at the size per key of the previous chunk, and at most
  * twice the previous chunk's keys, so that a run of small rows (deletes, narrow rows) does not
  * open the way to a full chunk of wide ones. A round's first chunk, of unknown width, takes
  * {@link #FIRST_KEYS}. Pure.
  */
 final class ChunkPlanner {
-    static final int MAX_KEYS = 1000;
+    static final int MAX_KEYS = 10_000;
     static final int FIRST_KEYS = 100;
     static final long BUDGET_CHARS = 8L << 20;
+    static final int VALUE_OVERHEAD = 32;
 
     private ChunkPlanner() {
     }
@@ -44,7 +46,7 @@ final class ChunkPlanner {
         }
         long n = 0;
         for (String v : image.values()) {
-            n += v == null ? 0 : v.length();
+            n += VALUE_OVERHEAD + (v == null ? 0 : v.length());
         }
         return n;
     }

@@ -2,6 +2,12 @@ package dev.ibex.engine.round;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.ibex.conflict.NodeId;
+import dev.ibex.conflict.RowImage;
+import dev.ibex.conflict.Side;
+import dev.ibex.conflict.VersionVector;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -12,11 +18,13 @@ class ChunkPlannerTest {
         "0, 0, 100",
         // narrow rows (two sides of ~100 chars): grow by doubling up to the maximum
         "100, 20000, 200",
-        "800, 160000, 1000",
-        "1000, 200000, 1000",
+        "800, 160000, 1600",
+        "6400, 1280000, 10000",
+        "10000, 2000000, 10000",
         // wide rows: as many as fit in 8 MiB of row text at the last chunk's width
         "100, 6553600, 128",
         "1000, 65536000, 128",
+        "10000, 655360000, 128",
         // one row wider than the budget: one key at a time
         "1, 20000000, 1",
         "100, 2000000000, 1",
@@ -25,5 +33,13 @@ class ChunkPlannerTest {
     })
     void sizesByBytesAndGrowsAtMostTwofold(int lastKeys, long lastChars, int expected) {
         assertEquals(expected, ChunkPlanner.next(lastKeys, lastChars));
+    }
+
+    @Test
+    void countsEachValueWithTheObjectsHoldingIt() {
+        RowImage row = new RowImage(List.of("id", "note", "gone"), java.util.Arrays.asList("12", "hello", null));
+        Side side = new Side(new NodeId("a", 1), VersionVector.EMPTY, 0, null, row);
+        assertEquals(3 * ChunkPlanner.VALUE_OVERHEAD + 7, ChunkPlanner.chars(side));
+        assertEquals(0, ChunkPlanner.chars(new Side(new NodeId("b", 2), VersionVector.EMPTY, 0, null, null)));
     }
 }
