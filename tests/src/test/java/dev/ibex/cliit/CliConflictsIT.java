@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.Sql;
@@ -51,8 +49,7 @@ class CliConflictsIT {
     private final Map<String, PgServer> servers = new LinkedHashMap<>();
     private final Map<String, Long> ids = new LinkedHashMap<>();
     private String control;
-    private ControlStore engineStore;
-    private Engine engine;
+    private InProcessEngine engine;
 
     @BeforeAll
     void setUp() {
@@ -86,8 +83,7 @@ class CliConflictsIT {
         exec("a", "update w set v = 'w from a' where id = 1");
         exec("b", "update w set v = 'w from b' where id = 1");
 
-        engineStore = ControlStore.open(control, null);
-        engine = Engine.start(engineStore);
+        engine = InProcessEngine.start(control);
     }
 
     @AfterAll
@@ -95,9 +91,6 @@ class CliConflictsIT {
         try {
             if (engine != null) {
                 engine.close();
-            }
-            if (engineStore != null) {
-                engineStore.close();
             }
         } finally {
             servers.values().forEach(PgServer::close);

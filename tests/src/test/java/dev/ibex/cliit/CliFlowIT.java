@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.Sql;
@@ -49,8 +47,7 @@ class CliFlowIT {
 
     private final Map<String, PgServer> servers = new LinkedHashMap<>();
     private String control;
-    private ControlStore engineStore;
-    private Engine engine;
+    private InProcessEngine engine;
 
     @BeforeAll
     void startServers() {
@@ -75,9 +72,6 @@ class CliFlowIT {
         try {
             if (engine != null) {
                 engine.close();
-            }
-            if (engineStore != null) {
-                engineStore.close();
             }
         } finally {
             servers.values().forEach(PgServer::close);
@@ -144,8 +138,7 @@ class CliFlowIT {
     @Test
     @Order(4)
     void aWriteOnBReachesAAndC() {
-        engineStore = ControlStore.open(control, null);
-        engine = Engine.start(engineStore);
+        engine = InProcessEngine.start(control);
         exec("b", "insert into t values (1001, 'written on b')");
         awaitRow("a", "t", 1001, "written on b");
         awaitRow("c", "t", 1001, "written on b");

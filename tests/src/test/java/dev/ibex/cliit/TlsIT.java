@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.TestCertificates;
@@ -50,8 +48,7 @@ class TlsIT {
     private PgServer b;
     private TestCertificates certs;
     private String control;
-    private ControlStore engineStore;
-    private Engine engine;
+    private InProcessEngine engine;
 
     @BeforeAll
     void startServers() throws Exception {
@@ -79,9 +76,6 @@ class TlsIT {
             if (engine != null) {
                 engine.close();
             }
-            if (engineStore != null) {
-                engineStore.close();
-            }
         } finally {
             CliLogging.useTestConfiguration();
             for (PgServer s : new PgServer[] {a, b}) {
@@ -99,8 +93,7 @@ class TlsIT {
         cli("node", "add", "a", "--url", verifyFull(a, DB, certs.ca()));
         cli("node", "add", "b", "--url", url(b, DB, "sslmode=require"));
         cli("sync", "add", "s", "--nodes", "a,b", "--tables", "t", "--interval", "1s");
-        engineStore = ControlStore.open(control, null);
-        engine = Engine.start(engineStore);
+        engine = InProcessEngine.start(control);
 
         a.execute(DB, "insert into t values (1, 'from a')");
         b.execute(DB, "insert into t values (2, 'from b')");

@@ -86,16 +86,10 @@ class BoundedMemoryIT {
             OffsetDateTime committed = OffsetDateTime.now(ZoneOffset.UTC);
             report("transaction case: inserted %d rows on a in one transaction in %.1f s", TRANSACTION, seconds(t0));
 
-            Duration deadline = Duration.ofSeconds(120 + TRANSACTION / 1000);
-            histogramMidway(engine, cb, "items", baseline, TRANSACTION, deadline);
-            List<String> round = awaitRound(engine, committed, deadline);
-            double elapsed = Duration.between(committed, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
-
-            assertConverged(ca, cb, "items", TRANSACTION);
-            GcLog.Peak heap = engine.heap();
-            engine.stop();
+            Outcome o = converge(engine, ca, cb, "items", baseline, TRANSACTION, TRANSACTION, committed,
+                    Duration.ofSeconds(120 + TRANSACTION / 1000));
             report("transaction case: %d rows, -Xmx%s: converged %.1f s after the commit (%.0f rows/s); round %s; %s",
-                    TRANSACTION, HEAP, elapsed, TRANSACTION / elapsed, describe(round), heap);
+                    TRANSACTION, HEAP, o.seconds(), TRANSACTION / o.seconds(), describe(o.round()), o.heap());
         }
     }
 
@@ -116,22 +110,16 @@ class BoundedMemoryIT {
             long baseline = writesOn(cb, "items");
             OffsetDateTime launched = OffsetDateTime.now(ZoneOffset.UTC);
             try (EngineProcess engine = EngineProcess.startWithHeap(control, HEAP)) {
-                Duration deadline = Duration.ofSeconds(120 + BACKLOG / 1000);
-                histogramMidway(engine, cb, "items", baseline, perNode - shared, deadline);
-                List<String> round = awaitRound(engine, launched, deadline);
-                double elapsed = Duration.between(launched, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
-
-                assertConverged(ca, cb, "items", before + 2 * perNode - shared);
-                GcLog.Peak heap = engine.heap();
-                engine.stop();
+                Outcome o = converge(engine, ca, cb, "items", baseline, perNode - shared, before + 2 * perNode - shared, launched,
+                        Duration.ofSeconds(120 + BACKLOG / 1000));
                 report("backlog case: %d pending changes, -Xmx%s: converged %.1f s after the engine started; round %s; %s",
-                        2 * perNode, HEAP, elapsed, describe(round), heap);
+                        2 * perNode, HEAP, o.seconds(), describe(o.round()), o.heap());
             }
         }
     }
 
     /**
-     * Rows of 64 kB: a chunk of 1 000 of them would be 64 MB of row text on the reading side alone
+     * Rows of 64 kB: a chunk of 1 000 of them (chunks grow to 10 000 keys) would be 64 MB of row text on the reading side alone
      * (before chunks were sized by bytes, the engine ran out of memory here), so the engine must size
      * its chunks by bytes, not only by keys, to stay within the heap.
      */
@@ -145,16 +133,9 @@ class BoundedMemoryIT {
             Sql.exec(ca, "insert into documents select g, 'document ' || g, repeat(md5(g::text), 2000) "
                     + "from generate_series(1, ?::bigint) g", rows);
             OffsetDateTime committed = OffsetDateTime.now(ZoneOffset.UTC);
-            Duration deadline = Duration.ofSeconds(120 + rows / 20);
-            histogramMidway(engine, cb, "documents", baseline, rows, deadline);
-            List<String> round = awaitRound(engine, committed, deadline);
-            double elapsed = Duration.between(committed, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
-
-            assertConverged(ca, cb, "documents", rows);
-            GcLog.Peak heap = engine.heap();
-            engine.stop();
+            Outcome o = converge(engine, ca, cb, "documents", baseline, rows, rows, committed, Duration.ofSeconds(120 + rows / 20));
             report("wide rows case: %d rows of 64 kB (%d MB), -Xmx%s: converged %.1f s after the commit; round %s; %s",
-                    rows, rows * 64_000 / 1_000_000, HEAP, elapsed, describe(round), heap);
+                    rows, rows * 64_000 / 1_000_000, HEAP, o.seconds(), describe(o.round()), o.heap());
         }
     }
 
@@ -205,6 +186,26 @@ class BoundedMemoryIT {
         double seconds = Double.parseDouble(round.get(4));
         return String.format(java.util.Locale.ROOT, "%s: %s keys decided, %s rows applied, %s conflicts in %.1f s (%.0f rows applied/s)",
                 round.get(0), round.get(1), round.get(2), round.get(3), seconds, Long.parseLong(round.get(2)) / seconds);
+    }
+
+    /** How one case ended: seconds from {@code since} to the round that converged, that round's line, the heap. */
+    private record Outcome(double seconds, List<String> round, GcLog.Peak heap) {
+    }
+
+    /**
+     * Takes the heap histogram once b holds part of the rows ({@code midwayOf} of them changed since
+     * {@code baseline}), waits for the engine's round that ends the work, checks that {@code table}
+     * holds {@code rows} rows on both nodes, and stops the engine.
+     */
+    private static Outcome converge(EngineProcess engine, Connection ca, Connection cb, String table, long baseline, long midwayOf,
+                                    long rows, OffsetDateTime since, Duration deadline) throws Exception {
+        histogramMidway(engine, cb, table, baseline, midwayOf, deadline);
+        List<String> round = awaitRound(engine, since, deadline);
+        double elapsed = Duration.between(since, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
+        assertConverged(ca, cb, table, rows);
+        GcLog.Peak heap = engine.heap();
+        engine.stop();
+        return new Outcome(elapsed, round, heap);
     }
 
     private static void assertConverged(Connection ca, Connection cb, String table, long rows) {
