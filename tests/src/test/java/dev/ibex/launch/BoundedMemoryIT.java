@@ -199,13 +199,41 @@ class BoundedMemoryIT {
      */
     private static Outcome converge(EngineProcess engine, Connection ca, Connection cb, String table, long baseline, long midwayOf,
                                     long rows, OffsetDateTime since, Duration deadline) throws Exception {
-        histogramMidway(engine, cb, table, baseline, midwayOf, deadline);
-        List<String> round = awaitRound(engine, since, deadline);
+        List<String> round;
+        try {
+            histogramMidway(engine, cb, table, baseline, midwayOf, deadline);
+            round = awaitRound(engine, since, deadline);
+            assertConverged(ca, cb, table, rows);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\n" + diagnosis(engine, cb, table, baseline), e);
+        }
         double elapsed = Duration.between(since, OffsetDateTime.now(ZoneOffset.UTC)).toMillis() / 1000.0;
-        assertConverged(ca, cb, table, rows);
         GcLog.Peak heap = engine.heap();
         engine.stop();
         return new Outcome(elapsed, round, heap);
+    }
+
+    /**
+     * What a failed case leaves to go on: rows b took, the engine's heap and collections so far, its
+     * last rounds on the control database, what its sessions on b are doing, and the end of its output.
+     */
+    private static String diagnosis(EngineProcess engine, Connection cb, String table, long baseline) {
+        StringBuilder b = new StringBuilder();
+        b.append("rows b took: ").append(writesOn(cb, table) - baseline).append('\n');
+        b.append("engine heap: ").append(engine.heap()).append('\n');
+        try (Connection c = Sql.connect(control)) {
+            b.append("last rounds (id, started, finished, outcome, keys decided, rows applied, error): ")
+                    .append(Sql.rows(c, "select id, started_at, finished_at, outcome, rows_read, rows_applied, left(error, 300) from ibex.round "
+                            + "where sync_name = 's' order by id desc limit 5")).append('\n');
+        } catch (java.sql.SQLException | RuntimeException e) {
+            b.append("rounds: ").append(e.getMessage()).append('\n');
+        }
+        b.append("sessions on b (state, wait, query): ").append(Sql.rows(cb, "select state, wait_event_type || ':' || wait_event, "
+                + "left(query, 160) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")).append('\n');
+        List<String> lines = engine.output().lines().toList();
+        b.append("engine output, last lines:\n");
+        lines.subList(Math.max(0, lines.size() - 40), lines.size()).forEach(l -> b.append("  ").append(l).append('\n'));
+        return b.toString();
     }
 
     private static void assertConverged(Connection ca, Connection cb, String table, long rows) {

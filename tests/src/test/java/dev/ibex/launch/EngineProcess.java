@@ -46,7 +46,10 @@ public final class EngineProcess implements AutoCloseable {
      */
     static EngineProcess startWithHeap(String control, String maxHeap) {
         try {
-            EngineProcess engine = launch(control, maxHeap, Files.createTempFile("ibex-engine-gc", ".log"));
+            // the JVM keeps a log file it finds at start as "<name>.0": hand it a name that does not exist yet
+            Path gcLog = Files.createTempFile("ibex-engine-gc", ".log");
+            Files.delete(gcLog);
+            EngineProcess engine = launch(control, maxHeap, gcLog);
             engine.awaitOutput("ibex engine running", Duration.ofSeconds(60));
             return engine;
         } catch (IOException e) {

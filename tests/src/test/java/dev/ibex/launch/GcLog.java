@@ -15,12 +15,12 @@ final class GcLog {
     private static final Pattern SIZES = Pattern.compile("(\\d+)([BKMG])->(\\d+)([BKMG])\\((\\d+)([BKMG])\\)");
 
     /** Peaks in bytes (live: 0 when no full collection ran), and how many collections logged them. */
-    record Peak(long before, long after, long live, long committed, int collections) {
+    record Peak(long before, long after, long live, long committed, int collections, int full) {
         @Override
         public String toString() {
             return "peak used " + mb(before) + " MB (before a collection), peak after a collection " + mb(after)
                     + " MB, live after a full collection " + mb(live) + " MB, committed up to " + mb(committed) + " MB, "
-                    + collections + " collections";
+                    + collections + " collections (" + full + " full)";
         }
 
         private static String mb(long bytes) {
@@ -37,18 +37,21 @@ final class GcLog {
         long live = 0;
         long committed = 0;
         int collections = 0;
+        int full = 0;
         for (String line : log.split("\n")) {
             Matcher m = SIZES.matcher(line);
             if (m.find()) {
                 before = Math.max(before, bytes(m.group(1), m.group(2)));
                 long a = bytes(m.group(3), m.group(4));
                 after = Math.max(after, a);
-                live = line.contains("Pause Full") ? Math.max(live, a) : live;
+                boolean isFull = line.contains("Pause Full");
+                live = isFull ? Math.max(live, a) : live;
+                full += isFull ? 1 : 0;
                 committed = Math.max(committed, bytes(m.group(5), m.group(6)));
                 collections++;
             }
         }
-        return new Peak(before, after, live, committed, collections);
+        return new Peak(before, after, live, committed, collections, full);
     }
 
     private static long bytes(String value, String unit) {

@@ -20,10 +20,11 @@ class GcLogTest {
         assertEquals(900L << 10, p.live());
         assertEquals(1L << 30, p.committed());
         assertEquals(4, p.collections());
+        assertEquals(1, p.full());
     }
 
     @Test
     void noCollectionIsAllZero() {
-        assertEquals(new GcLog.Peak(0, 0, 0, 0, 0), GcLog.peak("[0.012s] Using G1\n"));
+        assertEquals(new GcLog.Peak(0, 0, 0, 0, 0, 0), GcLog.peak("[0.012s] Using G1\n"));
     }
 }

@@ -53,6 +53,7 @@ final class TableRound {
     private final BooleanSupplier stopping;
     private long decided;
     private long chunks;
+    private int failedTargets;
     private boolean stopped;
     private long conflicts;
     private long chunkChars;
@@ -80,6 +81,11 @@ final class TableRound {
 
     long conflicts() {
         return conflicts;
+    }
+
+    /** True when some target failed to take this table's rows this round (its watermarks stay, so a later round retries). */
+    boolean failedOnSomeTarget() {
+        return failedTargets > 0;
     }
 
     /** Chunks applied before the engine's stop ended this table's round early, or -1 if it ran to the end. */
@@ -140,6 +146,7 @@ final class TableRound {
                         throw stall(writer, s, changes.getOrDefault(n, List.of()), e);
                     }
                     failed.put(n, true);
+                    failedTargets++;
                     errors.add(e.getMessage());
                     nodes.computeIfPresent(n, (k, v) -> v.failed(e.getMessage()));
                 }

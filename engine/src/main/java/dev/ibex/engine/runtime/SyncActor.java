@@ -117,8 +117,10 @@ final class SyncActor {
             onStop.accept(stopped(d));
             return Behaviors.stopped();
         }
-        // a partial round (a node down, a table paused) replicated among the others: no backoff for them
-        boolean failed = d.failure() != null || (d.report() != null && "failed".equals(d.report().outcome()));
+        // a partial round (a node down, a table paused) replicated among the others: no backoff for them; but a table
+        // some target failed to take (a lock timeout, a dropped connection) is retried soon, not after the interval
+        boolean failed = d.failure() != null
+                || (d.report() != null && ("failed".equals(d.report().outcome()) || d.report().tablesFailed() > 0));
         if (d.failure() != null) {
             ctx.getLog().warn("sync {}: round failed: {}", settings.name(), FailureText.of(d.failure()));
         } else if (d.report() != null && !d.report().errors().isEmpty()) {
