@@ -9,12 +9,13 @@ import java.util.Map;
  * What one round of a sync did: per node, reachability and rows applied; keys decided, conflicts,
  * errors (each naming node and table), whether more work was already waiting at its end, how
  * many ledger entries it purged (summed over nodes), and how many tables some reachable target
- * failed to take for a reason that may pass (an error while reading or applying, not a pause): the
- * engine retries those after its failure backoff rather than after the sync's interval.
+ * did not fully take for a reason that may pass (an error while reading or applying, rows an
+ * application held locked; not a pause): the engine retries those after its failure backoff rather
+ * than after the sync's interval.
  */
 public record RoundReport(String sync, Instant started, Instant finished, Map<String, NodeRound> nodes,
                           long keysDecided, long conflicts, List<String> errors, boolean moreWork, long ledgerPurged,
-                          int tablesFailed) {
+                          int tablesLeftBehind) {
     public RoundReport {
         nodes = Map.copyOf(nodes);
         errors = List.copyOf(errors);

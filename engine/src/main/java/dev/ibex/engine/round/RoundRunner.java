@@ -74,7 +74,7 @@ public final class RoundRunner {
         long decided = 0;
         long conflicts = 0;
         boolean more = false;
-        int tablesFailed = 0;
+        int tablesLeftBehind = 0;
         LedgerPurger purger = new LedgerPurger(sync.name(), purges);
         try {
             open(sync, sessions, boundaries, nodes, errors);
@@ -111,7 +111,7 @@ public final class RoundRunner {
                         decided += tr.decided();
                         conflicts += tr.conflicts();
                     }
-                    tablesFailed += tr.failedOnSomeTarget() ? 1 : 0;
+                    tablesLeftBehind += tr.leftBehind() ? 1 : 0;
                     if (tr.stoppedAfter() >= 0) {
                         errors.add(STOPPED + ": table " + t.table() + " stopped after " + tr.stoppedAfter() + " chunk(s), each "
                                 + "committed on every target; its watermarks are unchanged, so the next run reads those keys again");
@@ -121,7 +121,7 @@ public final class RoundRunner {
                     pauser.pause(sync.name(), t.table(), why);
                     errors.add("table " + t.table() + " paused: " + why);
                 } catch (IbexException | SQLException e) {
-                    tablesFailed++;
+                    tablesLeftBehind++;
                     errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
                 }
             }
@@ -133,7 +133,7 @@ public final class RoundRunner {
             sessions.forEach(NodeSession::close);
         }
         return new RoundReport(sync.name(), started, clock.instant(), nodes, decided, conflicts, errors, more, purger.deleted(),
-                tablesFailed);
+                tablesLeftBehind);
     }
 
     /**

@@ -53,7 +53,7 @@ final class TableRound {
     private final BooleanSupplier stopping;
     private long decided;
     private long chunks;
-    private int failedTargets;
+    private int leftBehind;
     private boolean stopped;
     private long conflicts;
     private long chunkChars;
@@ -83,9 +83,12 @@ final class TableRound {
         return conflicts;
     }
 
-    /** True when some target failed to take this table's rows this round (its watermarks stay, so a later round retries). */
-    boolean failedOnSomeTarget() {
-        return failedTargets > 0;
+    /**
+     * True when some target did not take all of this table's changes this round: its apply failed, or
+     * it skipped rows an application held locked. Its watermarks stay, so a later round reads them again.
+     */
+    boolean leftBehind() {
+        return leftBehind > 0;
     }
 
     /** Chunks applied before the engine's stop ended this table's round early, or -1 if it ran to the end. */
@@ -136,6 +139,7 @@ final class TableRound {
                     ApplyResult r = writer.apply(s.writer, n, changes.getOrDefault(n, List.of()), mark ? marks(n) : Map.of());
                     if (r.busy() > 0) {
                         skippedAny.put(n, true);
+                        leftBehind++;
                     }
                     if (mark && s != sessions.get(sessions.size() - 1)) {
                         CrashPoints.reach(CrashPoints.TARGET_COMMITTED);
@@ -146,7 +150,7 @@ final class TableRound {
                         throw stall(writer, s, changes.getOrDefault(n, List.of()), e);
                     }
                     failed.put(n, true);
-                    failedTargets++;
+                    leftBehind++;
                     errors.add(e.getMessage());
                     nodes.computeIfPresent(n, (k, v) -> v.failed(e.getMessage()));
                 }

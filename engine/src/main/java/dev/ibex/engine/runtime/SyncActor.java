@@ -118,9 +118,10 @@ final class SyncActor {
             return Behaviors.stopped();
         }
         // a partial round (a node down, a table paused) replicated among the others: no backoff for them; but a table
-        // some target failed to take (a lock timeout, a dropped connection) is retried soon, not after the interval
+        // some target did not fully take (a lock timeout, a dropped connection, rows an application held locked) is
+        // retried soon, not after the interval
         boolean failed = d.failure() != null
-                || (d.report() != null && ("failed".equals(d.report().outcome()) || d.report().tablesFailed() > 0));
+                || (d.report() != null && ("failed".equals(d.report().outcome()) || d.report().tablesLeftBehind() > 0));
         if (d.failure() != null) {
             ctx.getLog().warn("sync {}: round failed: {}", settings.name(), FailureText.of(d.failure()));
         } else if (d.report() != null && !d.report().errors().isEmpty()) {
