@@ -5,9 +5,12 @@ import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.window.TxId;
 import dev.ibex.engine.window.WindowPlanner;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -15,6 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.postgresql.PGStatement;
 
 /**
  * Which tables of a round have anything to do, found with four queries per node however many
@@ -48,12 +53,15 @@ final class ChangedTables {
     /** The tables with a change that some target of this round has not reconciled yet. */
     Set<TableRef> sinceWatermarks(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
             throws SQLException {
-        Map<String, Map<String, Map<String, TxId>>> marks = new HashMap<>();
+        Map<String, Map<String, Map<String, TxId>>> marks = new ConcurrentHashMap<>();
         Map<String, Map<TableRef, String>> shapes = new HashMap<>();
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
-        for (NodeSession s : sessions) {
+        List<Map<TableRef, String>> perNode = PerNode.each(sessions, s -> {
             marks.put(s.node.name(), watermarks(s));
-            shapes.put(s.node.name(), shapes(s, refs));
+            return shapes(s, refs);
+        });
+        for (int i = 0; i < sessions.size(); i++) {
+            shapes.put(sessions.get(i).node.name(), perNode.get(i));
         }
         Set<TableRef> out = new HashSet<>();
         List<TableRef> present = new ArrayList<>();
@@ -67,33 +75,29 @@ final class ChangedTables {
                 out.add(t);
             }
         }
-        for (NodeSession source : sessions) {
-            Map<TableRef, TxId> from = new LinkedHashMap<>();
-            for (TableRef t : present) {
-                Map<String, Map<String, TxId>> perTarget = new HashMap<>();
-                marks.forEach((target, byLedger) -> perTarget.put(target, byLedger.getOrDefault(t.ledgerName(), Map.of())));
-                from.put(t, WindowPlanner.plan(boundaries, perTarget).get(source.node.name()).from());
-            }
-            out.addAll(withChanges(source, from));
+        Map<String, Map<TableRef, TxId>> from = new HashMap<>();
+        for (TableRef t : present) {
+            Map<String, Map<String, TxId>> perTarget = new HashMap<>();
+            marks.forEach((target, byLedger) -> perTarget.put(target, byLedger.getOrDefault(t.ledgerName(), Map.of())));
+            WindowPlanner.plan(boundaries, perTarget).forEach((source, window) ->
+                    from.computeIfAbsent(source, k -> new LinkedHashMap<>()).put(t, window.from()));
         }
+        PerNode.each(sessions, source -> withChanges(source, from.getOrDefault(source.node.name(), Map.of()))).forEach(out::addAll);
         return out;
     }
 
     /** True when some node already has a change to one of {@code tables} at or after its boundary of this round. */
     boolean sinceBoundaries(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
             throws SQLException {
-        for (NodeSession s : sessions) {
+        return PerNode.each(sessions, s -> {
             Map<TableRef, TxId> from = new LinkedHashMap<>();
             for (TableSettings t : tables) {
                 if (ledgers(s.node.name()).contains(t.table().ledgerName())) {
                     from.put(t.table(), boundaries.get(s.node.name()));
                 }
             }
-            if (!withChanges(s, from).isEmpty()) {
-                return true;
-            }
-        }
-        return false;
+            return !withChanges(s, from).isEmpty();
+        }).contains(true);
     }
 
     /** The tables among {@code from}'s keys whose ledger on {@code s} has a change at or after the given txid. */
@@ -106,6 +110,10 @@ final class ChangedTables {
         return probe(s, tables, "", null);
     }
 
+    /**
+     * One query over every ledger: a server-side statement with a generic plan, which the node plans once per
+     * connection and then reuses (planning the thousand branches anew costs several times running them).
+     */
     private static Set<TableRef> probe(NodeSession s, List<TableRef> order, String where,
                                        java.util.function.Function<TableRef, String> parameter) throws SQLException {
         Set<TableRef> out = new HashSet<>();
@@ -117,7 +125,17 @@ final class ChangedTables {
             sql.append(i == 0 ? "" : " union all ").append("select ").append(i).append(" where exists (select 1 from ")
                     .append(Idents.name("ibex", order.get(i).ledgerName())).append(where).append(")");
         }
-        try (PreparedStatement ps = s.reader.prepareStatement(sql.toString())) {
+        Connection c = s.reader;
+        boolean auto = c.getAutoCommit();
+        Savepoint mark = null;
+        if (auto) {
+            c.setAutoCommit(false);
+        } else {
+            mark = c.setSavepoint();
+        }
+        try (Statement set = c.createStatement(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            set.execute("set local plan_cache_mode = force_generic_plan");
+            ps.unwrap(PGStatement.class).setPrepareThreshold(1);
             for (int i = 0; parameter != null && i < order.size(); i++) {
                 ps.setString(i + 1, parameter.apply(order.get(i)));
             }
@@ -125,6 +143,14 @@ final class ChangedTables {
                 while (rs.next()) {
                     out.add(order.get(rs.getInt(1)));
                 }
+            }
+        } finally {
+            // the probe only reads: ending its transaction (or savepoint) this way just drops the setting
+            if (auto) {
+                c.rollback();
+                c.setAutoCommit(true);
+            } else {
+                c.rollback(mark);
             }
         }
         return out;
