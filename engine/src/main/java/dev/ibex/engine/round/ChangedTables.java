@@ -18,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import org.postgresql.PGStatement;
 
 /**
@@ -53,15 +52,12 @@ final class ChangedTables {
     /** The tables with a change that some target of this round has not reconciled yet. */
     Set<TableRef> sinceWatermarks(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
             throws SQLException {
-        Map<String, Map<String, Map<String, TxId>>> marks = new ConcurrentHashMap<>();
+        Map<String, Map<String, Map<String, TxId>>> marks = new HashMap<>();
         Map<String, Map<TableRef, String>> shapes = new HashMap<>();
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
-        List<Map<TableRef, String>> perNode = PerNode.each(sessions, s -> {
+        for (NodeSession s : sessions) {
             marks.put(s.node.name(), watermarks(s));
-            return shapes(s, refs);
-        });
-        for (int i = 0; i < sessions.size(); i++) {
-            shapes.put(sessions.get(i).node.name(), perNode.get(i));
+            shapes.put(s.node.name(), shapes(s, refs));
         }
         Set<TableRef> out = new HashSet<>();
         List<TableRef> present = new ArrayList<>();
@@ -82,22 +78,27 @@ final class ChangedTables {
             WindowPlanner.plan(boundaries, perTarget).forEach((source, window) ->
                     from.computeIfAbsent(source, k -> new LinkedHashMap<>()).put(t, window.from()));
         }
-        PerNode.each(sessions, source -> withChanges(source, from.getOrDefault(source.node.name(), Map.of()))).forEach(out::addAll);
+        for (NodeSession source : sessions) {
+            out.addAll(withChanges(source, from.getOrDefault(source.node.name(), Map.of())));
+        }
         return out;
     }
 
     /** True when some node already has a change to one of {@code tables} at or after its boundary of this round. */
     boolean sinceBoundaries(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
             throws SQLException {
-        return PerNode.each(sessions, s -> {
+        for (NodeSession s : sessions) {
             Map<TableRef, TxId> from = new LinkedHashMap<>();
             for (TableSettings t : tables) {
                 if (ledgers(s.node.name()).contains(t.table().ledgerName())) {
                     from.put(t.table(), boundaries.get(s.node.name()));
                 }
             }
-            return !withChanges(s, from).isEmpty();
-        }).contains(true);
+            if (!withChanges(s, from).isEmpty()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The tables among {@code from}'s keys whose ledger on {@code s} has a change at or after the given txid. */

@@ -168,15 +168,12 @@ final class TableRound {
         if (keys.isEmpty()) {
             return changes;
         }
-        List<List<Side>> perNode;
-        try {
-            perNode = PerNode.each(sessions, s -> reader.read(s.reader, s.node, byOrdinal, keys));
-        } catch (SQLException e) {
-            throw new IbexException("table " + table + ": reading rows: " + e.getMessage(), e); // SideReader wraps its own
-        }
+        List<List<Side>> perNode = new ArrayList<>();
         chunkChars = 0;
-        for (List<Side> sides : perNode) {
+        for (NodeSession s : sessions) {
+            List<Side> sides = reader.read(s.reader, s.node, byOrdinal, keys);
             chunkChars += ChunkPlanner.chars(sides);
+            perNode.add(sides);
         }
         List<Decision> conflicted = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
