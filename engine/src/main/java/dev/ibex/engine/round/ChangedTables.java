@@ -5,12 +5,9 @@ import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.window.TxId;
 import dev.ibex.engine.window.WindowPlanner;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Savepoint;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -18,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.postgresql.PGStatement;
 
 /**
  * Which tables of a round have anything to do, found with four queries per node however many
@@ -71,15 +67,14 @@ final class ChangedTables {
                 out.add(t);
             }
         }
-        Map<String, Map<TableRef, TxId>> from = new HashMap<>();
-        for (TableRef t : present) {
-            Map<String, Map<String, TxId>> perTarget = new HashMap<>();
-            marks.forEach((target, byLedger) -> perTarget.put(target, byLedger.getOrDefault(t.ledgerName(), Map.of())));
-            WindowPlanner.plan(boundaries, perTarget).forEach((source, window) ->
-                    from.computeIfAbsent(source, k -> new LinkedHashMap<>()).put(t, window.from()));
-        }
         for (NodeSession source : sessions) {
-            out.addAll(withChanges(source, from.getOrDefault(source.node.name(), Map.of())));
+            Map<TableRef, TxId> from = new LinkedHashMap<>();
+            for (TableRef t : present) {
+                Map<String, Map<String, TxId>> perTarget = new HashMap<>();
+                marks.forEach((target, byLedger) -> perTarget.put(target, byLedger.getOrDefault(t.ledgerName(), Map.of())));
+                from.put(t, WindowPlanner.plan(boundaries, perTarget).get(source.node.name()).from());
+            }
+            out.addAll(withChanges(source, from));
         }
         return out;
     }
@@ -111,10 +106,6 @@ final class ChangedTables {
         return probe(s, tables, "", null);
     }
 
-    /**
-     * One query over every ledger: a server-side statement with a generic plan, which the node plans once per
-     * connection and then reuses (planning the thousand branches anew costs several times running them).
-     */
     private static Set<TableRef> probe(NodeSession s, List<TableRef> order, String where,
                                        java.util.function.Function<TableRef, String> parameter) throws SQLException {
         Set<TableRef> out = new HashSet<>();
@@ -126,17 +117,7 @@ final class ChangedTables {
             sql.append(i == 0 ? "" : " union all ").append("select ").append(i).append(" where exists (select 1 from ")
                     .append(Idents.name("ibex", order.get(i).ledgerName())).append(where).append(")");
         }
-        Connection c = s.reader;
-        boolean auto = c.getAutoCommit();
-        Savepoint mark = null;
-        if (auto) {
-            c.setAutoCommit(false);
-        } else {
-            mark = c.setSavepoint();
-        }
-        try (Statement set = c.createStatement(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
-            set.execute("set local plan_cache_mode = force_generic_plan");
-            ps.unwrap(PGStatement.class).setPrepareThreshold(1);
+        try (PreparedStatement ps = s.reader.prepareStatement(sql.toString())) {
             for (int i = 0; parameter != null && i < order.size(); i++) {
                 ps.setString(i + 1, parameter.apply(order.get(i)));
             }
@@ -144,14 +125,6 @@ final class ChangedTables {
                 while (rs.next()) {
                     out.add(order.get(rs.getInt(1)));
                 }
-            }
-        } finally {
-            // the probe only reads: ending its transaction (or savepoint) this way just drops the setting
-            if (auto) {
-                c.rollback();
-                c.setAutoCommit(true);
-            } else {
-                c.rollback(mark);
             }
         }
         return out;
