@@ -53,7 +53,9 @@ final class TableRound {
     private final BooleanSupplier stopping;
     private long decided;
     private long chunks;
-    private int leftBehind;
+    /** Targets whose apply failed, and targets that skipped rows an application held locked, this round. */
+    private final Map<String, Boolean> failed = new HashMap<>();
+    private final Map<String, Boolean> skippedAny = new HashMap<>();
     private boolean stopped;
     private long conflicts;
     private long chunkChars;
@@ -88,7 +90,7 @@ final class TableRound {
      * it skipped rows an application held locked. Its watermarks stay, so a later round reads them again.
      */
     boolean leftBehind() {
-        return leftBehind > 0;
+        return !failed.isEmpty() || !skippedAny.isEmpty();
     }
 
     /** Chunks applied before the engine's stop ended this table's round early, or -1 if it ran to the end. */
@@ -117,8 +119,6 @@ final class TableRound {
     private void mergeAndApply(TableShape shape, KeyMerge merge, ConflictSink journal, List<String> errors) {
         SideReader sideReader = new SideReader(shape, resolver.needsBase());
         ApplyWriter writer = new ApplyWriter(shape, resolver.needsBase());
-        Map<String, Boolean> failed = new HashMap<>();
-        Map<String, Boolean> skippedAny = new HashMap<>();
         boolean last = !merge.hasNext();
         if (last) {
             return;
@@ -139,7 +139,6 @@ final class TableRound {
                     ApplyResult r = writer.apply(s.writer, n, changes.getOrDefault(n, List.of()), mark ? marks(n) : Map.of());
                     if (r.busy() > 0) {
                         skippedAny.put(n, true);
-                        leftBehind++;
                     }
                     if (mark && s != sessions.get(sessions.size() - 1)) {
                         CrashPoints.reach(CrashPoints.TARGET_COMMITTED);
@@ -150,7 +149,6 @@ final class TableRound {
                         throw stall(writer, s, changes.getOrDefault(n, List.of()), e);
                     }
                     failed.put(n, true);
-                    leftBehind++;
                     errors.add(e.getMessage());
                     nodes.computeIfPresent(n, (k, v) -> v.failed(e.getMessage()));
                 }
