@@ -244,7 +244,11 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
      */
     public List<RoundReport> converge(String sync) {
         List<RoundReport> reports = settle(sync);
-        assertIdentical(sync);
+        try {
+            assertIdentical(sync);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "rounds run: " + reports.stream().map(Cluster::describe).toList(), e);
+        }
         return reports;
     }
 
@@ -265,13 +269,86 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
                 + reports.subList(reports.size() - 3, reports.size()).stream().map(Cluster::describe).toList());
     }
 
+    /**
+     * Waits until every table of the sync is identical on every node (a running engine's work);
+     * on timeout, fails with the keys that differ and the engine's last rounds.
+     */
+    public void awaitIdentical(String sync, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try {
+                assertIdentical(sync);
+                return;
+            } catch (AssertionError e) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("not identical " + timeout.toSeconds() + " s after the writes: " + e.getMessage()
+                            + "\nlast rounds (id, started, finished, outcome, keys decided, rows applied, error): "
+                            + control.dsl().fetch("select id, started_at, finished_at, outcome, rows_read, rows_applied, left(error, 400) "
+                                    + "from ibex.round where sync_name = ? order by id desc limit 8", sync).formatCSV(false), e);
+                }
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted", e);
+            }
+        }
+    }
+
     /** Asserts that every table of the sync has the same row count and content hash on every node. */
     public void assertIdentical(String sync) {
         SyncSettings settings = control.sync(sync);
         for (TableSettings t : settings.tables()) {
             Map<String, TableChecksum> sums = checksums(settings.nodes().stream().map(NodeId::name).toList(), t.table());
-            assertEquals(1, sums.values().stream().distinct().count(), "table " + t.table() + " differs between nodes: " + sums);
+            if (sums.values().stream().distinct().count() != 1) {
+                fail("table " + t.table() + " differs between nodes: " + sums + "\n" + differences(settings, t.table()));
+            }
         }
+    }
+
+    /**
+     * For a failed comparison: up to five keys whose rows differ between nodes, each with every
+     * node's row and ledger entry, then every node's watermarks for the table's ledger.
+     */
+    private String differences(SyncSettings settings, TableRef table) {
+        List<String> nodes = settings.nodes().stream().map(NodeId::name).toList();
+        String rel = dev.ibex.engine.db.Idents.name(table.schema(), table.name());
+        String key = "(select string_agg(a.attname, ', ' order by a.attnum) from pg_index i join pg_attribute a "
+                + "on a.attrelid = i.indrelid and a.attnum = any(i.indkey) where i.indrelid = '" + rel.replace("'", "''")
+                + "'::regclass and i.indisprimary)";
+        StringBuilder out = new StringBuilder();
+        try {
+            String keyCols = rows(nodes.get(0), "select " + key).get(0).get(0);
+            Map<String, Map<String, String>> byNode = new LinkedHashMap<>();
+            for (String n : nodes) {
+                Map<String, String> m = new java.util.TreeMap<>();
+                for (List<String> r : rows(n, "select row(" + keyCols + ")::text, t::text from " + rel + " t limit 100000")) {
+                    m.put(r.get(0), r.get(1));
+                }
+                byNode.put(n, m);
+            }
+            java.util.Set<String> keys = new java.util.TreeSet<>();
+            byNode.values().forEach(m -> keys.addAll(m.keySet()));
+            String ledger = ledger(table);
+            keys.stream().filter(k -> byNode.values().stream().map(m -> String.valueOf(m.get(k))).distinct().count() > 1).limit(5)
+                    .forEach(k -> {
+                        out.append("key ").append(k).append(":\n");
+                        for (String n : nodes) {
+                            out.append("  ").append(n).append(": row ").append(byNode.get(n).get(k)).append("; ledger (txid, vv, origin, ts, deleted) ")
+                                    .append(rows(n, "select ibex_txid::text, ibex_vv::text, ibex_origin::text, ibex_ts::text, ibex_deleted::text from "
+                                            + ledger + " l where row(" + keyCols + ")::text = ?", k)).append('\n');
+                        }
+                    });
+            for (String n : nodes) {
+                out.append("watermarks on ").append(n).append(" (source, boundary, updated): ").append(rows(n,
+                        "select source_node, boundary::text, updated_at::text from ibex.watermark where ledger_name = ? order by 1",
+                        table.ledgerName())).append("; its txid now ").append(rows(n, "select pg_current_snapshot()::text")).append('\n');
+            }
+        } catch (RuntimeException e) {
+            out.append("(could not read the differences: ").append(e.getMessage()).append(')');
+        }
+        return out.toString();
     }
 
     public Map<String, TableChecksum> checksums(List<String> nodes, TableRef table) {

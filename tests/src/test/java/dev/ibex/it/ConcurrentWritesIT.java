@@ -84,8 +84,7 @@ class ConcurrentWritesIT {
                 threads.shutdownNow();
             }
             writesEnded = Instant.now();
-            Await.until("the running engine makes the three nodes identical", Duration.ofSeconds(60),
-                    () -> CLUSTER.checksums(CLUSTER.nodes(), table).values().stream().distinct().count() == 1);
+            CLUSTER.awaitIdentical("cw", Duration.ofSeconds(60));
         }
         assertEquals(WRITES, writes.stream().mapToInt(Writes::attempted).sum());
         assertTrue(roundsStartedBefore(writesEnded, true) > 0, "the engine replicated while the writes ran");

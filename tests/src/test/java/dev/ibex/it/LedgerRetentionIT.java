@@ -8,6 +8,7 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.copy.NodeResync;
 import dev.ibex.engine.journal.LedgerPurges;
+import dev.ibex.engine.journal.RoundHistory;
 import dev.ibex.engine.round.RoundReport;
 import dev.ibex.engine.status.SyncStatus;
 import dev.ibex.testkit.Await;
@@ -129,10 +130,19 @@ class LedgerRetentionIT {
                 status.warnings().toString());
         assertEquals(List.of(List.of("init")), CLUSTER.rows("c", "select v from away where id = 1"), "c has not caught up");
 
+        java.time.OffsetDateTime beforeResync = java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC);
         List<NodeResync.Copied> copied = CLUSTER.resync().resync("c", "away", null, (table, from, to, done, total) -> { });
         assertEquals(1, copied.size());
         assertEquals(100, copied.get(0).rows());
         assertTrue(CLUSTER.control().sync("away").resyncNeeded().isEmpty(), "c is back in the sync");
+        // c's retention counts from the resync, not from when it went away: a first round that did
+        // not reach it would otherwise mark it again at once, and rounds would leave it out silently
+        assertTrue(!new RoundHistory(CLUSTER.control().dsl()).lastReached("away", "c").orElseThrow().isBefore(beforeResync),
+                "the resync counts as reaching c");
+        // the rounds that ran while c waited for its resync forgot that it was unreachable: the next one tries it at once
+        RoundReport first = CLUSTER.round("away");
+        assertTrue(first.nodes().get("c").reachable() && first.errors().isEmpty(), "the first round after the resync reaches c: "
+                + Cluster.describe(first));
         CLUSTER.converge("away");
         assertEquals(0, CLUSTER.count("c", "select count(*) from away where v like 'c while away%'"), "c's changes while away are discarded");
         assertEquals(50, CLUSTER.count("c", "select count(*) from away where v = 'a while c is away'"));

@@ -235,9 +235,14 @@ public final class ControlStore implements AutoCloseable {
                 .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node), SYNC_NODE.RESYNC_NEEDED_SINCE.isNotNull()).execute();
     }
 
-    /** Takes a node of a sync back into its rounds after a resync. */
+    /**
+     * Takes a node of a sync back into its rounds after a resync, which reached it just now: its node
+     * retention counts from now, so that a first round that happens not to reach it does not mark it
+     * again on the strength of when it went away.
+     */
     public void clearResyncNeeded(String sync, String node) {
         dsl.update(SYNC_NODE).setNull(SYNC_NODE.RESYNC_NEEDED_SINCE).setNull(SYNC_NODE.RESYNC_REASON)
+                .set(SYNC_NODE.LAST_REACHED_AT, java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC))
                 .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node)).execute();
     }
 

@@ -45,6 +45,15 @@ final class DownNodes {
         return d.reason();
     }
 
+    /**
+     * Stops tracking a node that rounds leave out (it waits for a resync): once a resync, which
+     * reaches it, takes it back, the next round tries it at once rather than skipping it on a stale
+     * record until a probe comes back.
+     */
+    void forget(String node) {
+        down.remove(node);
+    }
+
     /** Records that a round could not reach the node, and starts probing it unless a probe runs. */
     void failed(String node, String reason, DataSource pool) {
         Down d = new Down(reason, new AtomicBoolean(), System.nanoTime() + GIVE_UP_NANOS);

@@ -164,6 +164,7 @@ public final class RoundRunner {
 
     private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries,
                       Map<String, NodeRound> nodes, List<String> errors) {
+        sync.resyncNeeded().keySet().forEach(down::forget);
         for (NodeId n : sync.activeNodes()) {
             String skipped = down.skip(n.name());
             if (skipped != null) {
