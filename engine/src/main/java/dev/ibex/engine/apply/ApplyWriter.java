@@ -7,6 +7,7 @@ import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.window.TxId;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
@@ -106,22 +107,44 @@ public final class ApplyWriter {
                 + " a on " + keyMatchTable + " for update of t skip locked) delete from " + TEMP + " a using " + table + " t where "
                 + keyMatchTable + " and not exists (select 1 from locked k where " + Idents.equal("k", "a", shape.key()) + ")");
         s.execute("insert into " + ledger + " (" + keys + ") select " + keys + " from " + TEMP + " on conflict do nothing");
-        busy += s.executeUpdate("with locked as (select " + Idents.list("l", shape.key()) + " from " + ledger + " l join " + TEMP
-                + " a on " + keyMatchLedger + " for update of l skip locked) delete from " + TEMP + " a where not exists "
-                + "(select 1 from locked k where " + Idents.equal("k", "a", shape.key()) + ")");
+        long skipped = 0;
         if (bases) {
+            busy += s.executeUpdate(lockLedger(""));
             s.executeUpdate("update " + ledger + " l set ibex_base = case when a." + DEL + " then '{}'::text[] else array["
                     + shape.columnNames().stream().map(n -> "a." + Idents.name(n) + "::text").collect(Collectors.joining(", "))
                     + "]::text[] end, ibex_base_vv = a." + VV + " from " + TEMP + " a where " + keyMatchLedger
                     + " and l.ibex_vv is distinct from a." + EXP + " and a." + EXP + " = a." + VV + " and l.ibex_base is not null");
+            skipped = s.executeUpdate("delete from " + TEMP + " a using " + ledger + " l where " + keyMatchLedger
+                    + " and l.ibex_vv is distinct from a." + EXP);
+        } else {
+            // one pass: a row whose ledger entry is locked is busy, one whose entry changed since the round read it is skipped
+            try (ResultSet rs = s.executeQuery(lockLedger(" and k.ibex_vv is not distinct from a." + EXP) + " returning exists "
+                    + "(select 1 from locked k where " + Idents.equal("k", "a", shape.key()) + ")")) {
+                while (rs.next()) {
+                    if (rs.getBoolean(1)) {
+                        skipped++;
+                    } else {
+                        busy++;
+                    }
+                }
+            }
         }
-        long skipped = s.executeUpdate("delete from " + TEMP + " a using " + ledger + " l where " + keyMatchLedger
-                + " and l.ibex_vv is distinct from a." + EXP);
         long applied = s.executeUpdate("delete from " + table + " t using " + TEMP + " a where " + keyMatchTable + " and a." + DEL);
         applied += s.executeUpdate(upsert(cols));
         s.executeUpdate("update " + ledger + " l set ibex_vv = a." + VV + ", ibex_ts = a." + TS + ", ibex_origin = a." + ORIGIN
                 + ", ibex_deleted = a." + DEL + ", ibex_base = null, ibex_base_vv = null from " + TEMP + " a where " + keyMatchLedger);
         return new ApplyResult(applied, skipped, busy);
+    }
+
+    /**
+     * Locks the ledger rows of the temporary table's keys ({@code SKIP LOCKED}, as {@code locked}) and
+     * drops from it every row whose ledger row was not locked or, with {@code alsoKeep}, fails that
+     * condition on the locked row {@code k}.
+     */
+    private String lockLedger(String alsoKeep) {
+        return "with locked as (select " + Idents.list("l", shape.key()) + ", l.ibex_vv from " + ledger + " l join " + TEMP + " a on "
+                + keyMatchLedger + " for update of l skip locked) delete from " + TEMP + " a where not exists "
+                + "(select 1 from locked k where " + Idents.equal("k", "a", shape.key()) + alsoKeep + ")";
     }
 
     private String upsert(String cols) {

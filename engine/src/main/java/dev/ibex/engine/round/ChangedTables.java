@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Which tables of a round have anything to do, found with four queries per node however many
@@ -48,12 +49,15 @@ final class ChangedTables {
     /** The tables with a change that some target of this round has not reconciled yet. */
     Set<TableRef> sinceWatermarks(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
             throws SQLException {
-        Map<String, Map<String, Map<String, TxId>>> marks = new HashMap<>();
+        Map<String, Map<String, Map<String, TxId>>> marks = new ConcurrentHashMap<>();
         Map<String, Map<TableRef, String>> shapes = new HashMap<>();
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
-        for (NodeSession s : sessions) {
+        List<Map<TableRef, String>> perNode = PerNode.each(sessions, s -> {
             marks.put(s.node.name(), watermarks(s));
-            shapes.put(s.node.name(), shapes(s, refs));
+            return shapes(s, refs);
+        });
+        for (int i = 0; i < sessions.size(); i++) {
+            shapes.put(sessions.get(i).node.name(), perNode.get(i));
         }
         Set<TableRef> out = new HashSet<>();
         List<TableRef> present = new ArrayList<>();
@@ -67,33 +71,29 @@ final class ChangedTables {
                 out.add(t);
             }
         }
-        for (NodeSession source : sessions) {
-            Map<TableRef, TxId> from = new LinkedHashMap<>();
-            for (TableRef t : present) {
-                Map<String, Map<String, TxId>> perTarget = new HashMap<>();
-                marks.forEach((target, byLedger) -> perTarget.put(target, byLedger.getOrDefault(t.ledgerName(), Map.of())));
-                from.put(t, WindowPlanner.plan(boundaries, perTarget).get(source.node.name()).from());
-            }
-            out.addAll(withChanges(source, from));
+        Map<String, Map<TableRef, TxId>> from = new HashMap<>();
+        for (TableRef t : present) {
+            Map<String, Map<String, TxId>> perTarget = new HashMap<>();
+            marks.forEach((target, byLedger) -> perTarget.put(target, byLedger.getOrDefault(t.ledgerName(), Map.of())));
+            WindowPlanner.plan(boundaries, perTarget).forEach((source, window) ->
+                    from.computeIfAbsent(source, k -> new LinkedHashMap<>()).put(t, window.from()));
         }
+        PerNode.each(sessions, source -> withChanges(source, from.getOrDefault(source.node.name(), Map.of()))).forEach(out::addAll);
         return out;
     }
 
     /** True when some node already has a change to one of {@code tables} at or after its boundary of this round. */
     boolean sinceBoundaries(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
             throws SQLException {
-        for (NodeSession s : sessions) {
+        return PerNode.each(sessions, s -> {
             Map<TableRef, TxId> from = new LinkedHashMap<>();
             for (TableSettings t : tables) {
                 if (ledgers(s.node.name()).contains(t.table().ledgerName())) {
                     from.put(t.table(), boundaries.get(s.node.name()));
                 }
             }
-            if (!withChanges(s, from).isEmpty()) {
-                return true;
-            }
-        }
-        return false;
+            return !withChanges(s, from).isEmpty();
+        }).contains(true);
     }
 
     /** The tables among {@code from}'s keys whose ledger on {@code s} has a change at or after the given txid. */

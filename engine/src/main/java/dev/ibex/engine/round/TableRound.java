@@ -166,12 +166,15 @@ final class TableRound {
         if (keys.isEmpty()) {
             return changes;
         }
-        List<List<Side>> perNode = new ArrayList<>();
+        List<List<Side>> perNode;
+        try {
+            perNode = PerNode.each(sessions, s -> reader.read(s.reader, s.node, byOrdinal, keys));
+        } catch (SQLException e) {
+            throw new IbexException("table " + table + ": reading rows: " + e.getMessage(), e); // SideReader wraps its own
+        }
         chunkChars = 0;
-        for (NodeSession s : sessions) {
-            List<Side> sides = reader.read(s.reader, s.node, byOrdinal, keys);
+        for (List<Side> sides : perNode) {
             chunkChars += ChunkPlanner.chars(sides);
-            perNode.add(sides);
         }
         List<Decision> conflicted = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
