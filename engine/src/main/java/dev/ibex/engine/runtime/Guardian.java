@@ -110,7 +110,7 @@ final class Guardian {
         }
         if (m.failure() != null) {
             failures++;
-            Duration next = Pacing.nextDelay(RELOAD_EVERY, failures, false, MAX_BACKOFF);
+            Duration next = Pacing.nextDelay(RELOAD_EVERY, failures, false, false, MAX_BACKOFF);
             ctx.getLog().warn("cannot read the configuration from the control database (attempt {}, next in {} s): {}",
                     failures, next.toSeconds(), FailureText.of(m.failure()));
             timers.startSingleTimer("reload", new Reload(), next);

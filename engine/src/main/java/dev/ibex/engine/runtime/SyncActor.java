@@ -133,8 +133,7 @@ final class SyncActor {
                     d.report().rowsApplied(), d.report().conflicts(), d.report().moreWork());
         }
         failures = failed ? failures + 1 : 0;
-        Duration next = Pacing.nextDelay(settings.interval(), failures, again || (d.report() != null && d.report().moreWork()),
-                MAX_BACKOFF);
+        Duration next = Pacing.nextDelay(settings.interval(), failures, again, d.report() != null && d.report().moreWork(), MAX_BACKOFF);
         timers.startSingleTimer("tick", new Tick(), next);
         return Behaviors.same();
     }
