@@ -17,6 +17,7 @@ import dev.ibex.engine.journal.ConflictJournal;
 import dev.ibex.engine.round.RoundReport;
 import dev.ibex.engine.round.RoundService;
 import dev.ibex.engine.runtime.Engine;
+import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.Sql;
 import dev.ibex.testkit.TcpProxy;
@@ -274,25 +275,16 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
      * on timeout, fails with the keys that differ and the engine's last rounds.
      */
     public void awaitIdentical(String sync, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            try {
+        try {
+            Await.until("every table of sync " + sync + " identical on every node", timeout, () -> {
                 assertIdentical(sync);
-                return;
-            } catch (AssertionError e) {
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("not identical " + timeout.toSeconds() + " s after the writes: " + e.getMessage()
-                            + "\nlast rounds (id, started, finished, outcome, keys decided, rows applied, error): "
-                            + control.dsl().fetch("select id, started_at, finished_at, outcome, rows_read, rows_applied, left(error, 400) "
-                                    + "from ibex.round where sync_name = ? order by id desc limit 8", sync).formatCSV(false), e);
-                }
-            }
-            try {
-                Thread.sleep(200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted", e);
-            }
+                return true;
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + ": " + (e.getCause() == null ? "" : e.getCause().getMessage())
+                    + "\nlast rounds (id, started, finished, outcome, keys decided, rows applied, error): "
+                    + control.dsl().fetch("select id, started_at, finished_at, outcome, rows_read, rows_applied, left(error, 400) "
+                            + "from ibex.round where sync_name = ? order by id desc limit 8", sync).formatCSV(false), e);
         }
     }
 

@@ -24,10 +24,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
 
@@ -54,8 +56,8 @@ final class TableRound {
     private long decided;
     private long chunks;
     /** Targets whose apply failed, and targets that skipped rows an application held locked, this round. */
-    private final Map<String, Boolean> failed = new HashMap<>();
-    private final Map<String, Boolean> skippedAny = new HashMap<>();
+    private final Set<String> failed = new HashSet<>();
+    private final Set<String> skippedAny = new HashSet<>();
     private boolean stopped;
     private long conflicts;
     private long chunkChars;
@@ -131,14 +133,14 @@ final class TableRound {
             size = ChunkPlanner.next(keys.size(), chunkChars);
             for (NodeSession s : sessions) {
                 String n = s.node.name();
-                if (failed.containsKey(n)) {
+                if (failed.contains(n)) {
                     continue;
                 }
                 try {
-                    boolean mark = last && !skippedAny.containsKey(n);
+                    boolean mark = last && !skippedAny.contains(n);
                     ApplyResult r = writer.apply(s.writer, n, changes.getOrDefault(n, List.of()), mark ? marks(n) : Map.of());
                     if (r.busy() > 0) {
-                        skippedAny.put(n, true);
+                        skippedAny.add(n);
                     }
                     if (mark && s != sessions.get(sessions.size() - 1)) {
                         CrashPoints.reach(CrashPoints.TARGET_COMMITTED);
@@ -148,7 +150,7 @@ final class TableRound {
                     if (rejected(e)) {
                         throw stall(writer, s, changes.getOrDefault(n, List.of()), e);
                     }
-                    failed.put(n, true);
+                    failed.add(n);
                     errors.add(e.getMessage());
                     nodes.computeIfPresent(n, (k, v) -> v.failed(e.getMessage()));
                 }
