@@ -192,6 +192,11 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         return rounds;
     }
 
+    /** Another round service on this cluster's nodes, whose rounds spend at most {@code purgeBudget} purging (after one chunk). */
+    public RoundService rounds(Duration purgeBudget) {
+        return new RoundService(control, directory, Clock.systemUTC(), purgeBudget);
+    }
+
     /**
      * Installs a sync over {@code nodes} with the {@code latest} strategy and a 1 s interval. Every
      * sync a test adds this way purges its ledgers in every round, so that every test also checks

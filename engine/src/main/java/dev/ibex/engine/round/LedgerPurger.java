@@ -38,7 +38,6 @@ import java.util.stream.Collectors;
  */
 final class LedgerPurger {
     static final int CHUNK = 1000;
-    private static final int FETCH = 2000;
 
     private final String sync;
     private final PurgeLog log;
@@ -87,51 +86,65 @@ final class LedgerPurger {
 
     /**
      * Purges the entries of {@code table} (whose ledger exists on the first node) that every node in
-     * {@code sessions} holds at the same version.
+     * {@code sessions} holds at the same version, scanning the first node's ledger in key order from
+     * just after {@code after} (from the start when null), one chunk at a time. Returns the last key
+     * scanned when it stopped because {@code deadline} (a {@link System#nanoTime} value) passed, after
+     * at least one chunk, so that the next round goes on from there; empty when the table is done
+     * (or failed, with the error added).
      */
-    void purge(TableRef table, List<NodeSession> sessions, List<String> errors) {
+    Optional<List<String>> purge(TableRef table, List<NodeSession> sessions, List<String> errors, List<String> after, long deadline) {
         NodeSession first = sessions.get(0);
         TableShape shape;
         try {
             Optional<TableShape> found = TableInspector.inspect(first.reader, table);
             if (found.isEmpty()) {
-                return;
+                return Optional.empty();
             }
             shape = found.get();
         } catch (IbexException e) {
             errors.add("node " + first.node + ", table " + table + ": ledger purge: " + Redactor.firstLine(e.getMessage()));
-            return;
+            return Optional.empty();
         }
         String keys = shape.key().stream().map(k -> ChangeReader.canonicalText(shape, k)).collect(Collectors.joining(", "));
-        String sql = "select " + keys + ", ibex.vv_trim(ibex_vv) from " + ledger(shape) + " where ibex_base is null";
+        // qualified: the canonical text of a key column has the column's name, and ORDER BY would take that text
+        String order = Idents.list("l", shape.key());
+        String from = "select " + keys + ", ibex.vv_trim(l.ibex_vv) from " + ledger(shape) + " l where l.ibex_base is null";
+        String next = from + " and (" + order + ") > (" + shape.key().stream().map(k -> "?::" + shape.typeOf(k))
+                .collect(Collectors.joining(", ")) + ") order by " + order + " limit " + CHUNK;
         try {
-            first.reader.setAutoCommit(false);
-            try (PreparedStatement ps = first.reader.prepareStatement(sql)) {
-                ps.setFetchSize(FETCH);
-                try (ResultSet rs = ps.executeQuery()) {
-                    List<List<String>> chunkKeys = new ArrayList<>(CHUNK);
-                    List<VersionVector> chunkVersions = new ArrayList<>(CHUNK);
-                    boolean more = rs.next();
-                    while (more) {
-                        List<String> k = new ArrayList<>(shape.key().size());
-                        for (int i = 1; i <= shape.key().size(); i++) {
-                            k.add(rs.getString(i));
-                        }
-                        chunkKeys.add(k);
-                        chunkVersions.add(version(rs.getArray(shape.key().size() + 1)));
-                        more = rs.next();
-                        if (chunkKeys.size() == CHUNK || !more) {
-                            purgeChunk(shape, sessions, chunkKeys, chunkVersions);
-                            chunkKeys = new ArrayList<>(CHUNK);
-                            chunkVersions = new ArrayList<>(CHUNK);
+            List<String> cursor = after;
+            while (true) {
+                List<List<String>> chunkKeys = new ArrayList<>(CHUNK);
+                List<VersionVector> chunkVersions = new ArrayList<>(CHUNK);
+                try (PreparedStatement ps = first.reader.prepareStatement(cursor == null ? from + " order by " + order + " limit " + CHUNK : next)) {
+                    for (int i = 0; cursor != null && i < cursor.size(); i++) {
+                        ps.setString(i + 1, cursor.get(i));
+                    }
+                    try (ResultSet rs = ps.executeQuery()) {
+                        while (rs.next()) {
+                            List<String> k = new ArrayList<>(shape.key().size());
+                            for (int i = 1; i <= shape.key().size(); i++) {
+                                k.add(rs.getString(i));
+                            }
+                            chunkKeys.add(k);
+                            chunkVersions.add(version(rs.getArray(shape.key().size() + 1)));
                         }
                     }
+                }
+                if (!chunkKeys.isEmpty()) {
+                    purgeChunk(shape, sessions, chunkKeys, chunkVersions);
+                }
+                if (chunkKeys.size() < CHUNK) {
+                    return Optional.empty();
+                }
+                cursor = chunkKeys.get(chunkKeys.size() - 1);
+                if (System.nanoTime() - deadline > 0) {
+                    return Optional.of(cursor);
                 }
             }
         } catch (SQLException | IbexException e) {
             errors.add("table " + table + ": ledger purge: " + Redactor.firstLine(e.getMessage()));
-        } finally {
-            first.endRead();
+            return Optional.empty();
         }
     }
 

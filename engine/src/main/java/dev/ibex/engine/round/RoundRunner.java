@@ -15,11 +15,13 @@ import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.window.TxId;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.sql.DataSource;
@@ -39,20 +41,26 @@ public final class RoundRunner {
 
     /** How a round's errors begin when the engine's stop cut it short. */
     public static final String STOPPED = "engine stopping";
+    /** The time a round may spend purging ledgers (after at least one chunk); a longer purge goes on in the next rounds. */
+    public static final Duration PURGE_BUDGET = Duration.ofMillis(150);
 
     private final NodeDirectory directory;
     private final TablePauser pauser;
     private final ConflictSink journal;
     private final PurgeLog purges;
     private final Clock clock;
+    private final Duration purgeBudget;
     private final Map<String, Instant> lastPurge = new ConcurrentHashMap<>();
+    private final Map<String, PurgeCursor> purgeCursors = new ConcurrentHashMap<>();
     private final Instant created;
     private final Set<String> upgraded = ConcurrentHashMap.newKeySet();
     private final DownNodes down = new DownNodes();
     private volatile boolean stopping;
 
-    public RoundRunner(NodeDirectory directory, ConflictSink journal, PurgeLog purges, TablePauser pauser, Clock clock) {
+    public RoundRunner(NodeDirectory directory, ConflictSink journal, PurgeLog purges, TablePauser pauser, Clock clock,
+                       Duration purgeBudget) {
         this.directory = directory;
+        this.purgeBudget = purgeBudget;
         this.pauser = pauser;
         this.journal = journal;
         this.purges = purges;
@@ -126,8 +134,8 @@ public final class RoundRunner {
                 }
             }
             more = !stopping && moreWork(sync, probe, sessions, boundaries);
-            if (!stopping && probe != null) {
-                purgeIfDue(sync, probe, purger, sessions, errors);
+            if (!stopping && probe != null && purgeIfDue(sync, probe, purger, sessions, errors)) {
+                more = true;
             }
         } finally {
             sessions.forEach(NodeSession::close);
@@ -138,28 +146,50 @@ public final class RoundRunner {
 
     /**
      * Purges ledger entries every node holds, at most once per purge interval (the first time one
-     * interval after this runner was created) and only in a round
-     * that reached every node of the sync (but those waiting for a resync): an entry one node lacks
-     * must stay on the others.
+     * interval after this runner was created) and only in a round that reached every node of the
+     * sync (but those waiting for a resync): an entry one node lacks must stay on the others. A
+     * round spends at most the purge budget on it ({@link #PURGE_BUDGET} in the engine), but always
+     * one chunk, so that a large purge
+     * does not hold up the replication of new changes; a purge cut short goes on from where it
+     * stopped in the next round, which starts at once. Returns whether it was cut short.
      */
-    private void purgeIfDue(SyncSettings sync, ChangedTables probe, LedgerPurger purger, List<NodeSession> sessions,
-                            List<String> errors) {
+    private boolean purgeIfDue(SyncSettings sync, ChangedTables probe, LedgerPurger purger, List<NodeSession> sessions,
+                               List<String> errors) {
         Instant now = clock.instant();
         Instant last = lastPurge.computeIfAbsent(sync.name(), k -> created);
-        if (sessions.size() < 2 || sessions.size() < sync.activeNodes().size() || now.isBefore(last.plus(sync.purgeInterval()))) {
-            return;
+        PurgeCursor cursor = purgeCursors.get(sync.name());
+        if (sessions.size() < 2 || sessions.size() < sync.activeNodes().size()
+                || (cursor == null && now.isBefore(last.plus(sync.purgeInterval())))) {
+            return false;
         }
+        long deadline = System.nanoTime() + purgeBudget.toNanos();
         try {
             Set<String> ledgers = probe.ledgers(sessions.get(0).node.name());
             List<TableRef> present = sync.tables().stream().filter(t -> !t.paused() && ledgers.contains(t.table().ledgerName()))
                     .map(TableSettings::table).toList();
-            for (TableRef t : ChangedTables.withEntries(sessions.get(0), present)) {
-                purger.purge(t, sessions, errors);
+            Set<TableRef> withEntries = ChangedTables.withEntries(sessions.get(0), present);
+            int from = cursor == null ? 0 : Math.max(0, present.indexOf(cursor.table()));
+            for (TableRef t : present.subList(from, present.size())) {
+                if (!withEntries.contains(t)) {
+                    continue;
+                }
+                List<String> after = cursor != null && t.equals(cursor.table()) ? cursor.after() : null;
+                Optional<List<String>> stoppedAt = purger.purge(t, sessions, errors, after, deadline);
+                if (stoppedAt.isPresent()) {
+                    purgeCursors.put(sync.name(), new PurgeCursor(t, stoppedAt.get()));
+                    return true;
+                }
             }
         } catch (SQLException e) {
             errors.add("ledger purge: node " + sessions.get(0).node + ": " + Redactor.firstLine(e.getMessage()));
         }
+        purgeCursors.remove(sync.name());
         lastPurge.put(sync.name(), now);
+        return false;
+    }
+
+    /** Where a purge cut short by its budget goes on: the table, and the last key scanned in it. */
+    private record PurgeCursor(TableRef table, List<String> after) {
     }
 
     private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries,

@@ -24,10 +24,15 @@ public final class RoundService {
     private final java.util.Map<String, java.time.Instant> purged = new java.util.concurrent.ConcurrentHashMap<>();
 
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock) {
+        this(control, directory, clock, RoundRunner.PURGE_BUDGET);
+    }
+
+    /** With the time a round may spend purging ledgers (after one chunk); tests set zero to purge a chunk per round. */
+    public RoundService(ControlStore control, NodeDirectory directory, Clock clock, java.time.Duration purgeBudget) {
         this.control = control;
         this.journal = new ConflictJournal(control.dsl());
         this.runner = new RoundRunner(directory, journal, new dev.ibex.engine.journal.LedgerPurges(control.dsl()),
-                (sync, table, reason) -> control.setTablesPaused(sync, java.util.List.of(table), true, reason), clock);
+                (sync, table, reason) -> control.setTablesPaused(sync, java.util.List.of(table), true, reason), clock, purgeBudget);
         this.history = new RoundHistory(control.dsl());
         this.clock = clock;
     }
