@@ -261,15 +261,32 @@ class ChaosIT {
             writers.keySet().stream().toList().forEach(this::closeWriter);
         }
 
-        /** Runs the engine until every node holds the same rows; returns how long that took. */
+        /**
+         * Runs the engine until every node holds the same rows; returns how long that took. As a
+         * supervisor would, starts the engine again whenever it has exited: one started in the last
+         * step, while node a's server (the control database) was down or starting, exits on its own
+         * (ibex start fails fast when it cannot open the control database), possibly after the
+         * faults healed.
+         */
         private long recover() {
             long healed = System.nanoTime();
-            if (engine == null || !engine.isAlive()) {
-                engine = EngineProcess.start(CLUSTER.controlUrl());
-            }
             try {
                 try {
-                    CLUSTER.awaitIdentical(SYNC, RECOVERY_DEADLINE);
+                    CLUSTER.awaitIdentical(SYNC, RECOVERY_DEADLINE, () -> {
+                        if (engine == null || !engine.isAlive()) {
+                            if (engine != null) {
+                                String output = engine.output();
+                                if (!output.contains("ibex: control database")) {
+                                    throw new AssertionError("the engine exited during the recovery, not for want of its control "
+                                            + "database:\n" + output);
+                                }
+                                System.out.println("ChaosIT " + context + ": the engine had exited during the recovery (it could not "
+                                        + "open its control database when it started); starting it again");
+                                engine.close();
+                            }
+                            engine = EngineProcess.start(CLUSTER.controlUrl());
+                        }
+                    });
                 } catch (AssertionError e) {
                     List<String> lines = engine.output().lines().toList();
                     throw new AssertionError(context + ", faults " + faults + ": nodes not identical after the faults healed: "

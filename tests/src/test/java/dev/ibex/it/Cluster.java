@@ -280,8 +280,14 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
      * on timeout, fails with the keys that differ and the engine's last rounds.
      */
     public void awaitIdentical(String sync, Duration timeout) {
+        awaitIdentical(sync, timeout, () -> { });
+    }
+
+    /** As {@link #awaitIdentical(String, Duration)}, running {@code beforeEachLook} before each comparison. */
+    public void awaitIdentical(String sync, Duration timeout, Runnable beforeEachLook) {
         try {
             Await.until("every table of sync " + sync + " identical on every node", timeout, () -> {
+                beforeEachLook.run();
                 assertIdentical(sync);
                 return true;
             });
