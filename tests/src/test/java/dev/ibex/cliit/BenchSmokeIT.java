@@ -39,6 +39,8 @@ class BenchSmokeIT {
         for (String workload : List.of("B0", "W1", "W2", "W3", "W4")) {
             assertTrue(names.stream().anyMatch(n -> n.startsWith(workload + " ")), () -> workload + " is reported: " + names);
         }
+        assertTrue(names.contains("W3 sustained rate") && names.contains("W3 lag p99 at 1000/s"),
+                () -> "the W3 rate sweep is reported: " + names);
         assertTrue(doc.path("results").findValues("ratio").stream().anyMatch(JsonNode::isNumber),
                 () -> "ratios to the baselines are given: " + doc);
     }

@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
         "Measure Ibex on embedded PostgreSQL servers (fsync=off, synchronous_commit=off) against plain PostgreSQL.",
         "Workloads: B0 plain binary COPY + upsert from a to b (the baseline); W1 bulk UPDATE of every row on a until",
         "visible on b, in 1 and in 10 transactions; W2 capture overhead on a (client TPS and a whole-table UPDATE,",
-        "with vs without capture); W3 lag from a to b of updates paced at 500/s; W4 time for a, b, c to settle after concurrent conflicting writes;",
+        "with vs without capture); W3 lag from a to b of updates paced at 500/s, then at 1000, 2000, 4000 and 8000/s until the lag's p99 passes 500 ms (the highest rate sustained is reported); W4 time for a, b, c to settle after concurrent conflicting writes;",
         "S1 a round of a sync of 1000 idle tables; S2 rows/s of a bulk UPDATE reaching all other masters, with 3 and with 5 masters.",
         "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
 public final class BenchCommand implements Callable<Integer> {
@@ -41,7 +41,7 @@ public final class BenchCommand implements Callable<Integer> {
     long rows;
     @Option(names = "--runs", defaultValue = "3", description = "How many times each figure is measured (default 3).")
     int runs;
-    @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3 and W4 writers write per run (default 10).")
+    @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3 and W4 writers write per run (default 10; each rate of the W3 sweep half as long).")
     int seconds;
     @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,S1,S2", split = ",",
             description = "Which workloads to run, from B0, W1, W2, W3, W4, S1, S2 (default all).")
@@ -87,6 +87,16 @@ public final class BenchCommand implements Callable<Integer> {
                     f.add(out, run, "W3 paced writes", "tx/s", r.achievedRate());
                     f.add(out, run, "W3 lag median", "ms", r.medianMillis());
                     f.add(out, run, "W3 lag p99", "ms", r.p99Millis());
+                    Map<Integer, LagWorkload.Run> sweep = LagWorkload.sweep(cluster, run, rows, Duration.ofSeconds(Math.max(2, seconds / 2)));
+                    double sustained = 0;
+                    for (Map.Entry<Integer, LagWorkload.Run> e : sweep.entrySet()) {
+                        f.add(out, run, "W3 lag p99 at " + e.getKey() + "/s", "ms", e.getValue().p99Millis());
+                        f.add(out, run, "W3 writes at " + e.getKey() + "/s", "tx/s", e.getValue().achievedRate());
+                        if (e.getValue().sustained(e.getKey())) {
+                            sustained = Math.max(sustained, e.getValue().achievedRate());
+                        }
+                    }
+                    f.add(out, run, "W3 sustained rate", "tx/s", sustained);
                 }
                 if (w4) {
                     SettleWorkload.Run r = SettleWorkload.run(cluster, rows, Duration.ofSeconds(seconds));
@@ -165,6 +175,9 @@ public final class BenchCommand implements Callable<Integer> {
         s.put("w4HotIds", Math.min(SettleWorkload.HOT_IDS, rows));
         s.put("w1PollMillis", BulkWorkload.POLL.toMillis());
         s.put("w3Rate", LagWorkload.RATE);
+        s.put("w3SweepRates", LagWorkload.SWEEP);
+        s.put("w3SweepSecondsPerRate", Math.max(2, seconds / 2));
+        s.put("w3SustainedWhen", "lag p99 <= " + (int) LagWorkload.SUSTAINED_P99_MILLIS + " ms and at least 90% of the rate achieved");
         s.put("w3PollMillis", LagWorkload.POLL.toMillis());
         s.put("w4PollMillis", SettleWorkload.POLL.toMillis());
         s.put("syncIntervalMillis", BenchCluster.INTERVAL.toMillis());

@@ -6,20 +6,29 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * W3 lag: one writer on node a paced at {@value #RATE} autocommit single-row updates per second
- * of {@code accounts}, each on a row of its own (ids 1, 2, 3, ...), marking it with the run's
- * note; a poller on b looks every {@code POLL} for marked rows it has not seen yet. An update's
- * lag runs from the instant its commit returned on a to the poll that first saw it on b.
+ * W3 lag: writers on node a paced at a steady rate of autocommit single-row updates per second of
+ * {@code accounts} ({@value #RATE} for the target's figure, by one writer), each on a row of its
+ * own (ids 1, 2, 3, ...), marking it with the run's note; a poller on b looks every {@code POLL}
+ * for marked rows it has not seen yet. An update's lag runs from the instant its commit returned
+ * on a to the poll that first saw it on b. The sweep raises the rate step by step (more writers,
+ * one per 1 000/s up to {@value #MAX_WRITERS}) until the lag's p99 passes {@value #SUSTAINED_P99_MILLIS} ms.
  */
 final class LagWorkload {
     static final int RATE = 500;
+    static final List<Integer> SWEEP = List.of(1000, 2000, 4000, 8000);
+    static final int MAX_WRITERS = 4;
+    static final double SUSTAINED_P99_MILLIS = 500;
     static final Duration POLL = Duration.ofMillis(5);
     static final Duration LIMIT = Duration.ofMinutes(2);
 
@@ -28,39 +37,71 @@ final class LagWorkload {
 
     /** One run's lags: median and p99 in milliseconds, and the update rate achieved. */
     record Run(double medianMillis, double p99Millis, double achievedRate) {
+        boolean sustained(int rate) {
+            return p99Millis <= SUSTAINED_P99_MILLIS && achievedRate >= 0.9 * rate;
+        }
     }
 
+    /** The target's run: {@value #RATE} updates/s for {@code length}. */
     static Run run(BenchCluster cluster, int run, long rows, Duration length) throws Exception {
-        int count = (int) Math.min(rows, RATE * length.toSeconds());
-        String note = "w3-" + run;
+        return run(cluster, "w3-" + run, RATE, (int) Math.min(rows, RATE * length.toSeconds()));
+    }
+
+    /**
+     * The sweep: each rate of {@link #SWEEP} for {@code length}, in order, until one is not
+     * sustained (the lag's p99 above {@value #SUSTAINED_P99_MILLIS} ms, or the writers fell short of
+     * the rate by more than 10 %); returns the runs made, by rate.
+     */
+    static Map<Integer, Run> sweep(BenchCluster cluster, int run, long rows, Duration length) throws Exception {
+        Map<Integer, Run> out = new LinkedHashMap<>();
+        for (int rate : SWEEP) {
+            Run r = run(cluster, "w3s-" + run + "-" + rate, rate, (int) Math.min(rows, rate * length.toSeconds()));
+            out.put(rate, r);
+            if (!r.sustained(rate)) {
+                break;
+            }
+        }
+        return out;
+    }
+
+    private static Run run(BenchCluster cluster, String note, int rate, int count) throws Exception {
         long[] committed = new long[count];
         long[] seen = new long[count];
-        ExecutorService pool = Executors.newSingleThreadExecutor();
+        int writers = Math.min(MAX_WRITERS, Math.max(1, rate / 1000));
+        ExecutorService pool = Executors.newFixedThreadPool(writers);
         try {
-            Future<Double> writer = pool.submit(() -> write(cluster, note, committed));
+            long start = System.nanoTime() + Duration.ofMillis(50).toNanos();
+            List<Future<?>> running = new ArrayList<>();
+            for (int w = 0; w < writers; w++) {
+                int first = w;
+                running.add(pool.submit(() -> write(cluster, note, committed, start, 1_000_000_000L / rate, first, writers)));
+            }
             poll(cluster, note, seen);
-            double rate = writer.get();
+            for (Future<?> f : running) {
+                f.get();
+            }
+            long last = Arrays.stream(committed).max().orElse(start);
+            double achieved = count / Math.max(1e-9, (last - start) / 1e9);
             double[] lags = new double[count];
             for (int i = 0; i < count; i++) {
                 lags[i] = (seen[i] - committed[i]) / 1e6;
             }
             Arrays.sort(lags);
             return new Run(BenchResult.median(Arrays.stream(lags).boxed().toList()),
-                    lags[Math.min(count - 1, (int) Math.ceil(count * 0.99) - 1)], rate);
+                    lags[Math.min(count - 1, (int) Math.ceil(count * 0.99) - 1)], achieved);
         } finally {
             pool.shutdownNow();
         }
     }
 
-    private static double write(BenchCluster cluster, String note, long[] committed) throws SQLException {
+    /** Updates rows {@code first}, {@code first + every}, ..., row i due at {@code start + i * step}. */
+    private static Void write(BenchCluster cluster, String note, long[] committed, long start, long step, int first, int every)
+            throws SQLException {
         try (Connection a = cluster.connect("a");
              PreparedStatement ps = a.prepareStatement("update accounts set balance = balance + 1, note = ? where id = ?")) {
             ps.setString(1, note);
-            long start = System.nanoTime();
-            long step = 1_000_000_000L / RATE;
-            for (int i = 0; i < committed.length; i++) {
-                long due = start + i * step;
-                long wait = due - System.nanoTime();
+            for (int i = first; i < committed.length; i += every) {
+                long wait = start + i * step - System.nanoTime();
                 if (wait > 0) {
                     LockSupport.parkNanos(wait);
                 }
@@ -68,7 +109,7 @@ final class LagWorkload {
                 ps.executeUpdate();
                 committed[i] = System.nanoTime();
             }
-            return committed.length / ((System.nanoTime() - start) / 1e9);
+            return null;
         }
     }
 
