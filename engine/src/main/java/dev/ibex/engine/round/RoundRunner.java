@@ -149,9 +149,9 @@ public final class RoundRunner {
      * interval after this runner was created) and only in a round that reached every node of the
      * sync (but those waiting for a resync): an entry one node lacks must stay on the others. A
      * round spends at most the purge budget on it ({@link #PURGE_BUDGET} in the engine), but always
-     * one chunk, so that a large purge
-     * does not hold up the replication of new changes; a purge cut short goes on from where it
-     * stopped in the next round, which starts at once. Returns whether it was cut short.
+     * one chunk, so that a large purge does not hold up the replication of new changes; a purge cut
+     * short goes on from where it stopped in the next round, which starts at once. Returns whether
+     * it was cut short.
      */
     private boolean purgeIfDue(SyncSettings sync, ChangedTables probe, LedgerPurger purger, List<NodeSession> sessions,
                                List<String> errors) {
