@@ -288,10 +288,8 @@ class ChaosIT {
                         }
                     });
                 } catch (AssertionError e) {
-                    List<String> lines = engine.output().lines().toList();
                     throw new AssertionError(context + ", faults " + faults + ": nodes not identical after the faults healed: "
-                            + e.getMessage() + "\nthe engine's last output lines:\n"
-                            + String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size())), e);
+                            + e.getMessage() + "\nthe engine's last output lines:\n" + engine.outputTail(60), e);
                 }
                 long millis = (System.nanoTime() - healed) / 1_000_000;
                 engine.terminate();

@@ -317,12 +317,10 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
     private String differences(SyncSettings settings, TableRef table) {
         List<String> nodes = settings.nodes().stream().map(NodeId::name).toList();
         String rel = dev.ibex.engine.db.Idents.name(table.schema(), table.name());
-        String key = "(select string_agg(a.attname, ', ' order by a.attnum) from pg_index i join pg_attribute a "
-                + "on a.attrelid = i.indrelid and a.attnum = any(i.indkey) where i.indrelid = '" + rel.replace("'", "''")
-                + "'::regclass and i.indisprimary)";
         StringBuilder out = new StringBuilder();
         try {
-            String keyCols = rows(nodes.get(0), "select " + key).get(0).get(0);
+            String keyCols = dev.ibex.engine.db.Idents.list(null,
+                    dev.ibex.engine.capture.TableInspector.inspect(connection(nodes.get(0)), table).orElseThrow().key());
             Map<String, Map<String, String>> byNode = new LinkedHashMap<>();
             for (String n : nodes) {
                 Map<String, String> m = new java.util.TreeMap<>();

@@ -139,6 +139,12 @@ public final class EngineProcess implements AutoCloseable {
         }
     }
 
+    /** The last {@code n} lines of the output. */
+    public String outputTail(int n) {
+        List<String> lines = output().lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+    }
+
     /** Waits until the output contains {@code text}; fails early, with the output, if the process exits. */
     public void awaitOutput(String text, Duration timeout) {
         Await.until("ibex start prints '" + text + "'", timeout, () -> {

@@ -87,7 +87,7 @@ public final class BenchCommand implements Callable<Integer> {
                     f.add(out, run, "W3 paced writes", "tx/s", r.achievedRate());
                     f.add(out, run, "W3 lag median", "ms", r.medianMillis());
                     f.add(out, run, "W3 lag p99", "ms", r.p99Millis());
-                    Map<Integer, LagWorkload.Run> sweep = LagWorkload.sweep(cluster, run, rows, Duration.ofSeconds(Math.max(2, seconds / 2)));
+                    Map<Integer, LagWorkload.Run> sweep = LagWorkload.sweep(cluster, run, rows, Duration.ofSeconds(sweepSeconds()));
                     double sustained = 0;
                     for (Map.Entry<Integer, LagWorkload.Run> e : sweep.entrySet()) {
                         f.add(out, run, "W3 lag p99 at " + e.getKey() + "/s", "ms", e.getValue().p99Millis());
@@ -138,6 +138,11 @@ public final class BenchCommand implements Callable<Integer> {
         BulkWorkload.awaitNote(cluster, "b", "accounts", "w2u-" + run, rows);
     }
 
+    /** How long each rate of the W3 sweep runs: half of {@code --seconds}, at least 2 s. */
+    private int sweepSeconds() {
+        return Math.max(2, seconds / 2);
+    }
+
     private Set<String> validate() {
         if (rows < 10 || runs < 1 || seconds < 1) {
             throw new UsageException("--rows must be at least 10, --runs and --seconds at least 1; got --rows " + rows
@@ -176,7 +181,7 @@ public final class BenchCommand implements Callable<Integer> {
         s.put("w1PollMillis", BulkWorkload.POLL.toMillis());
         s.put("w3Rate", LagWorkload.RATE);
         s.put("w3SweepRates", LagWorkload.SWEEP);
-        s.put("w3SweepSecondsPerRate", Math.max(2, seconds / 2));
+        s.put("w3SweepSecondsPerRate", sweepSeconds());
         s.put("w3SustainedWhen", "lag p99 <= " + (int) LagWorkload.SUSTAINED_P99_MILLIS + " ms and at least 90% of the rate achieved");
         s.put("w3PollMillis", LagWorkload.POLL.toMillis());
         s.put("w4PollMillis", SettleWorkload.POLL.toMillis());

@@ -108,15 +108,16 @@ final class LedgerPurger {
         String keys = shape.key().stream().map(k -> ChangeReader.canonicalText(shape, k)).collect(Collectors.joining(", "));
         // qualified: the canonical text of a key column has the column's name, and ORDER BY would take that text
         String order = Idents.list("l", shape.key());
-        String from = "select " + keys + ", ibex.vv_trim(l.ibex_vv) from " + ledger(shape) + " l where l.ibex_base is null";
-        String next = from + " and (" + order + ") > (" + shape.key().stream().map(k -> "?::" + shape.typeOf(k))
-                .collect(Collectors.joining(", ")) + ") order by " + order + " limit " + CHUNK;
+        String scan = "select " + keys + ", ibex.vv_trim(l.ibex_vv) from " + ledger(shape) + " l where l.ibex_base is null";
+        String afterCursor = " and (" + order + ") > (" + shape.key().stream().map(k -> "?::" + shape.typeOf(k))
+                .collect(Collectors.joining(", ")) + ")";
+        String chunk = " order by " + order + " limit " + CHUNK;
         try {
             List<String> cursor = after;
             while (true) {
                 List<List<String>> chunkKeys = new ArrayList<>(CHUNK);
                 List<VersionVector> chunkVersions = new ArrayList<>(CHUNK);
-                try (PreparedStatement ps = first.reader.prepareStatement(cursor == null ? from + " order by " + order + " limit " + CHUNK : next)) {
+                try (PreparedStatement ps = first.reader.prepareStatement(scan + (cursor == null ? "" : afterCursor) + chunk)) {
                     for (int i = 0; cursor != null && i < cursor.size(); i++) {
                         ps.setString(i + 1, cursor.get(i));
                     }
