@@ -91,6 +91,37 @@ class LedgerRetentionIT {
     }
 
     /**
+     * Versions start over once a key is purged, so a node can write a key again with the very
+     * version just purged. Here b's ledger gets the entry back (a test trigger re-inserts it) right
+     * after the purge deletes it: the purge must count b as done, not leave a pending batch whose
+     * finishing would delete b's new entry, losing its change for the other nodes
+     * (ConcurrentWritesIT once ended with a row on b that no ledger knew of).
+     */
+    @Test
+    void anEntryWrittenAgainWithThePurgedVersionIsNotPurged() {
+        TableRef t = table("again", 10, NEVER);
+        CLUSTER.exec("b", "update again set v = 'b' where id = 1");
+        CLUSTER.converge("again");
+        String ledger = Cluster.ledger(t);
+        CLUSTER.exec("b", "create table again_flag (done boolean)",
+                "create function again_rewrite() returns trigger language plpgsql as $$ begin "
+                        + "if not exists (select 1 from again_flag) then insert into again_flag values (true); "
+                        + "insert into " + ledger + " (id, ibex_txid, ibex_ts, ibex_origin, ibex_deleted, ibex_vv) values "
+                        + "(old.id, pg_current_xact_id(), old.ibex_ts, old.ibex_origin, old.ibex_deleted, old.ibex_vv); end if; "
+                        + "return null; end $$",
+                "create trigger again_rewrite after delete on " + ledger + " for each row execute function again_rewrite()");
+        setPurgeInterval("again", Duration.ZERO);
+
+        RoundReport purging = CLUSTER.round("again");
+        assertEquals(1, CLUSTER.count("b", "select count(*) from again_flag"), "the entry was written again");
+        assertEquals(1, CLUSTER.count("b", "select count(*) from " + ledger + " where id = 1"),
+                "b's new entry outlives the purge: " + Cluster.describe(purging));
+        assertEquals(0, CLUSTER.control().dsl().fetchCount(org.jooq.impl.DSL.table("ibex.ledger_purge")),
+                "no purge is left pending, whose finishing would delete b's new entry");
+        CLUSTER.converge("again");
+    }
+
+    /**
      * The state a crash in the middle of a purge leaves: node a deleted a batch of entries, b and c
      * did not. a then changes a purged key. Under priority b > a, had b kept its old version, a's
      * change would look concurrent with it and lose to b; the round first finishes the purge on b

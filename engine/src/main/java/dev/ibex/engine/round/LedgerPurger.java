@@ -199,19 +199,23 @@ final class LedgerPurger {
 
     /**
      * Deletes the entries that still have the recorded version, skipping rows a writer holds
-     * locked; returns true when none is left with that version (a writer that held one may roll
-     * back, so the node is done only when a look after the delete finds none).
+     * locked; returns true when none was skipped (a writer that held one may roll back, so the node
+     * is done only when every entry the delete saw with that version is gone). One statement, so
+     * that an entry a writer creates after it, with the same version (versions start over once a
+     * key is purged), is neither counted as left nor deleted by a later {@link #finish}.
      */
     private boolean delete(NodeSession s, TableShape shape, List<List<String>> keys, List<VersionVector> versions) throws SQLException {
-        String entries = KeyArrays.unnest(shape, "v") + " join " + ledger(shape) + " l on " + KeyArrays.match(shape, "l")
-                + " where ibex.vv_trim(l.ibex_vv) = k.v::bigint[] and l.ibex_base is null";
-        try (PreparedStatement ps = bound(s, "delete from " + ledger(shape) + " d where d.ctid in (select l.ctid from " + entries
-                + " for update of l skip locked)", shape, keys, versions)) {
-            deleted += ps.executeUpdate();
-        }
-        try (PreparedStatement ps = bound(s, "select count(*) from " + entries, shape, keys, versions); ResultSet rs = ps.executeQuery()) {
+        String seen = "select l.ctid as c, k.v from " + KeyArrays.unnest(shape, "v") + " join " + ledger(shape) + " l on "
+                + KeyArrays.match(shape, "l") + " where ibex.vv_trim(l.ibex_vv) = k.v::bigint[] and l.ibex_base is null";
+        String gone = "delete from " + ledger(shape) + " d where d.ctid in (select l.ctid from " + ledger(shape) + " l join seen "
+                + "on l.ctid = seen.c where ibex.vv_trim(l.ibex_vv) = seen.v::bigint[] and l.ibex_base is null "
+                + "for update of l skip locked) returning 1";
+        try (PreparedStatement ps = bound(s, "with seen as materialized (" + seen + "), gone as (" + gone + ") "
+                + "select (select count(*) from gone), (select count(*) from seen)", shape, keys, versions);
+             ResultSet rs = ps.executeQuery()) {
             rs.next();
-            return rs.getLong(1) == 0;
+            deleted += rs.getLong(1);
+            return rs.getLong(1) == rs.getLong(2);
         }
     }
 
