@@ -69,6 +69,22 @@ public final class VersionVector {
         return new VersionVector(c);
     }
 
+    /** This version with {@code ordinal}'s counter advanced by {@code changes} local changes (none: this version). */
+    public VersionVector bump(int ordinal, long changes) {
+        if (changes < 0) {
+            throw new IllegalArgumentException("a version never goes back: " + changes + " changes");
+        }
+        if (changes == 0) {
+            return this;
+        }
+        if (ordinal < 1) {
+            throw new IllegalArgumentException("node ordinals start at 1, got " + ordinal);
+        }
+        long[] c = Arrays.copyOf(counters, Math.max(counters.length, ordinal));
+        c[ordinal - 1] += changes;
+        return new VersionVector(c);
+    }
+
     /** The least version that has seen everything both have seen. */
     public VersionVector join(VersionVector other) {
         long[] c = new long[Math.max(counters.length, other.counters.length)];

@@ -11,8 +11,8 @@ import java.util.concurrent.CountDownLatch;
  * with null.
  */
 public final class CrashPoints {
-    /** Every node's boundary is taken; nothing read yet. */
-    public static final String BOUNDARIES_TAKEN = "boundaries-taken";
+    /** Every node's change log is folded into its ledgers; nothing read yet. */
+    public static final String LOGS_FOLDED = "logs-folded";
     /** A chunk's sides are read and its keys decided; nothing journaled or applied. */
     public static final String CHUNK_DECIDED = "chunk-decided";
     /** A chunk's conflicts are in the journal; nothing of the chunk applied. */
@@ -24,7 +24,7 @@ public final class CrashPoints {
     /** Every table of the round is done; the round report is not stored yet. */
     public static final String ROUND_APPLIED = "round-applied";
 
-    public static final List<String> ALL = List.of(BOUNDARIES_TAKEN, CHUNK_DECIDED, JOURNAL_WRITTEN,
+    public static final List<String> ALL = List.of(LOGS_FOLDED, CHUNK_DECIDED, JOURNAL_WRITTEN,
             APPLY_UNCOMMITTED, TARGET_COMMITTED, ROUND_APPLIED);
 
     private static final String ENABLED = System.getProperty("ibex.crashpoint");

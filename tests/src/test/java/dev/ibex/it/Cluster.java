@@ -194,7 +194,7 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
 
     /** Another round service on this cluster's nodes, whose rounds spend at most {@code purgeBudget} purging (after one chunk). */
     public RoundService rounds(Duration purgeBudget) {
-        return new RoundService(control, directory, Clock.systemUTC(), purgeBudget);
+        return new RoundService(control, directory, Clock.systemUTC(), purgeBudget, dev.ibex.engine.round.FoldListener.NONE);
     }
 
     /**
@@ -336,8 +336,8 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
                     .forEach(k -> {
                         out.append("key ").append(k).append(":\n");
                         for (String n : nodes) {
-                            out.append("  ").append(n).append(": row ").append(byNode.get(n).get(k)).append("; ledger (txid, vv, origin, ts, deleted) ")
-                                    .append(rows(n, "select ibex_txid::text, ibex_vv::text, ibex_origin::text, ibex_ts::text, ibex_deleted::text from "
+                            out.append("  ").append(n).append(": row ").append(byNode.get(n).get(k)).append("; ledger (txid, vv, origin, ts, local changes) ")
+                                    .append(rows(n, "select ibex_txid::text, ibex_vv::text, ibex_origin::text, ibex_ts::text, ibex_local::text from "
                                             + ledger + " l where row(" + keyCols + ")::text = ?", k)).append('\n');
                         }
                     });

@@ -99,7 +99,7 @@ class CrashPointsIT {
                 + ", b's inserts on c " + bInsertsOnC + ", watermarks a/b/c " + marksOnA + "/" + marksOnB + "/" + marksOnC;
         System.out.println("CrashPointsIT " + state);
         switch (point) {
-            case CrashPoints.BOUNDARIES_TAKEN, CrashPoints.CHUNK_DECIDED -> {
+            case CrashPoints.LOGS_FOLDED, CrashPoints.CHUNK_DECIDED -> {
                 assertEquals(0, journaled, state);
                 assertEquals(0, bRowsOnA + aRowsOnC, "nothing applied: " + state);
             }

@@ -38,7 +38,10 @@ final class CopyText {
         }
     }
 
-    /** The COPY text of one row, newline included. */
+    /**
+     * The COPY text of one row, newline included: the table's columns (a delete carries its key
+     * only), then delete, seen present, seen xmin, version, stamp, origin and confirm.
+     */
     static void row(StringBuilder b, TableShape shape, RowChange ch) {
         List<String> columns = shape.columnNames();
         for (int i = 0; i < columns.size(); i++) {
@@ -47,13 +50,16 @@ final class CopyText {
             b.append('\t');
         }
         b.append(ch.delete() ? 't' : 'f').append('\t');
-        field(b, array(ch.expected()));
+        b.append(ch.seen().present() ? 't' : 'f').append('\t');
+        field(b, ch.seen().xmin());
         b.append('\t');
         field(b, array(ch.version()));
         b.append('\t');
         field(b, ch.stampMicros() == 0 ? null : ApplyWriter.timestamp(ch.stampMicros()));
         b.append('\t');
         field(b, ch.originOrdinal() == 0 ? null : Integer.toString(ch.originOrdinal()));
+        b.append('\t');
+        b.append(ch.confirm() ? 't' : 'f');
         b.append('\n');
     }
 

@@ -18,6 +18,8 @@ import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.db.SqlErrors;
+import dev.ibex.engine.window.TxId;
+import dev.ibex.engine.window.WatermarkStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -139,8 +141,8 @@ public final class NodeResync {
             to.setAutoCommit(false);
             try (Statement fs = from.createStatement(); Statement ts = to.createStatement()) {
                 fs.execute("set transaction isolation level repeatable read, read only");
-                String horizon = text(fs, "select pg_snapshot_xmin(pg_current_snapshot())::text");
-                Map<String, String> marks = watermarks(from, table);
+                TxId horizon = TxId.parse(text(fs, "select pg_snapshot_xmin(pg_current_snapshot())::text"));
+                Map<String, TxId> marks = new LinkedHashMap<>(WatermarkStore.of(from, table.ledgerName()));
                 long total = Long.parseLong(text(fs, "select count(*)::text from " + Idents.name(table.schema(), table.name())));
                 ts.execute("set local session_replication_role = replica");
                 ts.execute("lock table " + Idents.name(table.schema(), table.name()) + " in exclusive mode");
@@ -150,26 +152,23 @@ public final class NodeResync {
                 long rows = InitialCopier.stream(from, "copy (select " + cols + " from " + rel + ") to stdout", to,
                         "copy " + rel + " (" + cols + ") from stdin", done -> progress.copying(table, source, target.name(), done, total));
                 progress.copying(table, source, target.name(), rows, rows);
-                String entryCols = Idents.list(null, shape.key()) + ", ibex_ts, ibex_origin, ibex_deleted, ibex_vv";
+                String entryCols = Idents.list(null, shape.key()) + ", ibex_ts, ibex_origin, ibex_vv";
+                int sourceOrdinal = s.node(source).orElseThrow().ordinal();
                 ts.execute("delete from " + ledger);
-                long entries = InitialCopier.stream(from, "copy (select " + entryCols + " from " + ledger + ") to stdout", to,
+                long entries = InitialCopier.stream(from, "copy (select " + Idents.list(null, shape.key()) + ", ibex_ts, ibex_origin, "
+                        + "ibex.version(ibex_vv, ibex_local, " + sourceOrdinal + ") from " + ledger + ") to stdout", to,
                         "copy " + ledger + " (" + entryCols + ") from stdin", done -> { });
-                try (PreparedStatement del = to.prepareStatement("delete from ibex.watermark where ledger_name = ?")) {
-                    del.setString(1, table.ledgerName());
-                    del.executeUpdate();
+                // what the node logged while it was left out is discarded with its rows; later changes are new
+                ts.execute("truncate " + Idents.name("ibex", table.ledgerName() + "_log0") + ", "
+                        + Idents.name("ibex", table.ledgerName() + "_log1"));
+                try (PreparedStatement ps = to.prepareStatement("update ibex.capture set fold_snapshot = pg_current_snapshot(), "
+                        + "last_fold_txid = null where ledger_name = ?")) {
+                    ps.setString(1, table.ledgerName());
+                    ps.executeUpdate();
                 }
                 marks.remove(target.name());
                 marks.put(source, horizon);
-                try (PreparedStatement ins = to.prepareStatement(
-                        "insert into ibex.watermark (ledger_name, source_node, boundary) values (?, ?, ?::xid8)")) {
-                    for (Map.Entry<String, String> m : marks.entrySet()) {
-                        ins.setString(1, table.ledgerName());
-                        ins.setString(2, m.getKey());
-                        ins.setString(3, m.getValue());
-                        ins.addBatch();
-                    }
-                    ins.executeBatch();
-                }
+                WatermarkStore.replace(to, table.ledgerName(), marks);
                 String ownHorizon = text(ts, "select pg_snapshot_xmin(pg_current_snapshot())::text");
                 to.commit();
                 from.commit();
@@ -196,28 +195,10 @@ public final class NodeResync {
             if (other.name().equals(node) || s.resyncNeeded().containsKey(other.name())) {
                 continue;
             }
-            try (Connection c = directory.pool(other.name()).getConnection(); PreparedStatement ps = c.prepareStatement(
-                    "insert into ibex.watermark (ledger_name, source_node, boundary) values (?, ?, ?::xid8) "
-                            + "on conflict (ledger_name, source_node) do update set boundary = excluded.boundary, updated_at = now()")) {
-                ps.setString(1, table.ledgerName());
-                ps.setString(2, node);
-                ps.setString(3, horizon);
-                ps.executeUpdate();
+            try (Connection c = directory.pool(other.name()).getConnection()) {
+                WatermarkStore.record(c, table.ledgerName(), Map.of(node, TxId.parse(horizon)));
             }
         }
-    }
-
-    private static Map<String, String> watermarks(Connection c, TableRef table) throws SQLException {
-        Map<String, String> m = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("select source_node, boundary::text from ibex.watermark where ledger_name = ?")) {
-            ps.setString(1, table.ledgerName());
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    m.put(rs.getString(1), rs.getString(2));
-                }
-            }
-        }
-        return m;
     }
 
     private static String text(Statement s, String sql) throws SQLException {

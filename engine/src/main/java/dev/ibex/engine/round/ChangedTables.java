@@ -4,6 +4,7 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.window.TxId;
+import dev.ibex.engine.window.WatermarkStore;
 import dev.ibex.engine.window.WindowPlanner;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -15,116 +16,98 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Which tables of a round have anything to do, found with four queries per node however many
- * tables the sync has (its watermarks, its ledgers, the tables' definitions, then one probe of
- * every ledger through its txid index), so that a round of a sync with a thousand idle tables
- * stays cheap. A table whose definition differs between nodes or whose ledger is missing on some
- * node counts as changed: its table round pauses it with the reason.
+ * Which tables of a round have anything to do, and from which sources, found with three queries per
+ * node however many tables the sync has: its watermarks, its capture catalog (each ledger's last
+ * fold that changed it) and the tables' definitions. No ledger is read: a source has changes to a
+ * table for a target exactly when a fold advanced the table's ledger at or after the target's
+ * watermark, so a round of a sync with a thousand idle tables stays cheap. A table whose definition
+ * differs between nodes or whose capture is missing on some node counts as changed from every
+ * source: its table round pauses it with the reason.
  */
 final class ChangedTables {
-    /** Per node of the round, the ledgers that exist there, read once at the start of the round. */
-    private final Map<String, Set<String>> ledgers;
-
-    private ChangedTables(Map<String, Set<String>> ledgers) {
-        this.ledgers = ledgers;
+    private ChangedTables() {
     }
 
-    /** Reads which ledgers exist on each node of the round. */
-    static ChangedTables read(List<NodeSession> sessions) throws SQLException {
-        Map<String, Set<String>> ledgers = new HashMap<>();
-        for (NodeSession s : sessions) {
-            ledgers.put(s.node.name(), ledgers(s));
-        }
-        return new ChangedTables(ledgers);
-    }
-
-    /** Names of the ledgers that exist on the node, as read at the start of the round. */
-    Set<String> ledgers(String node) {
-        return ledgers.getOrDefault(node, Set.of());
-    }
-
-    /** The tables with a change that some target of this round has not reconciled yet. */
-    Set<TableRef> sinceWatermarks(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
-            throws SQLException {
-        Map<String, Map<String, Map<String, TxId>>> marks = new ConcurrentHashMap<>();
-        Map<String, Map<TableRef, String>> shapes = new HashMap<>();
+    /** Per table with something to do, the nodes whose changes to it some other node of the round lacks. */
+    static Map<TableRef, Set<String>> read(String sync, List<TableSettings> tables, List<NodeSession> sessions) throws SQLException {
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
-        List<Map<TableRef, String>> perNode = PerNode.each(sessions, s -> {
-            marks.put(s.node.name(), watermarks(s));
-            return shapes(s, refs);
-        });
-        for (int i = 0; i < sessions.size(); i++) {
-            shapes.put(sessions.get(i).node.name(), perNode.get(i));
-        }
-        Set<TableRef> out = new HashSet<>();
-        List<TableRef> present = new ArrayList<>();
+        List<NodeState> states = PerNode.each(sessions, s -> new NodeState(WatermarkStore.all(s.reader), lastChanges(s, sync),
+                shapes(s, refs)));
+        List<String> nodes = sessions.stream().map(s -> s.node.name()).toList();
+        Map<TableRef, Set<String>> out = new LinkedHashMap<>();
         for (TableRef t : refs) {
             String ledger = t.ledgerName();
-            boolean sameShape = shapes.get(sessions.get(0).node.name()).get(t) != null
-                    && sessions.stream().map(s -> shapes.get(s.node.name()).get(t)).distinct().count() == 1;
-            if (sameShape && sessions.stream().allMatch(s -> ledgers(s.node.name()).contains(ledger))) {
-                present.add(t);
-            } else {
-                out.add(t);
+            boolean sameShape = states.get(0).shapes().get(t) != null
+                    && states.stream().map(n -> n.shapes().get(t)).distinct().count() == 1;
+            if (!sameShape || states.stream().anyMatch(n -> !n.captured().containsKey(ledger))) {
+                out.put(t, new HashSet<>(nodes));
+                continue;
+            }
+            Map<String, Map<String, TxId>> marks = new HashMap<>();
+            for (int i = 0; i < nodes.size(); i++) {
+                marks.put(nodes.get(i), states.get(i).watermarks().getOrDefault(ledger, Map.of()));
+            }
+            Map<String, TxId> from = WindowPlanner.from(nodes, marks);
+            Set<String> sources = new HashSet<>();
+            for (int i = 0; i < nodes.size(); i++) {
+                TxId last = states.get(i).captured().get(ledger);
+                if (last != null && last.compareTo(from.get(nodes.get(i))) >= 0) {
+                    sources.add(nodes.get(i));
+                }
+            }
+            if (!sources.isEmpty()) {
+                out.put(t, sources);
             }
         }
-        Map<String, Map<TableRef, TxId>> from = new HashMap<>();
-        for (TableRef t : present) {
-            Map<String, Map<String, TxId>> perTarget = new HashMap<>();
-            marks.forEach((target, byLedger) -> perTarget.put(target, byLedger.getOrDefault(t.ledgerName(), Map.of())));
-            WindowPlanner.plan(boundaries, perTarget).forEach((source, window) ->
-                    from.computeIfAbsent(source, k -> new LinkedHashMap<>()).put(t, window.from()));
-        }
-        PerNode.each(sessions, source -> withChanges(source, from.getOrDefault(source.node.name(), Map.of()))).forEach(out::addAll);
         return out;
     }
 
-    /** True when some node already has a change to one of {@code tables} at or after its boundary of this round. */
-    boolean sinceBoundaries(List<TableSettings> tables, List<NodeSession> sessions, Map<String, TxId> boundaries)
-            throws SQLException {
-        return PerNode.each(sessions, s -> {
-            Map<TableRef, TxId> from = new LinkedHashMap<>();
-            for (TableSettings t : tables) {
-                if (ledgers(s.node.name()).contains(t.table().ledgerName())) {
-                    from.put(t.table(), boundaries.get(s.node.name()));
-                }
-            }
-            return !withChanges(s, from).isEmpty();
-        }).contains(true);
+    private record NodeState(Map<String, Map<String, TxId>> watermarks, Map<String, TxId> captured, Map<TableRef, String> shapes) {
     }
 
-    /** The tables among {@code from}'s keys whose ledger on {@code s} has a change at or after the given txid. */
-    static Set<TableRef> withChanges(NodeSession s, Map<TableRef, TxId> from) throws SQLException {
-        return probe(s, new ArrayList<>(from.keySet()), " where ibex_txid >= ?::xid8", t -> from.get(t).toString());
+    /** Per ledger of the sync captured on the node, the txid of the last fold that changed it ({@link TxId#ZERO}: none). */
+    private static Map<String, TxId> lastChanges(NodeSession s, String sync) throws SQLException {
+        Map<String, TxId> out = new HashMap<>();
+        try (PreparedStatement ps = s.reader.prepareStatement(
+                "select ledger_name, coalesce(last_fold_txid, '0')::text from ibex.capture where sync_name = ?")) {
+            ps.setString(1, sync);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), TxId.parse(rs.getString(2)));
+                }
+            }
+        }
+        return out;
     }
 
     /** The tables among {@code tables} whose ledger on {@code s} has any entry; every ledger must exist. */
     static Set<TableRef> withEntries(NodeSession s, List<TableRef> tables) throws SQLException {
-        return probe(s, tables, "", null);
-    }
-
-    private static Set<TableRef> probe(NodeSession s, List<TableRef> order, String where,
-                                       java.util.function.Function<TableRef, String> parameter) throws SQLException {
         Set<TableRef> out = new HashSet<>();
-        if (order.isEmpty()) {
+        if (tables.isEmpty()) {
             return out;
         }
         StringBuilder sql = new StringBuilder();
-        for (int i = 0; i < order.size(); i++) {
+        for (int i = 0; i < tables.size(); i++) {
             sql.append(i == 0 ? "" : " union all ").append("select ").append(i).append(" where exists (select 1 from ")
-                    .append(Idents.name("ibex", order.get(i).ledgerName())).append(where).append(")");
+                    .append(Idents.name("ibex", tables.get(i).ledgerName())).append(")");
         }
-        try (PreparedStatement ps = s.reader.prepareStatement(sql.toString())) {
-            for (int i = 0; parameter != null && i < order.size(); i++) {
-                ps.setString(i + 1, parameter.apply(order.get(i)));
+        try (PreparedStatement ps = s.reader.prepareStatement(sql.toString()); ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(tables.get(rs.getInt(1)));
             }
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(order.get(rs.getInt(1)));
-                }
+        }
+        return out;
+    }
+
+    /** Names of the ledgers that exist on the node. */
+    static Set<String> ledgers(NodeSession s) throws SQLException {
+        Set<String> out = new HashSet<>();
+        try (PreparedStatement ps = s.reader.prepareStatement("select ledger_name from ibex.capture");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
             }
         }
         return out;
@@ -162,25 +145,11 @@ final class ChangedTables {
         return out;
     }
 
-    /** Per ledger, per source, the boundary reconciled into this node. */
-    private static Map<String, Map<String, TxId>> watermarks(NodeSession s) throws SQLException {
-        Map<String, Map<String, TxId>> out = new HashMap<>();
-        try (PreparedStatement ps = s.reader.prepareStatement("select ledger_name, source_node, boundary::text from ibex.watermark");
-             ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                out.computeIfAbsent(rs.getString(1), k -> new HashMap<>()).put(rs.getString(2), TxId.parse(rs.getString(3)));
-            }
-        }
-        return out;
-    }
-
-    private static Set<String> ledgers(NodeSession s) throws SQLException {
-        Set<String> out = new HashSet<>();
-        try (PreparedStatement ps = s.reader.prepareStatement(
-                "select relname::text from pg_class where relnamespace = 'ibex'::regnamespace and relkind in ('r', 'p')");
-             ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-                out.add(rs.getString(1));
+    static List<TableRef> present(List<TableSettings> tables, Set<String> ledgers) {
+        List<TableRef> out = new ArrayList<>();
+        for (TableSettings t : tables) {
+            if (!t.paused() && ledgers.contains(t.table().ledgerName())) {
+                out.add(t.table());
             }
         }
         return out;

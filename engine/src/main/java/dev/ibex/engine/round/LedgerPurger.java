@@ -38,6 +38,10 @@ import java.util.stream.Collectors;
  */
 final class LedgerPurger {
     static final int CHUNK = 1000;
+    /** A ledger entry's whole version (its local changes folded in) in canonical form; its parameter is the node's ordinal. */
+    private static final String VERSION = "ibex.vv_trim(ibex.version(l.ibex_vv, l.ibex_local, ?))";
+    /** The same where the ordinal comes from the statement's {@code o} ({@link #delete}, which names it once). */
+    private static final String VERSION_OF_NODE = "ibex.vv_trim(ibex.version(l.ibex_vv, l.ibex_local, (select ord from o)))";
 
     private final String sync;
     private final PurgeLog log;
@@ -105,10 +109,10 @@ final class LedgerPurger {
             errors.add("node " + first.node + ", table " + table + ": ledger purge: " + Redactor.firstLine(e.getMessage()));
             return Optional.empty();
         }
-        String keys = shape.key().stream().map(k -> ChangeReader.canonicalText(shape, k)).collect(Collectors.joining(", "));
+        String keys = shape.key().stream().map(k -> dev.ibex.engine.db.ShapeSql.keyText(shape, k)).collect(Collectors.joining(", "));
         // qualified: the canonical text of a key column has the column's name, and ORDER BY would take that text
         String order = Idents.list("l", shape.key());
-        String scan = "select " + keys + ", ibex.vv_trim(l.ibex_vv) from " + ledger(shape) + " l where l.ibex_base is null";
+        String scan = "select " + keys + ", " + VERSION + " from " + ledger(shape) + " l where l.ibex_base is null";
         String afterCursor = " and (" + order + ") > (" + shape.key().stream().map(k -> "?::" + shape.typeOf(k))
                 .collect(Collectors.joining(", ")) + ")";
         String chunk = " order by " + order + " limit " + CHUNK;
@@ -118,8 +122,9 @@ final class LedgerPurger {
                 List<List<String>> chunkKeys = new ArrayList<>(CHUNK);
                 List<VersionVector> chunkVersions = new ArrayList<>(CHUNK);
                 try (PreparedStatement ps = first.reader.prepareStatement(scan + (cursor == null ? "" : afterCursor) + chunk)) {
+                    ps.setInt(1, first.node.ordinal());
                     for (int i = 0; cursor != null && i < cursor.size(); i++) {
-                        ps.setString(i + 1, cursor.get(i));
+                        ps.setString(i + 2, cursor.get(i));
                     }
                     try (ResultSet rs = ps.executeQuery()) {
                         while (rs.next()) {
@@ -154,11 +159,12 @@ final class LedgerPurger {
             throws SQLException {
         boolean[] agreed = new boolean[keys.size()];
         java.util.Arrays.fill(agreed, true);
-        String sql = "select ibex.vv_trim(l.ibex_vv), l.ibex_base is null from " + KeyArrays.unnest(shape) + " left join "
+        String sql = "select " + VERSION + ", l.ibex_base is null from " + KeyArrays.unnest(shape) + " left join "
                 + ledger(shape) + " l on " + KeyArrays.match(shape, "l") + " order by k.ord";
         for (NodeSession s : sessions.subList(1, sessions.size())) {
             try (PreparedStatement ps = s.reader.prepareStatement(sql)) {
-                KeyArrays.bind(s.reader, ps, 1, shape, keys);
+                ps.setInt(1, s.node.ordinal());
+                KeyArrays.bind(s.reader, ps, 2, shape, keys);
                 try (ResultSet rs = ps.executeQuery()) {
                     for (int i = 0; rs.next(); i++) {
                         Array vv = rs.getArray(1);
@@ -206,12 +212,12 @@ final class LedgerPurger {
      */
     private boolean delete(NodeSession s, TableShape shape, List<List<String>> keys, List<VersionVector> versions) throws SQLException {
         String seen = "select l.ctid as c, k.v from " + KeyArrays.unnest(shape, "v") + " join " + ledger(shape) + " l on "
-                + KeyArrays.match(shape, "l") + " where ibex.vv_trim(l.ibex_vv) = k.v::bigint[] and l.ibex_base is null";
+                + KeyArrays.match(shape, "l") + " where " + VERSION + " = k.v::bigint[] and l.ibex_base is null";
         String gone = "delete from " + ledger(shape) + " d where d.ctid in (select l.ctid from " + ledger(shape) + " l join seen "
-                + "on l.ctid = seen.c where ibex.vv_trim(l.ibex_vv) = seen.v::bigint[] and l.ibex_base is null "
+                + "on l.ctid = seen.c where " + VERSION + " = seen.v::bigint[] and l.ibex_base is null "
                 + "for update of l skip locked) returning 1";
-        try (PreparedStatement ps = bound(s, "with seen as materialized (" + seen + "), gone as (" + gone + ") "
-                + "select (select count(*) from gone), (select count(*) from seen)", shape, keys, versions);
+        try (PreparedStatement ps = bound(s, "with o as (select ?::integer as ord), seen as materialized (" + seen + "), gone as ("
+                + gone + ") select (select count(*) from gone), (select count(*) from seen)", shape, keys, versions);
              ResultSet rs = ps.executeQuery()) {
             rs.next();
             deleted += rs.getLong(1);
@@ -222,9 +228,10 @@ final class LedgerPurger {
     /** A statement on the node's writer with the keys and their versions bound. */
     private static PreparedStatement bound(NodeSession s, String sql, TableShape shape, List<List<String>> keys,
                                            List<VersionVector> versions) throws SQLException {
-        PreparedStatement ps = s.writer.prepareStatement(sql);
+        PreparedStatement ps = s.writer.prepareStatement(sql.replace(VERSION, VERSION_OF_NODE));
         try {
-            int next = KeyArrays.bind(s.writer, ps, 1, shape, keys);
+            ps.setInt(1, s.node.ordinal());
+            int next = KeyArrays.bind(s.writer, ps, 2, shape, keys);
             ps.setArray(next, s.writer.createArrayOf("text", versions.stream().map(LedgerPurger::text).toArray()));
             return ps;
         } catch (SQLException e) {

@@ -3,7 +3,6 @@ package dev.ibex.engine.round;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
-import dev.ibex.engine.window.TxId;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -18,6 +17,10 @@ final class NodeSession implements AutoCloseable {
     final NodeId node;
     final Connection reader;
     final Connection writer;
+    private static final String COUNTER = "select coalesce((select pg_catalog.pg_sequence_last_value(pg_catalog.format('%I.%I', "
+            + "'ibex', c.changes_seq)::regclass) from ibex.capture c where c.sync_name = ? limit 1), 0), "
+            + "(extract(epoch from ibex.clock()) * 1000)::bigint";
+
     private long clockSkewMillis;
 
     private NodeSession(NodeId node, Connection reader, Connection writer) {
@@ -38,34 +41,31 @@ final class NodeSession implements AutoCloseable {
         }
     }
 
-    /** Clears the node's wake-up flag so that the next write notifies the engine again. */
-    void clearWake(String sync) throws SQLException {
-        try (PreparedStatement ps = reader.prepareStatement("update ibex.wake set pending = false where sync_name = ? and pending")) {
-            ps.setString(1, sync);
-            ps.executeUpdate();
-        }
-    }
-
     /**
-     * Clears the node's wake-up flag, then takes its boundary: every txid below it has finished.
-     * Measures the node's clock (the one capture stamps changes with) against {@code clock} on the
-     * way, taking the middle of the round trip as the engine's time of the reading.
+     * Reads the sync's change counter on the node (the sequence its capture triggers advance once
+     * per statement; 0 when they never did) and measures the node's clock (the one capture stamps
+     * changes with) against {@code clock} on the way, taking the middle of the round trip as the
+     * engine's time of the reading.
      */
-    TxId boundary(String sync, java.time.Clock clock) throws SQLException {
-        clearWake(sync);
-        try (PreparedStatement ps = reader.prepareStatement(
-                "select pg_snapshot_xmin(pg_current_snapshot())::text, (extract(epoch from ibex.clock()) * 1000)::bigint")) {
+    long changes(String sync, java.time.Clock clock) throws SQLException {
+        try (PreparedStatement ps = reader.prepareStatement(COUNTER)) {
+            ps.setString(1, sync);
             long before = clock.millis();
             try (ResultSet rs = ps.executeQuery()) {
                 long after = clock.millis();
                 rs.next();
                 clockSkewMillis = rs.getLong(2) - (before + after) / 2;
-                return TxId.parse(rs.getString(1));
+                return rs.getLong(1);
             }
         }
     }
 
-    /** The node's clock minus the engine's, as {@link #boundary} measured it. */
+    /** The sync's change counter on the node, as {@link #changes} reads it, without the clock. */
+    long changes(String sync) throws SQLException {
+        return changes(sync, java.time.Clock.systemUTC());
+    }
+
+    /** The node's clock minus the engine's, as {@link #changes} measured it. */
     long clockSkewMillis() {
         return clockSkewMillis;
     }

@@ -12,7 +12,9 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.db.Redactor;
-import dev.ibex.engine.window.TxId;
+import dev.ibex.engine.capture.LogFolder;
+import dev.ibex.engine.capture.LogRotation;
+import dev.ibex.engine.window.Snapshot;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
@@ -27,8 +29,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import javax.sql.DataSource;
 
 /**
- * Runs one round of a sync over its reachable nodes: take each node's boundary, run every active
- * table, and report. An unreachable node or a failing table is recorded and skipped; it stalls
+ * Runs one round of a sync over its reachable nodes: read each node's change counter, fold each
+ * node's change log into its ledgers, run every table with changes, tidy the logs, and report. An unreachable node or a failing table is recorded and skipped; it stalls
  * only itself. Blocking; called from the engine's JDBC dispatcher, never from an actor thread.
  * After {@link #stop()}, a round in flight ends at its next chunk boundary (see {@code TableRound})
  * and reports where it stopped; rounds started later stop before their first chunk.
@@ -55,11 +57,13 @@ public final class RoundRunner {
     private final Instant created;
     private final Set<String> upgraded = ConcurrentHashMap.newKeySet();
     private final DownNodes down = new DownNodes();
+    private final FoldListener listener;
     private volatile boolean stopping;
 
     public RoundRunner(NodeDirectory directory, ConflictSink journal, PurgeLog purges, TablePauser pauser, Clock clock,
-                       Duration purgeBudget) {
+                       Duration purgeBudget, FoldListener listener) {
         this.directory = directory;
+        this.listener = listener;
         this.purgeBudget = purgeBudget;
         this.pauser = pauser;
         this.journal = journal;
@@ -78,23 +82,19 @@ public final class RoundRunner {
         Map<String, NodeRound> nodes = new LinkedHashMap<>();
         List<String> errors = new ArrayList<>();
         List<NodeSession> sessions = new ArrayList<>();
-        Map<String, TxId> boundaries = new LinkedHashMap<>();
+        Map<String, Long> counters = new LinkedHashMap<>();
         long decided = 0;
         long conflicts = 0;
         boolean more = false;
         int tablesLeftBehind = 0;
         LedgerPurger purger = new LedgerPurger(sync.name(), purges);
         try {
-            open(sync, sessions, boundaries, nodes, errors);
-            CrashPoints.reach(CrashPoints.BOUNDARIES_TAKEN);
-            purger.finish(sessions, errors, (s, why) -> {
-                s.close();
-                boundaries.remove(s.node.name());
-                nodes.put(s.node.name(), new NodeRound(s.node.name(), false, 0, 0, why, null));
-            });
+            open(sync, sessions, counters, nodes, errors);
+            purger.finish(sessions, errors, (s, why) -> drop(s, why, counters, nodes));
+            Map<String, Snapshot> folds = fold(sync, sessions, counters, nodes, errors);
+            CrashPoints.reach(CrashPoints.LOGS_FOLDED);
             List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
-            ChangedTables probe = sessions.size() < 2 ? null : readLedgers(sessions);
-            Set<TableRef> changed = changedTables(probe, active, sessions, boundaries);
+            Map<TableRef, Set<String>> changed = sessions.size() < 2 ? Map.of() : changedTables(sync, active, sessions);
             for (TableSettings t : active) {
                 if (sessions.size() < 2) {
                     continue;
@@ -107,21 +107,24 @@ public final class RoundRunner {
                     String strategy = sync.strategyFor(t);
                     Map<List<String>, ManualResolver.Choice> choices = Strategies.MANUAL.equals(strategy)
                             ? journal.choices(sync.name(), t.table()) : Map.of();
-                    if (!changed.contains(t.table()) && choices.isEmpty()) {
+                    Set<String> sources = changed.get(t.table());
+                    if (sources == null && choices.isEmpty()) {
                         continue;
                     }
                     ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
-                    TableRound tr = new TableRound(sync.name(), t.table(), sessions, boundaries, resolver, List.copyOf(choices.keySet()),
-                            ordinal -> byOrdinal(sync, ordinal), nodes, () -> stopping);
-                    try {
-                        tr.run(journal, errors);
-                    } finally {
-                        decided += tr.decided();
-                        conflicts += tr.conflicts();
-                    }
-                    tablesLeftBehind += tr.leftBehind() ? 1 : 0;
-                    if (tr.stoppedAfter() >= 0) {
-                        errors.add(STOPPED + ": table " + t.table() + " stopped after " + tr.stoppedAfter() + " chunk(s), each "
+                    List<List<String>> chosen = choices.keySet().stream().sorted(KeyOrder.INSTANCE).toList();
+                    TableRound.Result r = new TableRound(sync.name(), t.table(), sessions, folds, sources == null ? Set.of() : sources,
+                            resolver, chosen, ordinal -> byOrdinal(sync, ordinal), () -> stopping, journal).run();
+                    decided += r.decided();
+                    conflicts += r.conflicts();
+                    r.applied().forEach((n, c) -> nodes.computeIfPresent(n, (k, v) -> v.plus(c, 0)));
+                    r.skipped().forEach((n, c) -> nodes.computeIfPresent(n, (k, v) -> v.plus(0, c)));
+                    r.failed().forEach((n, why) -> nodes.computeIfPresent(n, (k, v) -> v.failed(why)));
+                    errors.addAll(r.errors());
+                    more |= r.deferred() > 0;
+                    tablesLeftBehind += r.leftBehind() ? 1 : 0;
+                    if (r.stoppedAfter() >= 0) {
+                        errors.add(STOPPED + ": table " + t.table() + " stopped after " + r.stoppedAfter() + " chunk(s), each "
                                 + "committed on every target; its watermarks are unchanged, so the next run reads those keys again");
                     }
                 } catch (TableStall e) {
@@ -133,8 +136,11 @@ public final class RoundRunner {
                     errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
                 }
             }
-            more = !stopping && moreWork(sync, probe, sessions, boundaries);
-            if (!stopping && probe != null && purgeIfDue(sync, probe, purger, sessions, errors)) {
+            if (!stopping) {
+                tidy(sync, sessions, errors);
+                more |= moreWork(sync, sessions, counters);
+            }
+            if (!stopping && sessions.size() >= 2 && purgeIfDue(sync, purger, sessions, errors)) {
                 more = true;
             }
         } finally {
@@ -142,6 +148,61 @@ public final class RoundRunner {
         }
         return new RoundReport(sync.name(), started, clock.instant(), nodes, decided, conflicts, errors, more, purger.deleted(),
                 tablesLeftBehind);
+    }
+
+    /** A node that cannot take part in the rest of this round: its session closes, its report says why. */
+    private static void drop(NodeSession s, String why, Map<String, Long> counters, Map<String, NodeRound> nodes) {
+        s.close();
+        counters.remove(s.node.name());
+        nodes.put(s.node.name(), new NodeRound(s.node.name(), false, 0, 0, why, null));
+    }
+
+    /**
+     * Folds every node's change log, all at once. A node whose fold fails sits this round out: its
+     * ledger would not account for changes its rows show.
+     */
+    private Map<String, Snapshot> fold(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters,
+                                       Map<String, NodeRound> nodes, List<String> errors) {
+        Map<String, Snapshot> out = new LinkedHashMap<>();
+        List<Object> folded;
+        try {
+            folded = PerNode.each(sessions, s -> {
+                try {
+                    return LogFolder.fold(s.writer, s.node, sync.name());
+                } catch (IbexException e) {
+                    return e;
+                }
+            });
+        } catch (SQLException e) {
+            throw new IbexException("folding change logs: " + e.getMessage(), e);
+        }
+        List<NodeSession> all = List.copyOf(sessions);
+        for (int i = 0; i < all.size(); i++) {
+            NodeSession s = all.get(i);
+            if (folded.get(i) instanceof LogFolder.Fold f) {
+                out.put(s.node.name(), f.snapshot());
+                listener.folded(sync.name(), s.node.name(), counters.get(s.node.name()), f.snapshot());
+                f.failed().forEach((t, why) -> errors.add("node " + s.node + ", table " + t + ": folding its change log: " + why));
+            } else {
+                String why = Redactor.text(((IbexException) folded.get(i)).getMessage()) + "; the node sits this round out";
+                errors.add(why);
+                sessions.remove(s);
+                drop(s, why, counters, nodes);
+            }
+        }
+        return out;
+    }
+
+    /** Rotates and truncates change logs where due; a problem is reported, never fatal. */
+    private void tidy(SyncSettings sync, List<NodeSession> sessions, List<String> errors) {
+        Instant now = clock.instant();
+        for (NodeSession s : sessions) {
+            try {
+                LogRotation.tidy(s.writer, sync.name(), now).forEach(p -> errors.add("node " + s.node + ", " + p));
+            } catch (SQLException e) {
+                errors.add("node " + s.node + ": tidying change logs: " + Redactor.firstLine(e.getMessage()));
+            }
+        }
     }
 
     /**
@@ -153,8 +214,7 @@ public final class RoundRunner {
      * short goes on from where it stopped in the next round, which starts at once. Returns whether
      * it was cut short.
      */
-    private boolean purgeIfDue(SyncSettings sync, ChangedTables probe, LedgerPurger purger, List<NodeSession> sessions,
-                               List<String> errors) {
+    private boolean purgeIfDue(SyncSettings sync, LedgerPurger purger, List<NodeSession> sessions, List<String> errors) {
         Instant now = clock.instant();
         Instant last = lastPurge.computeIfAbsent(sync.name(), k -> created);
         PurgeCursor cursor = purgeCursors.get(sync.name());
@@ -164,9 +224,7 @@ public final class RoundRunner {
         }
         long deadline = System.nanoTime() + purgeBudget.toNanos();
         try {
-            Set<String> ledgers = probe.ledgers(sessions.get(0).node.name());
-            List<TableRef> present = sync.tables().stream().filter(t -> !t.paused() && ledgers.contains(t.table().ledgerName()))
-                    .map(TableSettings::table).toList();
+            List<TableRef> present = ChangedTables.present(sync.tables(), ChangedTables.ledgers(sessions.get(0)));
             Set<TableRef> withEntries = ChangedTables.withEntries(sessions.get(0), present);
             int from = cursor == null ? 0 : Math.max(0, present.indexOf(cursor.table()));
             for (TableRef t : present.subList(from, present.size())) {
@@ -192,7 +250,7 @@ public final class RoundRunner {
     private record PurgeCursor(TableRef table, List<String> after) {
     }
 
-    private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, TxId> boundaries,
+    private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters,
                       Map<String, NodeRound> nodes, List<String> errors) {
         sync.resyncNeeded().keySet().forEach(down::forget);
         for (NodeId n : sync.activeNodes()) {
@@ -209,10 +267,10 @@ public final class RoundRunner {
                 upgrade(n, pool);
                 NodeSession s = NodeSession.open(n, pool);
                 try {
-                    boundaries.put(n.name(), s.boundary(sync.name(), clock));
+                    counters.put(n.name(), s.changes(sync.name(), clock));
                 } catch (SQLException e) {
                     s.close();
-                    throw new IbexException("node " + n + ": taking its boundary: " + Redactor.firstLine(e.getMessage()), e);
+                    throw new IbexException("node " + n + ": reading its change counter: " + Redactor.firstLine(e.getMessage()), e);
                 }
                 sessions.add(s);
                 nodes.put(n.name(), new NodeRound(n.name(), true, 0, 0, null, s.clockSkewMillis()));
@@ -227,29 +285,17 @@ public final class RoundRunner {
         }
     }
 
-    /** Which ledgers each node has, or null when a node cannot tell (every table then runs its round). */
-    private static ChangedTables readLedgers(List<NodeSession> sessions) {
+    /** The tables with something to do this round; every table from every node when the nodes cannot tell. */
+    private static Map<TableRef, Set<String>> changedTables(SyncSettings sync, List<TableSettings> tables, List<NodeSession> sessions) {
         try {
-            return ChangedTables.read(sessions);
+            return ChangedTables.read(sync.name(), tables, sessions);
         } catch (SQLException e) {
-            return null;
+            Set<String> all = new java.util.HashSet<>();
+            sessions.forEach(s -> all.add(s.node.name()));
+            Map<TableRef, Set<String>> out = new LinkedHashMap<>();
+            tables.forEach(t -> out.put(t.table(), all));
+            return out;
         }
-    }
-
-    /** The tables with something to read this round; all of them when the nodes cannot tell. */
-    private static Set<TableRef> changedTables(ChangedTables probe, List<TableSettings> tables, List<NodeSession> sessions,
-                                               Map<String, TxId> boundaries) {
-        if (sessions.size() < 2) {
-            return Set.of();
-        }
-        try {
-            if (probe != null) {
-                return probe.sinceWatermarks(tables, sessions, boundaries);
-            }
-        } catch (SQLException e) {
-            // fall through: every table runs its round, which reports what fails
-        }
-        return tables.stream().map(TableSettings::table).collect(java.util.stream.Collectors.toSet());
     }
 
     /** Brings the node's ibex schema up to this engine's version, once per node and engine run. */
@@ -271,24 +317,19 @@ public final class RoundRunner {
     }
 
     /**
-     * True when some node already has changes past this round's boundary. Wake-up flags are
-     * cleared first: a write after this check notifies, a write before it is seen by it.
+     * True when some node's capture counted a statement since the counter was read before its
+     * fold: a change this round could not take may be committed already.
      */
-    private static boolean moreWork(SyncSettings sync, ChangedTables probe, List<NodeSession> sessions, Map<String, TxId> boundaries) {
-        if (sessions.size() < 2) {
-            return false;
-        }
+    private static boolean moreWork(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters) {
         for (NodeSession s : sessions) {
             try {
-                s.clearWake(sync.name());
+                if (s.changes(sync.name()) != counters.getOrDefault(s.node.name(), -1L)) {
+                    return true;
+                }
             } catch (SQLException e) {
                 return true;
             }
         }
-        try {
-            return probe != null && probe.sinceBoundaries(sync.tables().stream().filter(t -> !t.paused()).toList(), sessions, boundaries);
-        } catch (SQLException e) {
-            return false;
-        }
+        return false;
     }
 }

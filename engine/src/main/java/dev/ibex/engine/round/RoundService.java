@@ -24,15 +24,19 @@ public final class RoundService {
     private final java.util.Map<String, java.time.Instant> purged = new java.util.concurrent.ConcurrentHashMap<>();
 
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock) {
-        this(control, directory, clock, RoundRunner.PURGE_BUDGET);
+        this(control, directory, clock, RoundRunner.PURGE_BUDGET, FoldListener.NONE);
     }
 
-    /** With the time a round may spend purging ledgers (after one chunk); tests set zero to purge a chunk per round. */
-    public RoundService(ControlStore control, NodeDirectory directory, Clock clock, java.time.Duration purgeBudget) {
+    /**
+     * @param purgeBudget the time a round may spend purging ledgers (after one chunk); tests set zero to purge a chunk per round
+     * @param folds       told about every fold (the engine's change poller)
+     */
+    public RoundService(ControlStore control, NodeDirectory directory, Clock clock, java.time.Duration purgeBudget, FoldListener folds) {
         this.control = control;
         this.journal = new ConflictJournal(control.dsl());
         this.runner = new RoundRunner(directory, journal, new dev.ibex.engine.journal.LedgerPurges(control.dsl()),
-                (sync, table, reason) -> control.setTablesPaused(sync, java.util.List.of(table), true, reason), clock, purgeBudget);
+                (sync, table, reason) -> control.setTablesPaused(sync, java.util.List.of(table), true, reason), clock, purgeBudget,
+                folds);
         this.history = new RoundHistory(control.dsl());
         this.clock = clock;
     }

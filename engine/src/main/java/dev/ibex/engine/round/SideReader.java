@@ -5,82 +5,124 @@ import dev.ibex.conflict.RowImage;
 import dev.ibex.conflict.Side;
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.IbexException;
+import dev.ibex.engine.apply.SeenRow;
 import dev.ibex.engine.capture.TableShape;
-import dev.ibex.engine.db.Idents;
+import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.window.Snapshot;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntFunction;
 
 /**
- * Reads one node's side of a chunk of keys in one query: the ledger's version, change stamp and
- * origin, the row image as text (absent when the row does not exist on the node), and, when the
- * table tracks them, the row's pending base.
+ * Reads one node's side of a chunk of keys in one query: the ledger's version, stamp and origin,
+ * the row's {@code xmin}, and whether the row is settled, that is whether no change to the key
+ * waits unfolded in the node's log (its row was written by a transaction the round's fold saw,
+ * and no log entry of the key is newer than the fold). Two forms: {@link #versions} without the
+ * rows, enough to decide a key one side dominates; {@link #rows} with the row images and bases,
+ * for conflicts and everything else.
  */
-public final class SideReader {
+final class SideReader {
+    /** The keys with log entries the fold did not take, and the fold's bounds as {@code p}. Parameters: xmax, xip. */
+    static final String UNFOLDED = """
+            with p as (select pg_catalog.age(?::xid) as ax, ?::xid[] as xip),
+            u as (select distinct {keys:e} from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e, p
+                   where {first_key:e} is not null and (pg_catalog.age(e.xmin) <= p.ax or e.xmin = any(p.xip)))
+            """;
+    /** Columns 1-6 of a side: vv, local changes, stamp, origin, xmin, unsettled. */
+    static final String SIDE = """
+            l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, t.xmin::text,
+            (t.xmin is not null and (pg_catalog.age(t.xmin) <= p.ax or t.xmin = any(p.xip))) or {first_key:u} is not null""";
+    private static final String READ = UNFOLDED + "select k.ord, " + SIDE + "%s\n"
+            + "  from p, {key_arrays} left join {ledger} l on {key_match:l} left join {table} t on {key_match:t}"
+            + " left join u on {key_match:u} order by k.ord";
+
     private final TableShape shape;
     private final boolean bases;
-    private final String sql;
+    private final String versionsSql;
+    private final String rowsSql;
 
-    public SideReader(TableShape shape, boolean bases) {
+    SideReader(TableShape shape, boolean bases) {
         this.shape = shape;
         this.bases = bases;
-        StringBuilder s = new StringBuilder("select k.ord, l.ibex_vv, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, ")
-                .append(bases ? "l.ibex_base, l.ibex_base_vv, " : "null::text[], null::bigint[], ")
-                .append("t.ctid is not null");
-        for (String c : shape.columnNames()) {
-            s.append(", t.").append(Idents.name(c)).append("::text");
-        }
-        s.append(" from ").append(KeyArrays.unnest(shape))
-                .append(" left join ").append(Idents.name("ibex", shape.table().ledgerName())).append(" l on ").append(KeyArrays.match(shape, "l"))
-                .append(" left join ").append(Idents.name(shape.table().schema(), shape.table().name())).append(" t on ")
-                .append(KeyArrays.match(shape, "t")).append(" order by k.ord");
-        this.sql = s.toString();
+        ShapeSql sql = new ShapeSql(shape);
+        this.versionsSql = sql.render(READ.formatted(""));
+        this.rowsSql = sql.render(READ.formatted(", l.ibex_base, l.ibex_base_vv, {cols_text:t}"));
     }
 
-    /** One side per key, in the order of {@code keys}. */
-    public List<Side> read(Connection c, NodeId node, IntFunction<NodeId> nodeByOrdinal, List<List<String>> keys) {
-        List<Side> out = new ArrayList<>(keys.size());
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            KeyArrays.bind(c, ps, 1, shape, keys);
+    /** One side per key, in the order of {@code keys}, without the rows. */
+    List<KeySide> versions(Connection c, NodeId node, Snapshot folded, IntFunction<NodeId> byOrdinal, List<List<String>> keys) {
+        return read(c, node, folded, byOrdinal, keys, false);
+    }
+
+    /** One side per key, in the order of {@code keys}, with the rows (and bases, when the table tracks them). */
+    List<KeySide> rows(Connection c, NodeId node, Snapshot folded, IntFunction<NodeId> byOrdinal, List<List<String>> keys) {
+        return read(c, node, folded, byOrdinal, keys, true);
+    }
+
+    private List<KeySide> read(Connection c, NodeId node, Snapshot folded, IntFunction<NodeId> byOrdinal, List<List<String>> keys,
+                               boolean withRows) {
+        List<KeySide> out = new ArrayList<>(keys.size());
+        try (PreparedStatement ps = c.prepareStatement(withRows ? rowsSql : versionsSql)) {
+            ps.setString(1, Long.toString(folded.xmax32()));
+            ps.setArray(2, c.createArrayOf("text", folded.xip32()));
+            for (int i = 0; i < shape.key().size(); i++) {
+                final int col = i;
+                ps.setArray(3 + i, c.createArrayOf("text", keys.stream().map(k -> k.get(col)).toArray()));
+            }
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.add(side(rs, node, nodeByOrdinal));
+                    out.add(side(rs, 2, node, byOrdinal, withRows));
                 }
             }
         } catch (SQLException e) {
             throw new IbexException("node " + node + ", table " + shape.table() + ": reading rows: " + e.getMessage(), e);
         }
+        if (out.size() != keys.size()) {
+            throw new IbexException("node " + node + ", table " + shape.table() + ": read " + out.size() + " sides for " + keys.size() + " keys");
+        }
         return out;
     }
 
-    private Side side(ResultSet rs, NodeId node, IntFunction<NodeId> nodeByOrdinal) throws SQLException {
-        Array vvArray = rs.getArray(2);
-        VersionVector vv = vvArray == null ? VersionVector.EMPTY : VersionVector.ofBoxed((Long[]) vvArray.getArray());
-        long stamp = rs.getLong(3);
-        int origin = rs.getInt(4);
-        NodeId originNode = rs.wasNull() ? null : nodeByOrdinal.apply(origin);
+    /**
+     * The side in the columns from {@code first} on: the six of {@link #SIDE}, then, when {@code withRows},
+     * base, base version and the row's columns as text.
+     */
+    KeySide side(ResultSet rs, int first, NodeId node, IntFunction<NodeId> byOrdinal, boolean withRows) throws SQLException {
+        VersionVector vv = vector(rs.getArray(first)).bump(node.ordinal(), rs.getLong(first + 1));
+        long stamp = rs.getLong(first + 2);
+        int origin = rs.getInt(first + 3);
+        NodeId originNode = rs.wasNull() ? null : byOrdinal.apply(origin);
+        String xmin = rs.getString(first + 4);
+        boolean settled = !rs.getBoolean(first + 5);
+        SeenRow seen = xmin == null ? SeenRow.ABSENT : SeenRow.present(xmin);
+        if (!withRows) {
+            return new KeySide(node, vv, stamp, originNode, seen, settled, false, null, null);
+        }
         Side.Base base = null;
-        Array baseArray = rs.getArray(5);
+        Array baseArray = rs.getArray(first + 6);
         if (bases && baseArray != null) {
             String[] values = (String[]) baseArray.getArray();
-            Array baseVv = rs.getArray(6);
-            VersionVector bv = baseVv == null ? VersionVector.EMPTY : VersionVector.ofBoxed((Long[]) baseVv.getArray());
-            base = new Side.Base(values.length == 0 ? null : image(values), bv);
+            base = new Side.Base(values.length == 0 ? null : image(values), vector(rs.getArray(first + 7)));
         }
         RowImage image = null;
-        if (rs.getBoolean(7)) {
+        if (seen.present()) {
             String[] values = new String[shape.columns().size()];
             for (int i = 0; i < values.length; i++) {
-                values[i] = rs.getString(8 + i);
+                values[i] = rs.getString(first + 8 + i);
             }
             image = image(values);
         }
-        return new Side(node, vv, stamp, originNode, image, base);
+        return new KeySide(node, vv, stamp, originNode, seen, settled, true, image, base);
+    }
+
+    private static VersionVector vector(Array a) throws SQLException {
+        return a == null ? VersionVector.EMPTY : VersionVector.ofBoxed((Long[]) a.getArray());
     }
 
     private RowImage image(String[] values) {
@@ -88,6 +130,6 @@ public final class SideReader {
             throw new IbexException("table " + shape.table() + ": a ledger base has " + values.length + " values for "
                     + shape.columns().size() + " columns; the table's columns changed since capture was installed");
         }
-        return new RowImage(shape.columnNames(), java.util.Arrays.asList(values));
+        return new RowImage(shape.columnNames(), Arrays.asList(values));
     }
 }

@@ -1,10 +1,8 @@
 package dev.ibex.engine.round;
 
 import dev.ibex.conflict.ConflictResolver;
-import dev.ibex.conflict.Decider;
 import dev.ibex.conflict.Decision;
 import dev.ibex.conflict.NodeId;
-import dev.ibex.conflict.Side;
 import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.apply.ApplyResult;
@@ -16,11 +14,10 @@ import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.db.SqlErrors;
+import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;
-import dev.ibex.engine.window.Window;
+import dev.ibex.engine.window.WatermarkStore;
 import dev.ibex.engine.window.WindowPlanner;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -34,211 +31,265 @@ import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
 
 /**
- * One table's part of a round: plan the windows, stream and merge the changed keys of every
- * source in chunks (sized by {@link ChunkPlanner}, so that memory is bounded by a chunk, never by the
- * backlog or a transaction), read every node's side of each chunk, decide each key once for all
- * nodes, and apply what each target lacks. A target's watermarks advance in the transaction of its last
- * chunk, and only if all its chunks applied with no locked row skipped; a failing target does not stop
- * the others. When the engine stops, the table's round ends after the chunk in flight is applied on
- * every target: those chunks stay committed, the watermarks stay where they were, and the next round
- * reads the same keys again (already applied, they decide as equal).
+ * One table's part of a round, source by source: each source's changes since the oldest watermark
+ * its targets hold are streamed in chunks (sized by {@link ChunkSizer}, so memory is bounded by a
+ * chunk, never by the backlog), every other node's side of each chunk is read, each key is decided
+ * once for all nodes ({@link ChunkPlanner}), and each node gets what it lacks. A key changed on
+ * several nodes comes up in the pass of each; the first decides it everywhere and the others find
+ * it equal. A target's watermark for a source advances in the transaction of that source's last
+ * chunk, and only if the whole pass reached it: no key deferred, no row skipped because an
+ * application held it, no failed apply. A failing target does not stop the others. When the engine
+ * stops, the round ends after the chunk in flight is applied on every target: those chunks stay
+ * committed, the watermarks stay where they were, and the next round reads the same keys again
+ * (already applied, they decide as equal).
  */
 final class TableRound {
+    /** What the table's round did, for the round's report. */
+    record Result(long decided, long conflicts, long deferred, Map<String, Long> applied, Map<String, Long> skipped,
+                  List<String> errors, Map<String, String> failed, boolean leftBehind, long stoppedAfter) {
+    }
+
     private final String sync;
     private final TableRef table;
     private final List<NodeSession> sessions;
-    private final Map<String, TxId> boundaries;
+    private final Map<String, Snapshot> folds;
+    private final Set<String> sources;
     private final ConflictResolver resolver;
     private final List<List<String>> chosenKeys;
     private final IntFunction<NodeId> byOrdinal;
-    private final Map<String, NodeRound> nodes;
     private final BooleanSupplier stopping;
+    private final ConflictSink journal;
+
+    private final Map<String, Long> applied = new LinkedHashMap<>();
+    private final Map<String, Long> skipped = new LinkedHashMap<>();
+    private final List<String> errors = new ArrayList<>();
+    private final Map<String, String> failed = new LinkedHashMap<>();
     private long decided;
-    private long chunks;
-    /** Targets whose apply failed, and targets that skipped rows an application held locked, this round. */
-    private final Set<String> failed = new HashSet<>();
-    private final Set<String> skippedAny = new HashSet<>();
-    private boolean stopped;
     private long conflicts;
-    private long chunkChars;
+    private long deferred;
+    private long chunks;
+    private boolean stopped;
+    private boolean leftBehind;
 
     /**
+     * @param folds      per node of the round, the snapshot of its fold this round
+     * @param sources    the nodes whose changes to this table some target lacks (all, when unknown)
      * @param chosenKeys keys with an operator's choice waiting to be applied ({@code manual}); they are
      *                   decided in this round whether or not they changed
      */
-    TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, TxId> boundaries, ConflictResolver resolver,
-               List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal, Map<String, NodeRound> nodes, BooleanSupplier stopping) {
+    TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, Snapshot> folds, Set<String> sources,
+               ConflictResolver resolver, List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal, BooleanSupplier stopping,
+               ConflictSink journal) {
         this.sync = sync;
         this.table = table;
         this.sessions = sessions;
-        this.boundaries = boundaries;
+        this.folds = folds;
+        this.sources = sources;
         this.resolver = resolver;
-        this.chosenKeys = chosenKeys.stream().sorted(KeyOrder.INSTANCE).toList();
+        this.chosenKeys = chosenKeys;
         this.byOrdinal = byOrdinal;
-        this.nodes = nodes;
         this.stopping = stopping;
+        this.journal = journal;
     }
 
-    long decided() {
-        return decided;
-    }
-
-    long conflicts() {
-        return conflicts;
-    }
-
-    /**
-     * True when some target did not take all of this table's changes this round: its apply failed, or
-     * it skipped rows an application held locked. Its watermarks stay, so a later round reads them again.
-     */
-    boolean leftBehind() {
-        return !failed.isEmpty() || !skippedAny.isEmpty();
-    }
-
-    /** Chunks applied before the engine's stop ended this table's round early, or -1 if it ran to the end. */
-    long stoppedAfter() {
-        return stopped ? chunks : -1;
-    }
-
-    void run(ConflictSink journal, List<String> errors) throws SQLException {
+    Result run() throws SQLException {
         TableShape shape = shape();
-        Map<String, Window> windows = WindowPlanner.plan(boundaries, watermarks(shape));
-        List<ChangeReader> readers = new ArrayList<>();
-        try {
-            for (NodeSession s : sessions) {
-                s.reader.setAutoCommit(false);
-                readers.add(new ChangeReader(s.reader, s.node.name(), shape, windows.get(s.node.name())));
-            }
-            List<java.util.Iterator<List<String>>> streams = new ArrayList<>(readers);
-            streams.add(chosenKeys.iterator());
-            mergeAndApply(shape, new KeyMerge(streams), journal, errors);
-        } finally {
-            readers.forEach(ChangeReader::close);
-            sessions.forEach(NodeSession::endRead);
+        Map<String, Map<String, TxId>> marks = new HashMap<>();
+        for (NodeSession s : sessions) {
+            marks.put(s.node.name(), WatermarkStore.of(s.reader, table.ledgerName()));
         }
+        Map<String, TxId> from = WindowPlanner.from(sessions.stream().map(s -> s.node.name()).toList(), marks);
+        Pass pass = new Pass(shape);
+        for (NodeSession source : sessions) {
+            if (!stopped && sources.contains(source.node.name())) {
+                pass.run(source, from.get(source.node.name()));
+            }
+        }
+        if (!stopped && !chosenKeys.isEmpty()) {
+            pass.choices();
+        }
+        return new Result(decided, conflicts, deferred, applied, skipped, errors, failed, leftBehind || !failed.isEmpty(),
+                stopped ? chunks : -1);
     }
 
-    private void mergeAndApply(TableShape shape, KeyMerge merge, ConflictSink journal, List<String> errors) {
-        SideReader sideReader = new SideReader(shape, resolver.needsBase());
-        ApplyWriter writer = new ApplyWriter(shape, resolver.needsBase());
-        boolean last = !merge.hasNext();
-        if (last) {
-            return;
+    /** The statements and readers of one table shape, used by every source's pass. */
+    private final class Pass {
+        private final TableShape shape;
+        private final SideReader reader;
+        private final ApplyWriter writer;
+        /** Targets that skipped rows an application held locked in this pass: their watermark for the source stays. */
+        private final Set<String> busy = new HashSet<>();
+        private long chunkChars;
+        private long chunkDeferred;
+
+        Pass(TableShape shape) {
+            this.shape = shape;
+            this.reader = new SideReader(shape, resolver.needsBase());
+            this.writer = new ApplyWriter(shape, resolver.needsBase());
         }
-        int size = ChunkPlanner.next(0, 0);
-        do {
-            List<List<String>> keys = merge.nextChunk(size);
-            last = !merge.hasNext();
-            Map<String, List<RowChange>> changes = decide(shape, sideReader, keys, journal);
-            size = ChunkPlanner.next(keys.size(), chunkChars);
-            for (NodeSession s : sessions) {
+
+        /** Streams, decides and applies one source's changes since {@code from}. */
+        void run(NodeSession source, TxId from) throws SQLException {
+            String name = source.node.name();
+            busy.clear();
+            source.reader.setAutoCommit(false);
+            try (ChangeStream stream = new ChangeStream(source.reader, source.node, shape, reader, folds.get(name), from, byOrdinal)) {
+                boolean deferredAny = false;
+                int size = ChunkSizer.next(0, 0);
+                while (stream.hasNext()) {
+                    List<ChangeStream.Change> chunk = stream.next(size);
+                    boolean last = !stream.hasNext();
+                    List<List<String>> keys = chunk.stream().map(ChangeStream.Change::key).toList();
+                    Map<String, List<KeySide>> sides = new LinkedHashMap<>();
+                    sides.put(name, chunk.stream().map(ChangeStream.Change::side).toList());
+                    List<NodeSession> others = sessions.stream().filter(s -> s != source).toList();
+                    List<List<KeySide>> read = PerNode.each(others, s -> reader.versions(s.reader, s.node, folds.get(s.node.name()),
+                            byOrdinal, keys));
+                    for (int i = 0; i < others.size(); i++) {
+                        sides.put(others.get(i).node.name(), read.get(i));
+                    }
+                    Map<String, List<RowChange>> changes = decide(keys, sides, name, Set.of());
+                    deferredAny |= chunkDeferred > 0;
+                    TxId mark = new TxId(stream.newest().value() + 1);
+                    boolean complete = last && !deferredAny;
+                    apply(changes, target -> complete && !target.equals(name) ? Map.of(name, mark) : Map.of());
+                    size = ChunkSizer.next(keys.size(), chunkChars);
+                    chunks++;
+                    if (!last && stopping.getAsBoolean()) {
+                        stopped = true;
+                        return;
+                    }
+                }
+                leftBehind |= deferredAny || !busy.isEmpty();
+            } finally {
+                source.endRead();
+            }
+        }
+
+        /** Decides the keys that have an operator's choice, whether or not they changed. */
+        void choices() {
+            busy.clear();
+            Map<String, List<KeySide>> sides = new LinkedHashMap<>();
+            sessions.forEach(s -> sides.put(s.node.name(), List.of()));
+            Map<String, List<RowChange>> changes = decide(chosenKeys, sides, null, Set.copyOf(chosenKeys));
+            apply(changes, target -> Map.of());
+            leftBehind |= !busy.isEmpty();
+        }
+
+        /** Triage from versions, then every row for the keys that need them; journals the conflicts. */
+        private Map<String, List<RowChange>> decide(List<List<String>> keys, Map<String, List<KeySide>> sides, String source,
+                                                    Set<List<String>> slow) {
+            ChunkPlanner.Triage t = source == null ? new ChunkPlanner.Triage(new LinkedHashMap<>(), range(keys.size()), 0)
+                    : ChunkPlanner.triage(keys, sides, source, slow, resolver.needsBase());
+            Map<String, List<RowChange>> changes = new LinkedHashMap<>(t.changes());
+            chunkDeferred = t.deferred();
+            chunkChars = sides.getOrDefault(source, List.of()).stream().mapToLong(ChunkSizer::chars).sum();
+            List<Decision> conflicted = new ArrayList<>();
+            if (!t.slow().isEmpty()) {
+                List<List<String>> slowKeys = t.slow().stream().map(keys::get).toList();
+                List<List<KeySide>> full;
+                try {
+                    full = PerNode.each(sessions, s -> reader.rows(s.reader, s.node, folds.get(s.node.name()), byOrdinal, slowKeys));
+                } catch (SQLException e) {
+                    throw new IbexException("table " + table + ": reading rows: " + e.getMessage(), e);
+                }
+                for (int i = 0; i < slowKeys.size(); i++) {
+                    final int k = i;
+                    List<KeySide> all = full.stream().map(l -> l.get(k)).toList();
+                    chunkChars += all.stream().mapToLong(ChunkSizer::chars).sum();
+                    ChunkPlanner.Outcome o;
+                    try {
+                        o = ChunkPlanner.decide(table.toString(), slowKeys.get(i), all, resolver);
+                    } catch (RuntimeException e) {
+                        throw new IbexException("table " + table + ", key " + slowKeys.get(i) + ": strategy " + resolver.name()
+                                + " failed: " + e + "; fix the resolver (rows of this table are not applied until then)", e);
+                    }
+                    if (o.deferred()) {
+                        chunkDeferred++;
+                        continue;
+                    }
+                    if (o.decision().merged()) {
+                        requireSameShape(shape, slowKeys.get(i), o.decision());
+                    }
+                    if (o.decision().conflicted()) {
+                        conflicted.add(o.decision());
+                    }
+                    o.changes().forEach((n, c) -> changes.computeIfAbsent(n, x -> new ArrayList<>()).add(c));
+                }
+            }
+            decided += keys.size() - chunkDeferred;
+            deferred += chunkDeferred;
+            CrashPoints.reach(CrashPoints.CHUNK_DECIDED);
+            conflicts += conflicted.size();
+            journal.record(sync, table, conflicted);
+            CrashPoints.reach(CrashPoints.JOURNAL_WRITTEN);
+            return changes;
+        }
+
+        /** Applies each target's rows, with the watermarks {@code marks} gives it (none after a busy row or a failure). */
+        private void apply(Map<String, List<RowChange>> changes, java.util.function.Function<String, Map<String, TxId>> marks) {
+            List<NodeSession> targets = sessions.stream().filter(s -> !failed.containsKey(s.node.name())).toList();
+            for (NodeSession s : targets) {
                 String n = s.node.name();
-                if (failed.contains(n)) {
+                List<RowChange> rows = changes.getOrDefault(n, List.of());
+                Map<String, TxId> m = busy.contains(n) ? Map.of() : marks.apply(n);
+                if (rows.isEmpty() && m.isEmpty()) {
                     continue;
                 }
                 try {
-                    boolean mark = last && !skippedAny.contains(n);
-                    ApplyResult r = writer.apply(s.writer, n, changes.getOrDefault(n, List.of()), mark ? marks(n) : Map.of());
+                    ApplyResult r = writer.apply(s.writer, n, rows, folds.get(n), m);
                     if (r.busy() > 0) {
-                        skippedAny.add(n);
+                        busy.add(n);
                     }
-                    if (mark && s != sessions.get(sessions.size() - 1)) {
+                    if (!m.isEmpty() && s != targets.get(targets.size() - 1)) {
                         CrashPoints.reach(CrashPoints.TARGET_COMMITTED);
                     }
-                    nodes.computeIfPresent(n, (k, v) -> v.plus(r.applied(), r.skipped() + r.busy()));
+                    applied.merge(n, r.applied(), Long::sum);
+                    skipped.merge(n, r.skipped() + r.busy(), Long::sum);
                 } catch (IbexException e) {
                     if (rejected(e)) {
-                        throw stall(writer, s, changes.getOrDefault(n, List.of()), e);
+                        throw stall(s, rows, e);
                     }
-                    failed.add(n);
+                    failed.put(n, e.getMessage());
                     errors.add(e.getMessage());
-                    nodes.computeIfPresent(n, (k, v) -> v.failed(e.getMessage()));
                 }
             }
-            chunks++;
-            if (!last && stopping.getAsBoolean()) {
-                stopped = true;
-                return;
+        }
+
+        /**
+         * Finds the row a node rejects by applying the chunk's rows one at a time (rows it accepts are
+         * correct decisions and stay applied), and describes the stall with the key and the error.
+         */
+        private TableStall stall(NodeSession s, List<RowChange> rows, IbexException e) {
+            for (RowChange c : rows) {
+                try {
+                    writer.apply(s.writer, s.node.name(), List.of(c), folds.get(s.node.name()), Map.of());
+                } catch (IbexException one) {
+                    if (rejected(one)) {
+                        return new TableStall("node " + s.node + " rejected key " + c.key() + " of table " + table + ": "
+                                + Redactor.firstLine(SqlErrors.message(one)) + "; fix the row or the constraint on node " + s.node
+                                + ", then run " + resume(), one);
+                    }
+                }
             }
-        } while (!last);
+            return new TableStall("node " + s.node + " rejected rows of table " + table + " applied together ("
+                    + Redactor.firstLine(SqlErrors.message(e)) + "), though it accepts each alone; fix the constraint on node " + s.node
+                    + ", then run " + resume(), e);
+        }
     }
 
-    private Map<String, List<RowChange>> decide(TableShape shape, SideReader reader, List<List<String>> keys, ConflictSink journal) {
-        Map<String, List<RowChange>> changes = new HashMap<>();
-        if (keys.isEmpty()) {
-            return changes;
+    private static List<Integer> range(int n) {
+        List<Integer> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(i);
         }
-        List<List<Side>> perNode;
-        try {
-            perNode = PerNode.each(sessions, s -> reader.read(s.reader, s.node, byOrdinal, keys));
-        } catch (SQLException e) {
-            throw new IbexException("table " + table + ": reading rows: " + e.getMessage(), e); // SideReader wraps its own
-        }
-        chunkChars = 0;
-        for (List<Side> sides : perNode) {
-            chunkChars += ChunkPlanner.chars(sides);
-        }
-        List<Decision> conflicted = new ArrayList<>();
-        for (int i = 0; i < keys.size(); i++) {
-            List<Side> sides = new ArrayList<>(sessions.size());
-            for (List<Side> n : perNode) {
-                sides.add(n.get(i));
-            }
-            Decision d;
-            try {
-                d = Decider.decide(table.toString(), keys.get(i), sides, resolver);
-            } catch (RuntimeException e) {
-                throw new IbexException("table " + table + ", key " + keys.get(i) + ": strategy " + resolver.name() + " failed: " + e
-                        + "; fix the resolver (rows of this table are not applied until then)", e);
-            }
-            decided++;
-            if (d.conflicted()) {
-                conflicted.add(d);
-            }
-            if (d.merged()) {
-                requireSameShape(shape, keys.get(i), d);
-            }
-            List<Side> stale = d.stale(sides);
-            for (Side s : sides) {
-                // a node whose own change won keeps it, but a base it tracks must be confirmed
-                if (stale.contains(s) || (s.pendingBase() != null && !d.held())) {
-                    changes.computeIfAbsent(s.node().name(), k -> new ArrayList<>()).add(new RowChange(keys.get(i), d.image(),
-                            s.version(), d.version(), d.winner().stampMicros(), d.winner().author().ordinal()));
-                }
-            }
-        }
-        CrashPoints.reach(CrashPoints.CHUNK_DECIDED);
-        conflicts += conflicted.size();
-        journal.record(sync, table, conflicted);
-        CrashPoints.reach(CrashPoints.JOURNAL_WRITTEN);
-        return changes;
+        return out;
     }
 
     /** A node refused rows for what they hold (a constraint or a value it does not accept), not for a passing reason. */
     private static boolean rejected(IbexException e) {
         String state = SqlErrors.state(e);
         return state != null && (state.startsWith("22") || state.startsWith("23"));
-    }
-
-    /**
-     * Finds the row a node rejects by applying the chunk's rows one at a time (rows it accepts are
-     * correct decisions and stay applied), and describes the stall with the key and the error.
-     */
-    private TableStall stall(ApplyWriter writer, NodeSession s, List<RowChange> changes, IbexException e) {
-        for (RowChange c : changes) {
-            try {
-                writer.apply(s.writer, s.node.name(), List.of(c), Map.of());
-            } catch (IbexException one) {
-                if (rejected(one)) {
-                    return new TableStall("node " + s.node + " rejected key " + c.key() + " of table " + table + ": "
-                            + Redactor.firstLine(SqlErrors.message(one)) + "; fix the row or the constraint on node " + s.node
-                            + ", then run " + resume(), one);
-                }
-            }
-        }
-        return new TableStall("node " + s.node + " rejected rows of table " + table + " applied together ("
-                + Redactor.firstLine(SqlErrors.message(e)) + "), though it accepts each alone; fix the constraint on node " + s.node
-                + ", then run " + resume(), e);
     }
 
     private String resume() {
@@ -251,7 +302,7 @@ final class TableRound {
             return;
         }
         boolean sameColumns = d.image().columns().equals(shape.columnNames());
-        boolean sameKey = sameColumns && d.conflict().sides().stream().filter(Side::present).findFirst()
+        boolean sameKey = sameColumns && d.conflict().sides().stream().filter(dev.ibex.conflict.Side::present).findFirst()
                 .map(s -> shape.key().stream().allMatch(k -> java.util.Objects.equals(s.image().get(k), d.image().get(k))))
                 .orElse(true);
         if (!sameColumns || !sameKey) {
@@ -259,12 +310,6 @@ final class TableRound {
                     + (sameColumns ? "with a different key" : "with columns " + d.image().columns() + " instead of " + shape.columnNames())
                     + "; fix the resolver (rows of this table are not applied until then)");
         }
-    }
-
-    private Map<String, TxId> marks(String target) {
-        Map<String, TxId> m = new LinkedHashMap<>(boundaries);
-        m.remove(target);
-        return m;
     }
 
     private TableShape shape() {
@@ -278,23 +323,5 @@ final class TableRound {
                     + resume(), null);
         }
         return shapes.values().iterator().next().orElseThrow();
-    }
-
-    private Map<String, Map<String, TxId>> watermarks(TableShape shape) throws SQLException {
-        Map<String, Map<String, TxId>> out = new HashMap<>();
-        for (NodeSession s : sessions) {
-            Map<String, TxId> m = new HashMap<>();
-            try (PreparedStatement ps = s.reader.prepareStatement(
-                    "select source_node, boundary::text from ibex.watermark where ledger_name = ?")) {
-                ps.setString(1, shape.table().ledgerName());
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        m.put(rs.getString(1), TxId.parse(rs.getString(2)));
-                    }
-                }
-            }
-            out.put(s.node.name(), m);
-        }
-        return out;
     }
 }

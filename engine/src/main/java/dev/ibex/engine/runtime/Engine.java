@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.NodeSettings;
 import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.round.RoundRunner;
 import dev.ibex.engine.round.RoundService;
 import java.time.Clock;
 import java.time.Duration;
@@ -20,7 +21,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 
 /**
  * The running engine: an actor system whose guardian runs every configured sync on its schedule,
- * woken by NOTIFY from the nodes' capture triggers and by operator kicks on the control database.
+ * woken by each node's change counters (see {@link ChangePoller}) and by operator kicks (NOTIFY on
+ * the control database).
  * {@link #close()} stops gracefully and within a bound: a round in flight ends after the chunk it is
  * applying (each target's chunk and watermarks commit together, so nothing is half-applied), and a
  * round still running after {@link #STOP_TIMEOUT} is abandoned: its connections close and its open
@@ -29,7 +31,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 public final class Engine implements AutoCloseable {
     /** The channel on the control database that {@code ibex sync kick} notifies. */
     public static final String KICK_CHANNEL = "ibex_kick";
-    static final String WAKE_CHANNEL = "ibex_wake";
+    /** How often each node's change counters are read. */
+    static final Duration POLL_EVERY = Duration.ofMillis(5);
     /** How long {@link #close()} waits for rounds in flight before abandoning them. */
     public static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
 
@@ -38,14 +41,20 @@ public final class Engine implements AutoCloseable {
     private final RoundService rounds;
     private final Queue<String> stopReport = new ConcurrentLinkedQueue<>();
     private final ActorSystem<Guardian.Command> system;
-    private final Map<String, WakeListener> listeners = new ConcurrentHashMap<>();
+    private final WakeListener kicks;
+    private final Map<String, ChangePoller> pollers = new ConcurrentHashMap<>();
     private final Thread watcher;
     private volatile boolean closed;
 
     private Engine(ControlStore control) {
         this.control = control;
         this.directory = new NodeDirectory(control::node);
-        this.rounds = new RoundService(control, directory, Clock.systemUTC());
+        this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET, (sync, node, counter, snapshot) -> {
+            ChangePoller p = pollers.get(node);
+            if (p != null) {
+                p.folded(sync, counter, snapshot);
+            }
+        });
         Config config = ConfigFactory.parseString("""
                 pekko.loglevel = INFO
                 pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
@@ -59,7 +68,7 @@ public final class Engine implements AutoCloseable {
                 stopReport.add(note);
             }
         }), "ibex", config);
-        listeners.put("control", new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake, null));
+        this.kicks = new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake);
         this.watcher = new Thread(this::watchNodes, "ibex-node-watch");
         this.watcher.setDaemon(true);
         this.watcher.start();
@@ -74,15 +83,14 @@ public final class Engine implements AutoCloseable {
         system.tell(new Guardian.Wake(sync));
     }
 
-    /** Keeps one LISTEN connection per configured node; picks up nodes added while running. */
+    /** Keeps one change poller per configured node; picks up nodes added while running. */
     private void watchNodes() {
         while (!closed) {
             try {
                 List<NodeSettings> nodes = control.nodes();
                 for (NodeSettings n : nodes) {
-                    listeners.computeIfAbsent("node:" + n.name(),
-                            k -> new WakeListener("node-" + n.name(), () -> directory.pool(n.name()), WAKE_CHANNEL, this::wake,
-                                    "update ibex.wake set pending = true where sync_name = ? and not pending"));
+                    pollers.computeIfAbsent(n.name(), k -> new ChangePoller(n.name(), () -> directory.pool(n.name()), this::wake,
+                            POLL_EVERY));
                 }
             } catch (RuntimeException e) {
                 // control database unreachable: the guardian reports it; try again later
@@ -134,7 +142,8 @@ public final class Engine implements AutoCloseable {
         } catch (TimeoutException | ExecutionException e) {
             abandon();
         }
-        listeners.values().forEach(WakeListener::close);
+        kicks.close();
+        pollers.values().forEach(ChangePoller::close);
         watcher.interrupt();
         directory.close();
     }

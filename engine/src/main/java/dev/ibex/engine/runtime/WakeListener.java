@@ -14,8 +14,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Listens on one database (a node, or the control database for operator kicks) for a channel
- * and hands each notification's payload (a sync name) to the engine. A blocking loop on its own
+ * Listens on the control database for operator kicks ({@code ibex sync kick}) and hands each
+ * notification's payload (a sync name) to the engine. A blocking loop on its own
  * daemon thread; reconnects with backoff when the database goes away.
  */
 final class WakeListener implements AutoCloseable {
@@ -25,16 +25,10 @@ final class WakeListener implements AutoCloseable {
     private final Supplier<DataSource> source;
     private final String channel;
     private final Consumer<String> onWake;
-    private final String ackSql;
     private final Thread thread;
     private volatile boolean closed;
 
-    /**
-     * @param ackSql run with the payload as its parameter after each notification, on the
-     *               listening connection (to mark a wake-up as pending), or null
-     */
-    WakeListener(String what, Supplier<DataSource> source, String channel, Consumer<String> onWake, String ackSql) {
-        this.ackSql = ackSql;
+    WakeListener(String what, Supplier<DataSource> source, String channel, Consumer<String> onWake) {
         this.what = what;
         this.source = source;
         this.channel = channel;
@@ -57,7 +51,6 @@ final class WakeListener implements AutoCloseable {
                     PGNotification[] ns = pg.getNotifications(500);
                     if (ns != null) {
                         for (PGNotification n : ns) {
-                            acknowledge(c, n.getParameter());
                             onWake.accept(n.getParameter());
                         }
                     }
@@ -68,15 +61,6 @@ final class WakeListener implements AutoCloseable {
                     LockSupport.parkNanos(backoffMs * 1_000_000);
                     backoffMs = Math.min(backoffMs * 2, 10_000);
                 }
-            }
-        }
-    }
-
-    private void acknowledge(Connection c, String payload) throws SQLException {
-        if (ackSql != null) {
-            try (java.sql.PreparedStatement ps = c.prepareStatement(ackSql)) {
-                ps.setString(1, payload);
-                ps.executeUpdate();
             }
         }
     }

@@ -6,7 +6,9 @@ import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
+import dev.ibex.engine.db.ShapeSql;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.journal.RoundHistory;
@@ -30,6 +32,23 @@ import java.util.Map;
  */
 public final class StatusReader {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * One table on one node: changes some other node lacks (ledger entries at or after the oldest
+     * watermark, and log entries not folded yet), the age of the oldest of them, the ledger's entries,
+     * and the bytes of the ledger and the log. Parameters: the ledger's name, the oldest watermark.
+     */
+    private static final String TABLE_STATUS = """
+            with c as (select fold_snapshot from ibex.capture where ledger_name = ?),
+            p as (select pg_catalog.age(pg_catalog.xid(pg_catalog.pg_snapshot_xmax(c.fold_snapshot))) as ax,
+                         array(select pg_catalog.xid(x) from pg_catalog.pg_snapshot_xip(c.fold_snapshot) x) as xip from c),
+            lg as (select count(*) filter (where ibex_txid >= ?::xid8) as n,
+                          min(ibex_ts) filter (where ibex_txid >= ?::xid8) as oldest, count(*) as entries from {ledger}),
+            un as (select count(*) as n, min(e.ibex_ts) as oldest
+                     from (select xmin, ibex_ts from {log0} union all select xmin, ibex_ts from {log1}) e, p
+                    where pg_catalog.age(e.xmin) <= p.ax or e.xmin = any(p.xip))
+            select lg.n + un.n, extract(epoch from clock_timestamp() - least(lg.oldest, un.oldest))::float8, lg.entries,
+                   pg_total_relation_size('{ledger}') + pg_total_relation_size('{log0}') + pg_total_relation_size('{log1}')
+              from lg, un, c""";
 
     private final ControlStore control;
     private final NodeDirectory directory;
@@ -143,15 +162,15 @@ public final class StatusReader {
             Double lag = null;
             for (TableSettings t : s.tables()) {
                 String from = oldestWatermark(s, n, t, conns);
-                String ledger = Idents.name("ibex", t.table().ledgerName());
-                try (PreparedStatement ps = c.prepareStatement("select count(*) filter (where ibex_txid >= ?::xid8), "
-                        + "extract(epoch from clock_timestamp() - min(ibex_ts) filter (where ibex_txid >= ?::xid8))::float8, count(*), "
-                        + "pg_total_relation_size(?::regclass) from " + ledger)) {
-                    ps.setString(1, from);
+                try (PreparedStatement ps = c.prepareStatement(new ShapeSql(new TableShape(t.table(), List.of(), List.of("_")))
+                        .render(TABLE_STATUS))) {
+                    ps.setString(1, t.table().ledgerName());
                     ps.setString(2, from);
-                    ps.setString(3, ledger);
+                    ps.setString(3, from);
                     try (ResultSet rs = ps.executeQuery()) {
-                        rs.next();
+                        if (!rs.next()) {
+                            continue;
+                        }
                         pending += rs.getLong(1);
                         double l = rs.getDouble(2);
                         if (!rs.wasNull()) {

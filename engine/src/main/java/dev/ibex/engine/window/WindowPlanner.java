@@ -1,35 +1,35 @@
 package dev.ibex.engine.window;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Plans the windows of a round for one table. Each reachable source is read from the oldest
- * watermark any reachable target holds for it, up to the source's boundary taken at the start of
- * the round (a snapshot xmin, so no change below it can still commit: no gaps); see {@link Window}
- * for why reading does not stop at the boundary. Re-reading keys a
- * target has already seen is harmless: rounds are state-based and decide each key again.
- * Unreachable targets are left out; their old watermarks bring them back in when they return.
+ * Where a round reads each source's changes to a table from: the oldest watermark any other node of
+ * the round holds for it, so that the one read serves every target. Nodes the round does not reach
+ * are left out; their old watermarks bring them back in when they return. Reading a key a target
+ * already holds is harmless: rounds decide on current state, and the key decides as equal. Pure.
  */
 public final class WindowPlanner {
     private WindowPlanner() {
     }
 
     /**
-     * @param boundaries per reachable node, its boundary this round
-     * @param watermarks per reachable target, per source, the boundary last reconciled into it
+     * @param nodes      the nodes of the round
+     * @param watermarks per node, per source, the position reconciled into it
+     * @return per node as a source, the position to read its changes from
      */
-    public static Map<String, Window> plan(Map<String, TxId> boundaries, Map<String, Map<String, TxId>> watermarks) {
-        Map<String, Window> out = new LinkedHashMap<>();
-        for (Map.Entry<String, TxId> source : boundaries.entrySet()) {
-            TxId from = source.getValue();
-            for (String target : boundaries.keySet()) {
-                if (!target.equals(source.getKey())) {
-                    TxId seen = watermarks.getOrDefault(target, Map.of()).getOrDefault(source.getKey(), TxId.ZERO);
-                    from = TxId.min(from, seen);
+    public static Map<String, TxId> from(List<String> nodes, Map<String, Map<String, TxId>> watermarks) {
+        Map<String, TxId> out = new LinkedHashMap<>();
+        for (String source : nodes) {
+            TxId from = null;
+            for (String target : nodes) {
+                if (!target.equals(source)) {
+                    TxId seen = watermarks.getOrDefault(target, Map.of()).getOrDefault(source, TxId.ZERO);
+                    from = from == null ? seen : TxId.min(from, seen);
                 }
             }
-            out.put(source.getKey(), new Window(source.getKey(), from, source.getValue()));
+            out.put(source, from == null ? TxId.ZERO : from);
         }
         return out;
     }

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-class ChunkPlannerTest {
+class ChunkSizerTest {
     @ParameterizedTest(name = "after {0} keys of {1} chars: {2} keys")
     @CsvSource({
         // first chunk of a round: its width is unknown
@@ -32,14 +32,14 @@ class ChunkPlannerTest {
         "10, 0, 20"
     })
     void sizesByBytesAndGrowsAtMostTwofold(int lastKeys, long lastChars, int expected) {
-        assertEquals(expected, ChunkPlanner.next(lastKeys, lastChars));
+        assertEquals(expected, ChunkSizer.next(lastKeys, lastChars));
     }
 
     @Test
     void countsEachValueWithTheObjectsHoldingIt() {
         RowImage row = new RowImage(List.of("id", "note", "gone"), java.util.Arrays.asList("12", "hello", null));
         Side side = new Side(new NodeId("a", 1), VersionVector.EMPTY, 0, null, row);
-        assertEquals(3 * ChunkPlanner.VALUE_OVERHEAD + 7, ChunkPlanner.chars(side));
-        assertEquals(0, ChunkPlanner.chars(new Side(new NodeId("b", 2), VersionVector.EMPTY, 0, null, null)));
+        assertEquals(3 * ChunkSizer.VALUE_OVERHEAD + 7, ChunkSizer.chars(side));
+        assertEquals(0, ChunkSizer.chars(new Side(new NodeId("b", 2), VersionVector.EMPTY, 0, null, null)));
     }
 }
