@@ -22,10 +22,10 @@
 -- qualified, so no caller's search_path can change what they run (CaptureSecurityIT checks it).
 
 -- The version a ledger row stands for: its vector with this node's counter advanced by the local
--- changes folded since the row was last written whole.
+-- changes folded since the row was last written whole (null for a missing row).
 create or replace function ibex.version(vv bigint[], local bigint, ord integer) returns bigint[]
 language sql immutable parallel safe as $$
-  select case when local = 0 then vv
+  select case when vv is null or local is null or local = 0 then vv
               when pg_catalog.cardinality(vv) >= ord then vv[1:ord - 1] || (vv[ord] + local) || vv[ord + 1:]
               else vv || pg_catalog.array_fill(0::bigint, array[ord - pg_catalog.cardinality(vv) - 1]) || local end
 $$;

@@ -86,7 +86,7 @@ class CliBadInputIT {
         IbexCli.ok("node", "add", "delta", "--url", server("c").jdbcUrl("postgres"), "--control", control);
         IbexCli.ok("sync", "add", "s1", "--nodes", "a,b", "--tables", "taken", "--control", control);
         for (String n : List.of("a", "b")) {
-            assertEquals(List.of("taken.ibex_capture_del", "taken.ibex_capture_ins", "taken.ibex_capture_trunc",
+            assertEquals(List.of("taken.ibex_capture_del", "taken.ibex_capture_ins", "taken.ibex_capture_key", "taken.ibex_capture_trunc",
                     "taken.ibex_capture_upd"), captureTriggers(n), "capture of s1 on node " + n);
         }
         assertEquals(List.of(), captureTriggers("c"), "node c is in no sync");

@@ -121,7 +121,7 @@ class CliFlowIT {
         }
         cli("sync", "add", "s2", "--nodes", "a,b,c", "--tables", "w", "--interval", "1s");
         for (String n : NODES) {
-            assertEquals(12, captureTriggers(n, "t", "u", "w"), "four capture triggers per table on node " + n);
+            assertEquals(15, captureTriggers(n, "t", "u", "w"), "five capture triggers per table on node " + n);
         }
 
         JsonNode syncs = cli("sync", "list", "--json").json();
@@ -296,7 +296,7 @@ class CliFlowIT {
         cli("sync", "remove", "s");
         for (String n : NODES) {
             assertEquals(0, captureTriggers(n, "t", "u"), "no capture triggers on t and u on node " + n);
-            assertEquals(4, captureTriggers(n, "w"), "sync s2 keeps its capture on node " + n);
+            assertEquals(5, captureTriggers(n, "w"), "sync s2 keeps its capture on node " + n);
         }
         JsonNode syncs = cli("sync", "list", "--json").json();
         assertEquals(1, syncs.size(), syncs::toString);

@@ -374,8 +374,40 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         return Engine.start(control);
     }
 
-    /** The ledger column holding a change's timestamp, for tests that play a node with a skewed clock. */
-    public static final String LEDGER_STAMP = "ibex_ts";
+    /** The log entries of a table on a node that no fold has taken yet; {@code %s} is the ledger name. */
+    private static final String UNFOLDED = "(select e.* from (select *, xmin from ibex.\"%1$s_log0\" union all select *, xmin "
+            + "from ibex.\"%1$s_log1\") e, (select pg_catalog.age(pg_catalog.xid(pg_snapshot_xmax(fold_snapshot))) as ax, "
+            + "array(select pg_catalog.xid(x) from pg_snapshot_xip(fold_snapshot) x) as xip from ibex.capture "
+            + "where ledger_name = '%1$s') p where pg_catalog.age(e.xmin) <= p.ax or e.xmin = any(p.xip))";
+
+    /**
+     * The stamp of the newest change to the row of {@code table} that {@code where} selects on {@code
+     * node}, in microseconds since the epoch on that node's clock: the newest change its capture logged
+     * that no round has folded yet, else the stamp its ledger holds.
+     */
+    public long changeStamp(String node, TableRef table, String where, Object... args) {
+        String sql = "select coalesce((select (extract(epoch from e.ibex_ts) * 1000000)::bigint from " + UNFOLDED.formatted(table.ledgerName())
+                + " e where " + where + " order by pg_catalog.age(e.xmin) limit 1), (select (extract(epoch from l.ibex_ts) * 1000000)::bigint "
+                + "from " + ledger(table) + " l where " + where + "))";
+        Object[] both = new Object[args.length * 2];
+        System.arraycopy(args, 0, both, 0, args.length);
+        System.arraycopy(args, 0, both, args.length, args.length);
+        return Long.parseLong(rows(node, sql, both).get(0).get(0));
+    }
+
+    /**
+     * Sets the stamp of every change to the rows {@code where} selects that {@code node}'s capture
+     * logged and no round has folded yet: plays a node whose clock said {@code timestampSql} (an SQL
+     * expression, which may use the entry's own {@code ibex_ts}).
+     */
+    public void setChangeStamp(String node, TableRef table, String where, String timestampSql) {
+        for (String log : List.of("_log0", "_log1")) {
+            exec(node, "update ibex.\"" + table.ledgerName() + log + "\" l set ibex_ts = " + timestampSql + " from (select "
+                    + "pg_catalog.age(pg_catalog.xid(pg_snapshot_xmax(fold_snapshot))) as ax, array(select pg_catalog.xid(x) "
+                    + "from pg_snapshot_xip(fold_snapshot) x) as xip from ibex.capture where ledger_name = '" + table.ledgerName()
+                    + "') p where " + where + " and (pg_catalog.age(l.xmin) <= p.ax or l.xmin = any(p.xip))");
+        }
+    }
 
     /** The ledger of a replicated table, schema-qualified and quoted, for tests that inspect it. */
     public static String ledger(TableRef table) {

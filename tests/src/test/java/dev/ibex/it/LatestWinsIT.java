@@ -72,9 +72,8 @@ class LatestWinsIT {
         CLUSTER.control().updateSync(CLUSTER.control().sync("causal").withLedgerRetention(java.time.Duration.ofDays(1),
                 SyncSettings.DEFAULT_NODE_RETENTION));
 
-        CLUSTER.exec("a", "update causal set v = 'a, clock an hour fast' where id = 1",
-                "update " + Cluster.ledger(table) + " set " + Cluster.LEDGER_STAMP + " = " + Cluster.LEDGER_STAMP
-                        + " + interval '1 hour' where id = 1");
+        CLUSTER.exec("a", "update causal set v = 'a, clock an hour fast' where id = 1");
+        CLUSTER.setChangeStamp("a", table, "id = 1", "l.ibex_ts + interval '1 hour'");
         assertEquals(0, sumConflicts(CLUSTER.converge("causal")));
         assertRows("causal", List.of(row(1, "a, clock an hour fast")));
 
@@ -91,11 +90,10 @@ class LatestWinsIT {
     @Test
     void equalTimestampsGoToTheNodeWhoseNameSortsFirst() {
         TableRef table = createTable("tie", 1);
-        String sameStamp = "update " + Cluster.ledger(table) + " set " + Cluster.LEDGER_STAMP
-                + " = '2030-01-01 00:00:00+00' where id = 1";
-
-        CLUSTER.exec("a", "update tie set v = 'a' where id = 1", sameStamp);
-        CLUSTER.exec("b", "update tie set v = 'b, later in real time' where id = 1", sameStamp);
+        CLUSTER.exec("a", "update tie set v = 'a' where id = 1");
+        CLUSTER.setChangeStamp("a", table, "id = 1", "'2030-01-01 00:00:00+00'");
+        CLUSTER.exec("b", "update tie set v = 'b, later in real time' where id = 1");
+        CLUSTER.setChangeStamp("b", table, "id = 1", "'2030-01-01 00:00:00+00'");
         CLUSTER.converge("tie");
 
         assertRows("tie", List.of(row(1, "a")));
@@ -113,9 +111,8 @@ class LatestWinsIT {
     }
 
     private static Instant stamp(String node, TableRef table) {
-        String text = CLUSTER.rows(node, "select to_char(" + Cluster.LEDGER_STAMP + " at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') from "
-                + Cluster.ledger(table) + " where id = 1").get(0).get(0);
-        return Instant.parse(text);
+        long micros = CLUSTER.changeStamp(node, table, "id = 1");
+        return Instant.ofEpochSecond(Math.floorDiv(micros, 1_000_000), Math.floorMod(micros, 1_000_000) * 1000L);
     }
 
     private static long sumConflicts(List<RoundReport> rounds) {

@@ -166,8 +166,7 @@ abstract class RandomHistories {
         }
 
         private long stamp(String node, int k) {
-            return Long.parseLong(cluster.rows(node, "select (extract(epoch from ibex_ts) * 1000000)::bigint from "
-                    + Cluster.ledger(ref) + " where id = ?", k).get(0).get(0));
+            return cluster.changeStamp(node, ref, "id = ?", k);
         }
 
         private static boolean quiet(RoundReport r) {

@@ -66,7 +66,6 @@ class SkewedClockIT {
     }
 
     private static long stamp(String node) {
-        return Long.parseLong(CLUSTER.rows(node, "select (extract(epoch from ibex_ts) * 1000000)::bigint from "
-                + Cluster.ledger(new TableRef("public", "skew")) + " where id = 1").get(0).get(0));
+        return CLUSTER.changeStamp(node, new TableRef("public", "skew"), "id = 1");
     }
 }

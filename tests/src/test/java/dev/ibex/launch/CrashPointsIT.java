@@ -22,11 +22,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * (rows written on one node hold that node's last value, the contended rows the latest write), with
  * no effect applied twice (an additive balance) and exactly one journal entry per conflict.
  *
- * <p>The backlog, over 2 810 keys (chunks of 100, 200, 400, 800 and 1 310 keys, as {@code
- * ChunkPlanner} sizes narrow rows; keys are 100 000 + n, so that their text order, in
- * which rounds merge keys, is their numeric order): n = 1..5 updated on a, then on b (five
- * conflicts, b wins); 6..1500 updated twice on a; 2001..2500 updated on b; 5001..5800 inserted on
- * b; 2801..2810 deleted on c. Every write adds {@code id} to the balance once.
+ * <p>The backlog (keys are 100 000 + n): n = 1..5 updated on a, then on b (five conflicts, b wins);
+ * 6..1500 updated twice on a; 2001..2500 updated on b; 5001..5800 inserted on b; 2801..2810 deleted
+ * on c. Every write adds {@code id} to the balance once. A round takes a's changes first, in key
+ * order, in chunks of 100, 200, 400 and 800 keys (as {@code ChunkSizer} sizes narrow rows), applying
+ * each chunk to a, b and c in that order; then b's, then c's.
  */
 class CrashPointsIT {
     @RegisterExtension
@@ -108,11 +108,11 @@ class CrashPointsIT {
                 assertEquals(0, bRowsOnA + aRowsOnC, "nothing applied (the open transaction rolled back): " + state);
             }
             case CrashPoints.TARGET_COMMITTED -> {
-                assertEquals(1305, bRowsOnA, "a committed every chunk: " + state);
-                assertEquals(1495, aRowsOnC, "c committed the chunks holding a's rows: " + state);
-                assertTrue(bInsertsOnC < 800, "c did not commit the last chunk, which holds the last of b's inserts: " + state);
-                assertEquals(2, marksOnA, "a's watermarks came with its last chunk: " + state);
-                assertEquals(0, marksOnB + marksOnC, "b and c hold no watermark yet: " + state);
+                assertEquals(5, bRowsOnA, "a took the conflicts b won, in the first chunk of a's changes: " + state);
+                assertEquals(695, aRowsOnC, "c took every chunk of a's changes but the last (n = 701..1500): " + state);
+                assertEquals(0, bInsertsOnC, "nothing of b's changes yet: " + state);
+                assertEquals(1, marksOnB, "b's watermark for a came with its last chunk of a's changes: " + state);
+                assertEquals(0, marksOnA + marksOnC, "a and c hold no watermark yet: " + state);
             }
             case CrashPoints.ROUND_APPLIED -> {
                 assertEquals(5, journaled, state);

@@ -17,8 +17,8 @@ import java.util.function.IntFunction;
 /**
  * Streams the keys a source changed since a position, with the source's whole side of each (version,
  * row and settledness, as {@link SideReader#rows} reads it), from its ledger joined to its table,
- * through a server-side cursor, so a backlog of any size is read in constant memory; no sort, since
- * a round decides each key on its own. The connection must not be in autocommit mode while the
+ * through a server-side cursor, so a backlog of any size is read in constant memory, in key order
+ * (so chunks, and the row locks an apply takes, follow one order). The connection must not be in autocommit mode while the
  * stream is open. {@link #newest()} is the highest fold txid read: the position a target records once
  * it holds everything read.
  */
@@ -26,7 +26,8 @@ final class ChangeStream implements AutoCloseable {
     private static final int FETCH = 2000;
     private static final String STREAM = SideReader.UNFOLDED + "select {key_text:l}, l.ibex_txid::text, " + SideReader.SIDE
             + ", l.ibex_base, l.ibex_base_vv, {cols_text:t}\n"
-            + "  from p, {ledger} l left join {table} t on {match:t,l} left join u on {match:u,l} where l.ibex_txid >= ?::xid8";
+            + "  from m, {ledger} l left join {table} t on {match:t,l} left join u on {match:u,l} where l.ibex_txid >= ?::xid8"
+            + " order by {keys:l}";
 
     /** One changed key and the source's side of it. */
     record Change(List<String> key, KeySide side) {

@@ -22,24 +22,33 @@ import java.util.function.IntFunction;
 /**
  * Reads one node's side of a chunk of keys in one query: the ledger's version, stamp and origin,
  * the row's {@code xmin}, and whether the row is settled, that is whether no change to the key
- * waits unfolded in the node's log (its row was written by a transaction the round's fold saw,
- * and no log entry of the key is newer than the fold). Two forms: {@link #versions} without the
+ * waits unfolded in the node's log. Two forms: {@link #versions} without the
  * rows, enough to decide a key one side dominates; {@link #rows} with the row images and bases,
  * for conflicts and everything else.
  */
 final class SideReader {
-    /** The keys with log entries the fold did not take, and the fold's bounds as {@code p}. Parameters: xmax, xip. */
+    /**
+     * The log entries the fold did not take: the keys they name ({@code u}) and, as {@code m.x}, the
+     * transactions of the markers among them (every row such a transaction wrote is a changed key).
+     * Parameters: the fold's xmax and in-progress xids.
+     */
     static final String UNFOLDED = """
             with p as (select pg_catalog.age(?::xid) as ax, ?::xid[] as xip),
-            u as (select distinct {keys:e} from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e, p
-                   where {first_key:e} is not null and (pg_catalog.age(e.xmin) <= p.ax or e.xmin = any(p.xip)))
+            e as (select {keys:e}, e.xmin from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e, p
+                   where pg_catalog.age(e.xmin) <= p.ax or e.xmin = any(p.xip)),
+            u as (select distinct {keys:e} from e where {first_key:e} is not null),
+            m as (select coalesce(array_agg(e.xmin), '{}') as x from e where {first_key:e} is null)
             """;
-    /** Columns 1-6 of a side: vv, local changes, stamp, origin, xmin, unsettled. */
+    /**
+     * Columns 1-6 of a side: vv, local changes, stamp, origin, xmin, unsettled. A row is unsettled when
+     * a change to it waits in the log: an entry for its key, or a marker of the transaction that wrote it.
+     * (Rows the engine itself wrote since the fold are settled: replicated writes are not logged.)
+     */
     static final String SIDE = """
             l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, t.xmin::text,
-            (t.xmin is not null and (pg_catalog.age(t.xmin) <= p.ax or t.xmin = any(p.xip))) or {first_key:u} is not null""";
+            {first_key:u} is not null or (t.xmin is not null and t.xmin = any(m.x))""";
     private static final String READ = UNFOLDED + "select k.ord, " + SIDE + "%s\n"
-            + "  from p, {key_arrays} left join {ledger} l on {key_match:l} left join {table} t on {key_match:t}"
+            + "  from m, {key_arrays} left join {ledger} l on {key_match:l} left join {table} t on {key_match:t}"
             + " left join u on {key_match:u} order by k.ord";
 
     private final TableShape shape;
