@@ -7,8 +7,9 @@ import java.util.concurrent.CountDownLatch;
  * Named points of a round where a crash test stops the engine dead: with {@code
  * -Dibex.crashpoint=NAME}, the first thread to reach point NAME prints {@code ibex crashpoint NAME
  * reached} to stderr and blocks forever, holding whatever transaction it has open, so that the
- * test can kill the process there. Unset (always, outside tests), {@link #reach} is one comparison
- * with null.
+ * test can kill the process there. In-process tests can instead run an action at a point ({@link
+ * #at}), to make an application write land at that exact step of a round. Unset (always, outside
+ * tests), {@link #reach} is one comparison with null and one volatile read.
  */
 public final class CrashPoints {
     /** Every node's change log is folded into its ledgers; nothing read yet. */
@@ -28,15 +29,35 @@ public final class CrashPoints {
             APPLY_UNCOMMITTED, TARGET_COMMITTED, ROUND_APPLIED);
 
     private static final String ENABLED = System.getProperty("ibex.crashpoint");
+    private static volatile java.util.Map<String, Runnable> actions = java.util.Map.of();
 
     private CrashPoints() {
     }
 
-    /** Blocks this thread forever if {@code name} is the enabled crash point. */
+    /** Blocks this thread forever if {@code name} is the enabled crash point; runs the action set for it, if any. */
     public static void reach(String name) {
         if (ENABLED != null && ENABLED.equals(name)) {
             hang(name);
         }
+        Runnable action = actions.get(name);
+        if (action != null) {
+            action.run();
+        }
+    }
+
+    /**
+     * For tests in the engine's own JVM: runs {@code action} on the round's thread each time a round
+     * reaches point {@code name}, until {@link #clear}.
+     */
+    public static synchronized void at(String name, Runnable action) {
+        java.util.Map<String, Runnable> m = new java.util.HashMap<>(actions);
+        m.put(name, action);
+        actions = java.util.Map.copyOf(m);
+    }
+
+    /** Removes every action set with {@link #at}. */
+    public static synchronized void clear() {
+        actions = java.util.Map.of();
     }
 
     private static void hang(String name) {
