@@ -22,39 +22,56 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * The bench's embedded PostgreSQL servers (a, b and, for W4, c), its tables seeded identically,
- * the syncs over them and the running engine. Everything lives in temporary directories and is
- * gone after {@link #close}. Workload connections come straight from the servers, not from the
- * engine's pools, so the bench never competes with the engine for a pooled connection.
+ * the syncs over them and their engines, one per sync. Everything lives in temporary directories
+ * and is gone after {@link #close}. Workload connections come straight from the servers, not from
+ * the engines' pools, so the bench never competes with an engine for a pooled connection.
  */
 final class BenchCluster implements AutoCloseable {
     static final TableRef ACCOUNTS = new TableRef("public", "accounts");
     static final TableRef PLAIN = new TableRef("public", "plain_accounts");
     static final TableRef COPY = new TableRef("public", "b0_accounts");
     static final TableRef SETTLE = new TableRef("public", "settle_accounts");
+    static final TableRef WIDE = new TableRef("public", "wide_accounts");
     static final String SYNC = "bench";
     static final String SETTLE_SYNC = "settle";
     static final Duration INTERVAL = Duration.ofSeconds(5);
-    /** The server settings the bench sets; everything else is the embedded default. */
-    static final Map<String, String> SERVER_CONFIG = Map.of("fsync", "off", "synchronous_commit", "off");
 
     private final List<EmbeddedPostgres> servers = new ArrayList<>();
     private final Map<String, EmbeddedPostgres> byNode = new LinkedHashMap<>();
-    private final List<AutoCloseable> engines = new ArrayList<>();
+    private final List<AutoCloseable> closing = new ArrayList<>();
+    private final Map<String, ControlStore> controls = new LinkedHashMap<>();
+    private final Map<String, Engine> engines = new LinkedHashMap<>();
 
-    /** Starts the servers, seeds the tables the chosen workloads need, installs the syncs, starts the engine. */
-    static BenchCluster start(PrintWriter out, long rows, boolean syncAb, boolean settle, boolean copy, boolean plain)
-            throws Exception {
+    /**
+     * The server settings the bench sets; everything else is the embedded default. Zonky starts
+     * postgres with {@code -F} (fsync off) and {@code synchronous_commit=off} unless told
+     * otherwise, so both are set either way: on, PostgreSQL's own defaults, or both off.
+     */
+    static Map<String, String> serverConfig(boolean fsync) {
+        String v = fsync ? "on" : "off";
+        return Map.of("fsync", v, "synchronous_commit", v);
+    }
+
+    /**
+     * Starts the servers, seeds the tables the chosen workloads need, installs the syncs, starts
+     * their engines. {@code wide_accounts} (W1 only) is a second table of sync {@code bench}.
+     */
+    static BenchCluster start(PrintWriter out, long rows, Set<String> workloads, boolean fsync) throws Exception {
+        boolean syncAb = workloads.contains("W1") || workloads.contains("W2") || workloads.contains("W3");
+        boolean wide = workloads.contains("W1");
+        boolean settle = workloads.contains("W4");
         BenchCluster c = new BenchCluster();
         try {
             List<String> names = settle ? List.of("a", "b", "c") : List.of("a", "b");
             for (String n : names) {
                 Progress.line(out, "starting embedded PostgreSQL for node " + n);
                 EmbeddedPostgres.Builder b = EmbeddedPostgres.builder();
-                SERVER_CONFIG.forEach(b::setServerConfig);
+                serverConfig(fsync).forEach(b::setServerConfig);
                 EmbeddedPostgres pg = b.start();
                 c.servers.add(pg);
                 c.byNode.put(n, pg);
@@ -65,17 +82,22 @@ final class BenchCluster implements AutoCloseable {
                 if (syncAb && ab) {
                     c.seed(n, ACCOUNTS, rows);
                 }
-                if (copy && ab) {
+                if (wide && ab) {
+                    try (Connection conn = c.connect(n)) {
+                        WideWorkload.seed(conn, rows);
+                    }
+                }
+                if (workloads.contains("B0") && ab) {
                     c.seed(n, COPY, rows);
                 }
-                if (plain && n.equals("a")) {
+                if (workloads.contains("W2") && n.equals("a")) {
                     c.seed(n, PLAIN, rows);
                 }
                 if (settle) {
                     c.seed(n, SETTLE, rows);
                 }
             }
-            c.install(names, syncAb, settle);
+            c.install(names, syncAb, wide, settle);
             return c;
         } catch (Exception e) {
             c.close();
@@ -88,37 +110,56 @@ final class BenchCluster implements AutoCloseable {
      * engine's pools (4 connections per node) are shared by all syncs of one engine, and a long
      * W1 round of one sync would otherwise starve the other sync's rounds on the same nodes.
      */
-    private void install(List<String> names, boolean syncAb, boolean settle) throws SQLException {
+    private void install(List<String> names, boolean syncAb, boolean wide, boolean settle) throws SQLException {
         if (syncAb) {
-            startEngine("ibex_control", names.subList(0, 2), SYNC, ACCOUNTS);
+            List<TableRef> tables = wide ? List.of(ACCOUNTS, WIDE) : List.of(ACCOUNTS);
+            installSync("ibex_control", names.subList(0, 2), SYNC, tables);
         }
         if (settle) {
-            startEngine("ibex_control_settle", names, SETTLE_SYNC, SETTLE);
+            installSync("ibex_control_settle", names, SETTLE_SYNC, List.of(SETTLE));
         }
     }
 
-    private void startEngine(String database, List<String> names, String syncName, TableRef table) throws SQLException {
-        EmbeddedPostgres a = byNode.get("a");
-        try (Connection conn = a.getPostgresDatabase().getConnection(); Statement s = conn.createStatement()) {
-            s.execute("create database " + database);
-        }
-        ControlStore control = ControlStore.open(a.getJdbcUrl("postgres", database), null);
-        engines.add(control);
+    private void installSync(String database, List<String> names, String syncName, List<TableRef> tables) throws SQLException {
+        createDatabase("a", database);
+        ControlStore control = ControlStore.open(url("a", database), null);
+        closing.add(control);
         control.migrate();
         NodeDirectory directory = new NodeDirectory(control::node);
-        engines.add(directory);
+        closing.add(directory);
         List<NodeId> ids = new ArrayList<>();
         for (String n : names) {
-            control.addNode(new NodeSettings(n, byNode.get(n).getJdbcUrl("postgres", "postgres"), null));
+            control.addNode(new NodeSettings(n, url(n, "postgres"), null));
             ids.add(new NodeId(n, ids.size() + 1));
         }
-        new SyncInstaller(control, directory).addSync(sync(syncName, ids, table), null, (t, f, to, d, total) -> { });
-        engines.add(Engine.start(control));
+        new SyncInstaller(control, directory).addSync(sync(syncName, ids, tables), null, (t, f, to, d, total) -> { });
+        controls.put(syncName, control);
+        startEngine(syncName);
     }
 
-    private static SyncSettings sync(String name, List<NodeId> nodes, TableRef table) {
-        return new SyncSettings(name, nodes, List.of(new TableSettings(table, null, false, null)), "latest", List.of(),
-                INTERVAL, false);
+    /** Starts the engine of {@code sync} on its control database; it must not be running. */
+    void startEngine(String sync) {
+        if (engines.containsKey(sync)) {
+            throw new IllegalStateException("sync " + sync + ": its engine is already running");
+        }
+        engines.put(sync, Engine.start(controls.get(sync)));
+    }
+
+    /**
+     * Stops the engine of {@code sync} (a round in flight ends after the chunk it is applying);
+     * capture on the nodes goes on, and a later {@link #startEngine} replicates what it logged.
+     */
+    void stopEngine(String sync) {
+        Engine e = engines.remove(sync);
+        if (e == null) {
+            throw new IllegalStateException("sync " + sync + ": its engine is not running");
+        }
+        e.close();
+    }
+
+    private static SyncSettings sync(String name, List<NodeId> nodes, List<TableRef> tables) {
+        List<TableSettings> settings = tables.stream().map(t -> new TableSettings(t, null, false, null)).toList();
+        return new SyncSettings(name, nodes, settings, "latest", List.of(), INTERVAL, false);
     }
 
     private void seed(String node, TableRef t, long rows) throws SQLException {
@@ -189,9 +230,11 @@ final class BenchCluster implements AutoCloseable {
 
     @Override
     public void close() {
-        for (int i = engines.size() - 1; i >= 0; i--) {
+        List<AutoCloseable> all = new ArrayList<>(closing);
+        all.addAll(engines.values());
+        for (int i = all.size() - 1; i >= 0; i--) {
             try {
-                engines.get(i).close();
+                all.get(i).close();
             } catch (Exception ignored) {
                 // shutting down; the servers go next
             }

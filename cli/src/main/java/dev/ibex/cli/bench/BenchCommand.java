@@ -26,11 +26,19 @@ import picocli.CommandLine.Spec;
  * alike. Prints a table and writes the same figures as JSON; it asserts nothing about speed.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = {
-        "Measure Ibex on embedded PostgreSQL servers (fsync=off, synchronous_commit=off) against plain PostgreSQL.",
-        "Workloads: B0 plain binary COPY + upsert from a to b (the baseline); W1 bulk UPDATE of every row on a until",
-        "visible on b, in 1 and in 10 transactions; W2 capture overhead on a (client TPS and a whole-table UPDATE,",
-        "with vs without capture); W3 lag from a to b of updates paced at 500/s, then at 1000, 2000, 4000 and 8000/s until the lag's p99 passes 500 ms (the highest rate sustained is reported); W4 time for a, b, c to settle after concurrent conflicting writes;",
-        "S1 a round of a sync of 1000 idle tables; S2 rows/s of a bulk UPDATE reaching all other masters, with 3 and with 5 masters.",
+        "Measure Ibex on embedded PostgreSQL servers against plain PostgreSQL. The servers keep PostgreSQL's defaults"
+                + " fsync=on and synchronous_commit=on; --fsync off turns both off.",
+        "Workloads: B0 plain binary COPY + upsert from a to b (the baseline);",
+        "W1 bulk UPDATE of every row on a until visible on b, in 1 and in 10 transactions, and of every row of a"
+                + " 20-column table of about 1 kB per row (rows/s and MB/s);",
+        "W2 capture overhead on a: TPS of single-row updates without capture, with capture and the engine stopped, and"
+                + " with capture and the engine running; seconds of a whole-table UPDATE, an INSERT ... SELECT and a COPY"
+                + " FROM STDIN of N rows, each without and with capture (engine stopped);",
+        "W3 lag from a to b of updates paced at 500/s, then at 1000, 2000, 4000 and 8000/s until the lag's p99 passes"
+                + " 500 ms (the highest rate sustained is reported);",
+        "W4 time for a, b, c to settle after concurrent conflicting writes;",
+        "S1 a round of a sync of 1000 idle tables; S2 rows/s of a bulk UPDATE reaching all other masters, with 3 and"
+                + " with 5 masters.",
         "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
 public final class BenchCommand implements Callable<Integer> {
     static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "S1", "S2");
@@ -46,6 +54,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,S1,S2", split = ",",
             description = "Which workloads to run, from B0, W1, W2, W3, W4, S1, S2 (default all).")
     List<String> workloads;
+    @Option(names = "--fsync", defaultValue = "on", paramLabel = "on|off",
+            description = "on (default): the servers keep PostgreSQL's defaults fsync=on and synchronous_commit=on;"
+                    + " off: both off.")
+    String fsync;
     @Option(names = "--json-out", defaultValue = "bench-results.json", paramLabel = "FILE",
             description = "Where to write the figures as JSON (default bench-results.json).")
     Path jsonOut;
@@ -62,12 +74,13 @@ public final class BenchCommand implements Callable<Integer> {
         boolean b0 = chosen.contains("B0");
         boolean s1 = chosen.contains("S1");
         boolean s2 = chosen.contains("S2");
-        try (BenchCluster cluster = BenchCluster.start(out, rows, w1 || w2 || w3, w4, b0, w2); ScaleWorkload scale = new ScaleWorkload()) {
+        try (BenchCluster cluster = BenchCluster.start(out, rows, chosen, fsync.equals("on")); ScaleWorkload scale = new ScaleWorkload()) {
             if (s1) {
                 scale.prepareIdle(cluster, out);
             }
+            long wideBytes = w1 ? WideWorkload.bytes(cluster) : 0;
             Map<String, Object> machine = machine(cluster);
-            Map<String, Object> settings = settings(cluster, chosen);
+            Map<String, Object> settings = settings(cluster, chosen, wideBytes);
             Progress.line(out, "machine " + machine);
             Progress.line(out, "settings " + settings);
             Figures f = new Figures();
@@ -78,6 +91,9 @@ public final class BenchCommand implements Callable<Integer> {
                 if (w1) {
                     f.add(out, run, "W1 bulk 1 tx", "rows/s", BulkWorkload.oneTransaction(cluster, run, rows));
                     f.add(out, run, "W1 bulk 10 tx", "rows/s", BulkWorkload.tenTransactions(cluster, run, rows));
+                    double wide = WideWorkload.updateAll(cluster, run, rows);
+                    f.add(out, run, "W1 wide 1 tx", "rows/s", rows / wide);
+                    f.add(out, run, "W1 wide MB/s", "MB/s", wideBytes / 1e6 / wide);
                 }
                 if (w2) {
                     captureOverhead(out, cluster, f, run);
@@ -126,16 +142,32 @@ public final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /**
+     * W2. The engine of sync {@code bench} is stopped during every step but {@code W2 tps
+     * capture+engine}, so that the other captured steps measure capture alone against the steps
+     * without capture under the same conditions; it restarts and drains (b equal to a) before
+     * {@code W2 tps capture+engine} and after each bulk statement's pair of steps.
+     */
     private void captureOverhead(PrintWriter out, BenchCluster cluster, Figures f, int run) throws Exception {
         Duration length = Duration.ofSeconds(seconds);
+        cluster.stopEngine(BenchCluster.SYNC);
         f.add(out, run, "W2 tps no capture", "tx/s", CaptureOverheadWorkload.tps(cluster, "plain_accounts", rows, length));
+        f.add(out, run, "W2 tps capture, engine stopped", "tx/s", CaptureOverheadWorkload.tps(cluster, "accounts", rows, length));
+        cluster.startEngine(BenchCluster.SYNC);
+        CaptureOverheadWorkload.drain(cluster);
         f.add(out, run, "W2 tps capture+engine", "tx/s", CaptureOverheadWorkload.tps(cluster, "accounts", rows, length));
         CaptureOverheadWorkload.drain(cluster);
         CaptureOverheadWorkload.vacuum(cluster, "plain_accounts");
         CaptureOverheadWorkload.vacuum(cluster, "accounts");
-        f.add(out, run, "W2 update all no capture", "s", CaptureOverheadWorkload.updateAll(cluster, "plain_accounts", "w2u-" + run));
-        f.add(out, run, "W2 update all capture", "s", CaptureOverheadWorkload.updateAll(cluster, "accounts", "w2u-" + run));
-        BulkWorkload.awaitNote(cluster, "b", "accounts", "w2u-" + run, rows);
+        for (BulkStatement s : BulkStatement.values()) {
+            cluster.stopEngine(BenchCluster.SYNC);
+            f.add(out, run, "W2 " + s.label + " no capture", "s", s.time(cluster, "plain_accounts", run, rows));
+            s.cleanUp(cluster, "plain_accounts", rows);
+            f.add(out, run, "W2 " + s.label + " capture", "s", s.time(cluster, "accounts", run, rows));
+            s.cleanUp(cluster, "accounts", rows);
+            cluster.startEngine(BenchCluster.SYNC);
+            CaptureOverheadWorkload.drain(cluster);
+        }
     }
 
     /** How long each rate of the W3 sweep runs: half of {@code --seconds}, at least 2 s. */
@@ -156,6 +188,9 @@ public final class BenchCommand implements Callable<Integer> {
             }
             chosen.add(u);
         }
+        if (!fsync.equals("on") && !fsync.equals("off")) {
+            throw new UsageException("--fsync must be on or off; got " + fsync);
+        }
         return chosen;
     }
 
@@ -169,7 +204,7 @@ public final class BenchCommand implements Callable<Integer> {
         return m;
     }
 
-    private Map<String, Object> settings(BenchCluster cluster, Set<String> chosen) throws Exception {
+    private Map<String, Object> settings(BenchCluster cluster, Set<String> chosen, long wideBytes) throws Exception {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("workloads", List.copyOf(chosen));
         s.put("rows", rows);
@@ -179,6 +214,11 @@ public final class BenchCommand implements Callable<Integer> {
         s.put("w2Clients", CaptureOverheadWorkload.CLIENTS);
         s.put("w4HotIds", Math.min(SettleWorkload.HOT_IDS, rows));
         s.put("w1PollMillis", BulkWorkload.POLL.toMillis());
+        if (wideBytes > 0) {
+            s.put("w1WideBytes", wideBytes);
+            s.put("w1WideSync", BenchCluster.SYNC);
+        }
+        s.put("w2EngineStopped", "during every W2 step but W2 tps capture+engine");
         s.put("w3Rate", LagWorkload.RATE);
         s.put("w3SweepRates", LagWorkload.SWEEP);
         s.put("w3SweepSecondsPerRate", sweepSeconds());
@@ -211,7 +251,7 @@ public final class BenchCommand implements Callable<Integer> {
     private static String num(double v, String unit) {
         String format = switch (unit) {
             case "s" -> "%.3f";
-            case "ms" -> "%.1f";
+            case "ms", "MB/s" -> "%.1f";
             default -> "%.0f";
         };
         return String.format(Locale.ROOT, format, v);
@@ -233,8 +273,11 @@ public final class BenchCommand implements Callable<Integer> {
             values.forEach((n, v) -> byName.put(n, BenchResult.of(n, units.get(n), v)));
             relate(byName, "W1 bulk 1 tx", "B0 plain COPY+upsert");
             relate(byName, "W1 bulk 10 tx", "B0 plain COPY+upsert");
+            relate(byName, "W2 tps capture, engine stopped", "W2 tps no capture");
             relate(byName, "W2 tps capture+engine", "W2 tps no capture");
-            relate(byName, "W2 update all capture", "W2 update all no capture");
+            for (BulkStatement s : BulkStatement.values()) {
+                relate(byName, "W2 " + s.label + " capture", "W2 " + s.label + " no capture");
+            }
             relate(byName, "S2 bulk to all, 5 masters", "S2 bulk to all, 3 masters");
             return List.copyOf(byName.values());
         }

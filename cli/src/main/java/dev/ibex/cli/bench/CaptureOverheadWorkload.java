@@ -15,10 +15,11 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * W2 capture overhead on node a: single-row random updates in autocommit from several client
- * threads, and one UPDATE of every row, on {@code plain_accounts} (no capture) and on
- * {@code accounts} (capture installed, in a sync with b, engine running). Before each timed
- * step on the captured table the engine has caught up, so its rounds overlap only with the
- * step they replicate.
+ * threads on {@code plain_accounts} (no capture) and on {@code accounts} (capture installed, in
+ * sync {@code bench} with b), the latter once with the sync's engine stopped (capture alone) and
+ * once with it running and replicating. The bulk statements are {@link BulkStatement}s. After the
+ * engine (re)starts it drains what was captured before the next timed step, so its rounds
+ * overlap only with the step they replicate.
  */
 final class CaptureOverheadWorkload {
     static final int CLIENTS = 4;
@@ -59,17 +60,6 @@ final class CaptureOverheadWorkload {
         return n;
     }
 
-    /** Seconds for one autocommit UPDATE of every row of {@code table} on a, commit included. */
-    static double updateAll(BenchCluster cluster, String table, String note) throws SQLException {
-        try (Connection c = cluster.connect("a"); PreparedStatement ps =
-                c.prepareStatement("update " + table + " set balance = balance + 1, note = ?")) {
-            ps.setString(1, note);
-            long t0 = System.nanoTime();
-            ps.executeUpdate();
-            return (System.nanoTime() - t0) / 1e9;
-        }
-    }
-
     /** Waits until the engine has brought b level with a on {@code accounts}. */
     static void drain(BenchCluster cluster) throws SQLException {
         if (!cluster.awaitEqual(BenchCluster.ACCOUNTS, List.of("a", "b"), BulkWorkload.LIMIT, Duration.ofMillis(100))) {
@@ -78,6 +68,7 @@ final class CaptureOverheadWorkload {
         }
     }
 
+    /** VACUUM of {@code table} on a. */
     static void vacuum(BenchCluster cluster, String table) throws SQLException {
         try (Connection c = cluster.connect("a"); Statement s = c.createStatement()) {
             s.execute("vacuum " + table);

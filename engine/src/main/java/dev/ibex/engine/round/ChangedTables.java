@@ -53,7 +53,7 @@ final class ChangedTables {
             Set<String> sources = new HashSet<>();
             for (int i = 0; i < nodes.size(); i++) {
                 TxId last = states.get(i).captured().get(ledger);
-                if (last != null && last.compareTo(from.get(nodes.get(i))) >= 0) {
+                if (last != null && !last.equals(TxId.ZERO) && last.compareTo(from.get(nodes.get(i))) >= 0) {
                     sources.add(nodes.get(i));
                 }
             }

@@ -92,7 +92,8 @@ final class ChangePoller implements AutoCloseable {
         synchronized (this) {
             counters.forEach((sync, n) -> {
                 Long before = seen.put(sync, n);
-                if (before != null && !before.equals(n)) {
+                // first reading: a change may have come just before, with no round since to take it
+                if (before == null ? n > 0 : !before.equals(n)) {
                     due.add(sync);
                 }
             });

@@ -49,12 +49,8 @@ public final class Engine implements AutoCloseable {
     private Engine(ControlStore control) {
         this.control = control;
         this.directory = new NodeDirectory(control::node);
-        this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET, (sync, node, counter, snapshot) -> {
-            ChangePoller p = pollers.get(node);
-            if (p != null) {
-                p.folded(sync, counter, snapshot);
-            }
-        });
+        this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
+                (sync, node, counter, snapshot) -> poller(node).folded(sync, counter, snapshot));
         Config config = ConfigFactory.parseString("""
                 pekko.loglevel = INFO
                 pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
@@ -89,14 +85,18 @@ public final class Engine implements AutoCloseable {
             try {
                 List<NodeSettings> nodes = control.nodes();
                 for (NodeSettings n : nodes) {
-                    pollers.computeIfAbsent(n.name(), k -> new ChangePoller(n.name(), () -> directory.pool(n.name()), this::wake,
-                            POLL_EVERY));
+                    poller(n.name());
                 }
             } catch (RuntimeException e) {
                 // control database unreachable: the guardian reports it; try again later
             }
             java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(2).toNanos());
         }
+    }
+
+    /** The node's change poller, started on first demand (a round may fold a node before the watcher sees it). */
+    private ChangePoller poller(String node) {
+        return pollers.computeIfAbsent(node, n -> new ChangePoller(n, () -> directory.pool(n), this::wake, POLL_EVERY));
     }
 
     /** True unless the engine stopped by itself (a fatal error) rather than through {@link #close()}. */
