@@ -30,7 +30,60 @@ public final class TableInspector {
              where n.nspname = ? and c.relname = ? and i.indisprimary
              order by k.ord""";
 
+    /** Every column and key column of many tables at once: table ordinal, kind (c or k), name, type, not null, position. */
+    private static final String ALL = """
+            select t.ord, 'c', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attnum
+              from unnest(?::text[], ?::text[]) with ordinality as t(schema, name, ord)
+              join pg_catalog.pg_namespace n on n.nspname = t.schema
+              join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name and c.relkind in ('r', 'p')
+              join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
+            union all
+            select t.ord, 'k', a.attname, null, null, k.ord
+              from unnest(?::text[], ?::text[]) with ordinality as t(schema, name, ord)
+              join pg_catalog.pg_namespace n on n.nspname = t.schema
+              join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name and c.relkind in ('r', 'p')
+              join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisprimary
+              cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
+              join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+             order by 1, 2, 6""";
+
     private TableInspector() {
+    }
+
+    /** The shapes of {@code tables} on this node in one query, each empty where the table does not exist. */
+    public static java.util.Map<TableRef, Optional<TableShape>> inspectAll(Connection c, List<TableRef> tables) {
+        List<List<ColumnShape>> columns = new ArrayList<>();
+        List<List<String>> keys = new ArrayList<>();
+        for (int i = 0; i < tables.size(); i++) {
+            columns.add(new ArrayList<>());
+            keys.add(new ArrayList<>());
+        }
+        try (PreparedStatement ps = c.prepareStatement(ALL)) {
+            Object[] schemas = tables.stream().map(TableRef::schema).toArray();
+            Object[] names = tables.stream().map(TableRef::name).toArray();
+            ps.setArray(1, c.createArrayOf("text", schemas));
+            ps.setArray(2, c.createArrayOf("text", names));
+            ps.setArray(3, c.createArrayOf("text", schemas));
+            ps.setArray(4, c.createArrayOf("text", names));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    int t = rs.getInt(1) - 1;
+                    if ("c".equals(rs.getString(2))) {
+                        columns.get(t).add(new ColumnShape(rs.getString(3), rs.getString(4), rs.getBoolean(5)));
+                    } else {
+                        keys.get(t).add(rs.getString(3));
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw new IbexException("reading the definitions of " + tables.size() + " tables: " + e.getMessage(), e);
+        }
+        java.util.Map<TableRef, Optional<TableShape>> out = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < tables.size(); i++) {
+            out.put(tables.get(i), columns.get(i).isEmpty() ? Optional.empty()
+                    : Optional.of(new TableShape(tables.get(i), columns.get(i), keys.get(i))));
+        }
+        return out;
     }
 
     /** The ordinary and partitioned tables of a schema, by name. */

@@ -17,13 +17,13 @@ import java.util.function.IntFunction;
 /**
  * Streams the keys a source changed since a position, with the source's whole side of each (version,
  * row and settledness, as {@link SideReader#rows} reads it), from its ledger joined to its table,
- * through a server-side cursor, so a backlog of any size is read in constant memory, in key order
+ * through a server-side cursor fetching a chunk at a time, so a backlog of any size is read in
+ * constant memory, in key order
  * (so chunks, and the row locks an apply takes, follow one order). The connection must not be in autocommit mode while the
  * stream is open. {@link #newest()} is the highest fold txid read: the position a target records once
  * it holds everything read.
  */
 final class ChangeStream implements AutoCloseable {
-    private static final int FETCH = 2000;
     private static final String STREAM = SideReader.UNFOLDED + "select {key_text:l}, l.ibex_txid::text, " + SideReader.SIDE
             + ", l.ibex_base, l.ibex_base_vv, {cols_text:t}\n"
             + "  from m, {ledger} l left join {table} t on {match:t,l} left join u on {match:u,l} where l.ibex_txid >= ?::xid8"
@@ -51,7 +51,7 @@ final class ChangeStream implements AutoCloseable {
         this.newest = from.value() == 0 ? TxId.ZERO : new TxId(from.value() - 1);
         try {
             statement = c.prepareStatement(new ShapeSql(shape).render(STREAM));
-            statement.setFetchSize(FETCH);
+            statement.setFetchSize(ChunkSizer.FIRST_KEYS);
             statement.setString(1, Long.toString(folded.xmax32()));
             statement.setArray(2, c.createArrayOf("text", folded.xip32()));
             statement.setString(3, from.toString());
@@ -66,11 +66,15 @@ final class ChangeStream implements AutoCloseable {
         return more;
     }
 
-    /** Up to {@code max} next changes. */
+    /**
+     * Up to {@code max} next changes. The cursor fetches {@code max} rows at a time from here on, so
+     * that the driver never buffers more rows than one chunk holds (rows carry their images).
+     */
     List<Change> next(int max) {
         List<Change> out = new ArrayList<>(Math.min(max, 1024));
         int width = shape.key().size();
         try {
+            rows.setFetchSize(max);
             while (more && out.size() < max) {
                 List<String> key = new ArrayList<>(width);
                 for (int i = 1; i <= width; i++) {

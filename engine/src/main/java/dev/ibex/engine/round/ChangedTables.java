@@ -1,5 +1,8 @@
 package dev.ibex.engine.round;
 
+import dev.ibex.engine.capture.ShapeCheck;
+import dev.ibex.engine.capture.TableInspector;
+import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.Idents;
@@ -15,12 +18,14 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * Which tables of a round have anything to do, and from which sources, found with three queries per
  * node however many tables the sync has: its watermarks, its capture catalog (each ledger's last
- * fold that changed it) and the tables' definitions. No ledger is read: a source has changes to a
+ * fold that changed it) and the tables' definitions ({@link TableInspector#inspectAll}, compared by
+ * {@link ShapeCheck}, the same reader and rule as the table round's). No ledger is read: a source has changes to a
  * table for a target exactly when a fold advanced the table's ledger at or after the target's
  * watermark, so a round of a sync with a thousand idle tables stays cheap. A table whose definition
  * differs between nodes or whose capture is missing on some node counts as changed from every
@@ -34,14 +39,16 @@ final class ChangedTables {
     static Map<TableRef, Set<String>> read(String sync, List<TableSettings> tables, List<NodeSession> sessions) throws SQLException {
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
         List<NodeState> states = PerNode.each(sessions, s -> new NodeState(WatermarkStore.all(s.reader), lastChanges(s, sync),
-                shapes(s, refs)));
+                TableInspector.inspectAll(s.reader, refs)));
         List<String> nodes = sessions.stream().map(s -> s.node.name()).toList();
         Map<TableRef, Set<String>> out = new LinkedHashMap<>();
         for (TableRef t : refs) {
             String ledger = t.ledgerName();
-            boolean sameShape = states.get(0).shapes().get(t) != null
-                    && states.stream().map(n -> n.shapes().get(t)).distinct().count() == 1;
-            if (!sameShape || states.stream().anyMatch(n -> !n.captured().containsKey(ledger))) {
+            Map<String, Optional<TableShape>> shapes = new LinkedHashMap<>();
+            for (int i = 0; i < nodes.size(); i++) {
+                shapes.put(nodes.get(i), states.get(i).shapes().get(t));
+            }
+            if (!ShapeCheck.problems(t, shapes).isEmpty() || states.stream().anyMatch(n -> !n.captured().containsKey(ledger))) {
                 out.put(t, new HashSet<>(nodes));
                 continue;
             }
@@ -64,7 +71,8 @@ final class ChangedTables {
         return out;
     }
 
-    private record NodeState(Map<String, Map<String, TxId>> watermarks, Map<String, TxId> captured, Map<TableRef, String> shapes) {
+    private record NodeState(Map<String, Map<String, TxId>> watermarks, Map<String, TxId> captured,
+                             Map<TableRef, Optional<TableShape>> shapes) {
     }
 
     /** Per ledger of the sync captured on the node, the txid of the last fold that changed it ({@link TxId#ZERO}: none). */
@@ -108,38 +116,6 @@ final class ChangedTables {
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 out.add(rs.getString(1));
-            }
-        }
-        return out;
-    }
-
-    /**
-     * Each table's definition on the node in one line (columns, types, not-null flags, primary
-     * key), or none when it does not exist there: tables whose lines differ between nodes go to
-     * their table round, which pauses them with the difference.
-     */
-    private static Map<TableRef, String> shapes(NodeSession s, List<TableRef> tables) throws SQLException {
-        Map<TableRef, String> out = new HashMap<>();
-        String sql = "select t.ord, (select string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull, "
-                + "', ' order by a.attnum) from pg_catalog.pg_attribute a "
-                + "where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = '') "
-                + "|| ' key ' || coalesce((select string_agg(a.attname, ', ' order by k.ord) from pg_catalog.pg_index i "
-                + "cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord) "
-                + "join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum "
-                + "where i.indrelid = c.oid and i.indisprimary), '') "
-                + "from unnest(?::text[], ?::text[]) with ordinality as t(schema, name, ord) "
-                + "left join pg_catalog.pg_namespace n on n.nspname = t.schema "
-                + "left join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name and c.relkind in ('r', 'p')";
-        try (PreparedStatement ps = s.reader.prepareStatement(sql)) {
-            ps.setArray(1, s.reader.createArrayOf("text", tables.stream().map(TableRef::schema).toArray()));
-            ps.setArray(2, s.reader.createArrayOf("text", tables.stream().map(TableRef::name).toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    String shape = rs.getString(2);
-                    if (shape != null) {
-                        out.put(tables.get(rs.getInt(1) - 1), shape);
-                    }
-                }
             }
         }
         return out;

@@ -30,8 +30,8 @@ import javax.sql.DataSource;
 
 /**
  * Runs one round of a sync over its reachable nodes: read each node's change counter, fold each
- * node's change log into its ledgers, run every table with changes, tidy the logs, and report. An unreachable node or a failing table is recorded and skipped; it stalls
- * only itself. Blocking; called from the engine's JDBC dispatcher, never from an actor thread.
+ * node's change log into its ledgers, run every table with changes, tidy the logs, and report. An
+ * unreachable node or a failing table is recorded and skipped; it stalls only itself. Blocking; called from the engine's JDBC dispatcher, never from an actor thread.
  * After {@link #stop()}, a round in flight ends at its next chunk boundary (see {@code TableRound})
  * and reports where it stopped; rounds started later stop before their first chunk.
  */

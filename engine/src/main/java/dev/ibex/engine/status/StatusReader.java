@@ -9,6 +9,8 @@ import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.window.TxId;
+import dev.ibex.engine.window.WatermarkStore;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.journal.RoundHistory;
@@ -217,24 +219,18 @@ public final class StatusReader {
         return n;
     }
 
-    /** The oldest boundary of node {@code source} reconciled into any other reachable node. */
+    /** The oldest position of node {@code source} reconciled into any other reachable node. */
     private static String oldestWatermark(SyncSettings s, NodeId source, TableSettings t, Map<String, Connection> conns) throws SQLException {
-        long min = Long.MAX_VALUE;
+        TxId min = null;
         for (NodeId other : s.nodes()) {
             Connection c = conns.get(other.name());
             if (other.equals(source) || c == null) {
                 continue;
             }
-            try (PreparedStatement ps = c.prepareStatement(
-                    "select boundary::text from ibex.watermark where ledger_name = ? and source_node = ?")) {
-                ps.setString(1, t.table().ledgerName());
-                ps.setString(2, source.name());
-                try (ResultSet rs = ps.executeQuery()) {
-                    min = Math.min(min, rs.next() ? Long.parseLong(rs.getString(1)) : 0);
-                }
-            }
+            TxId w = WatermarkStore.of(c, t.table().ledgerName()).getOrDefault(source.name(), TxId.ZERO);
+            min = min == null ? w : TxId.min(min, w);
         }
-        return Long.toString(min == Long.MAX_VALUE ? 0 : min);
+        return (min == null ? TxId.ZERO : min).toString();
     }
 
     private static SyncStatus.LastRound lastRound(RoundRecord r) {
