@@ -8,27 +8,69 @@ import java.util.TreeSet;
  * Which transactions may still bring captured changes that a fold could not take, so that the
  * engine wakes when one of them ends rather than at the sync's next scheduled round. A capture
  * advances the sync's change counter before its transaction commits; the engine reads the counter
- * before each fold's snapshot. A transaction that captured before that reading and had not
- * committed when the snapshot was taken is in the snapshot's in-progress list. So after a fold the
- * transactions to watch are those in progress at the fold that either were watched already or may
- * have captured since the previous fold (the counter moved). Pure.
+ * before each fold, and the next transaction id to be assigned ({@code next}) when it takes the fold's
+ * snapshot. A transaction that captured before that reading and had not committed when the snapshot
+ * was taken is either in the snapshot's in-progress list or at or above its {@code xmax} (the newest
+ * completed transaction plus one) and below {@code next}. So after a fold the transactions to watch
+ * are those that may have captured since the previous fold (all of them, if the counter moved) or
+ * were watched already, and are still running at the fold. Pure.
+ *
+ * @param xids a set of transactions watched one by one
+ * @param from with {@code to}, a range of transactions watched as a whole ({@code from == to}: none)
  */
-public final class InFlight {
-    private InFlight() {
+public record InFlight(Set<Long> xids, long from, long to) {
+    public static final InFlight NONE = new InFlight(Set.of(), 0, 0);
+
+    public InFlight {
+        xids = Set.copyOf(xids);
+        if (from >= to) {
+            from = 0;
+            to = 0;
+        }
+    }
+
+    public boolean isEmpty() {
+        return xids.isEmpty() && from >= to;
     }
 
     /**
-     * @param watched the transactions watched after the previous fold
      * @param counted whether the counter moved between the previous fold's reading and this one's
      * @param fold    this fold's snapshot
+     * @param next    the next transaction id when the fold's snapshot was taken
      */
-    public static Set<Long> next(Set<Long> watched, boolean counted, Snapshot fold) {
-        Set<Long> out = new TreeSet<>();
-        for (long x : fold.inProgress()) {
-            if (counted || watched.contains(x)) {
-                out.add(x);
+    public InFlight next(boolean counted, Snapshot fold, long next) {
+        if (counted) {
+            return new InFlight(Set.copyOf(fold.inProgress()), fold.xmax(), Math.max(fold.xmax(), next));
+        }
+        Set<Long> still = new TreeSet<>();
+        for (long x : xids) {
+            if (!fold.visible(x) && x < fold.xmax()) {
+                still.add(x);
             }
         }
-        return out;
+        for (long x : fold.inProgress()) {
+            if (x >= from && x < to) {
+                still.add(x);
+            }
+        }
+        long lo = Math.max(from, fold.xmax());
+        return new InFlight(still, lo, Math.max(lo, to));
+    }
+
+    /** What is still running, as {@code now} sees it; compare with this to tell whether one ended. */
+    public InFlight runningAt(Snapshot now) {
+        Set<Long> still = new TreeSet<>();
+        for (long x : xids) {
+            if (x >= now.xmax() || !now.visible(x)) {
+                still.add(x);
+            }
+        }
+        for (long x : now.inProgress()) {
+            if (x >= from && x < to) {
+                still.add(x);
+            }
+        }
+        long lo = Math.max(from, now.xmax());
+        return new InFlight(still, lo, Math.max(lo, to));
     }
 }

@@ -36,8 +36,11 @@ import java.util.Map;
  * shows.
  */
 public final class LogFolder {
-    /** What one fold did on one node: its snapshot, the keys it advanced, and the tables it could not fold. */
-    public record Fold(Snapshot snapshot, long keys, Map<TableRef, String> failed) {
+    /**
+     * What one fold did on one node: its snapshot, the next transaction id when it was taken, the keys
+     * it advanced, and the tables it could not fold.
+     */
+    public record Fold(Snapshot snapshot, long next, long keys, Map<TableRef, String> failed) {
     }
 
     private static final String NEW_ENTRIES = """
@@ -125,9 +128,12 @@ public final class LogFolder {
             try (Statement s = c.createStatement()) {
                 s.execute("set transaction isolation level repeatable read");
                 Snapshot now;
-                try (ResultSet rs = s.executeQuery("select pg_current_snapshot()::text")) {
+                long next;
+                // age() of a fixed xid gives the next xid to be assigned (this transaction has none yet)
+                try (ResultSet rs = s.executeQuery("select pg_current_snapshot()::text, pg_catalog.age('3'::xid)")) {
                     rs.next();
                     now = Snapshot.parse(rs.getString(1));
+                    next = widen(rs.getLong(2) + 3, now.xmax());
                 }
                 long keys = 0;
                 Map<TableRef, String> failed = new LinkedHashMap<>();
@@ -158,7 +164,7 @@ public final class LogFolder {
                     record(c, now, folded, changed);
                 }
                 c.commit();
-                return new Fold(now, keys, failed);
+                return new Fold(now, next, keys, failed);
             } catch (SQLException | RuntimeException e) {
                 rollbackQuietly(c);
                 throw e;
@@ -168,6 +174,17 @@ public final class LogFolder {
         } catch (SQLException e) {
             throw new IbexException("node " + node + ": folding the change log of sync " + sync + ": " + Redactor.firstLine(e.getMessage()), e);
         }
+    }
+
+    /** A 32-bit xid as the 64-bit one nearest to {@code near}. */
+    static long widen(long xid32, long near) {
+        long x = (near & ~0xFFFF_FFFFL) | (xid32 & 0xFFFF_FFFFL);
+        if (x < near - (1L << 31)) {
+            x += 1L << 32;
+        } else if (x > near + (1L << 31)) {
+            x -= 1L << 32;
+        }
+        return x;
     }
 
     private static long foldTable(Connection c, NodeId node, CapturedTable t) throws SQLException {

@@ -62,6 +62,13 @@ public final class ShapeSql {
         return SqlTemplate.render(template, fragments);
     }
 
+    /** Renders with more fragments, given as literal SQL text (they must be safe SQL: numbers, quoted literals). */
+    public String render(String template, Map<String, String> more) {
+        Map<String, Fragment> all = new HashMap<>(fragments);
+        more.forEach((k, v) -> all.put(k, Fragment.of(v)));
+        return SqlTemplate.render(template, all);
+    }
+
     /**
      * A key column's text in one form per value, so that equal keys are equal strings on every
      * node: numeric keys lose their trailing zeros (2.50 and 2.5 are one key).

@@ -1,33 +1,43 @@
 package dev.ibex.engine.round;
 
 import dev.ibex.conflict.NodeId;
+import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.IbexException;
+import dev.ibex.engine.apply.CopyRow;
+import dev.ibex.engine.apply.CopyText;
+import dev.ibex.engine.apply.SeenRow;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.ShapeSql;
 import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.function.IntFunction;
+import java.util.stream.Collectors;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyOut;
 
 /**
- * Streams the keys a source changed since a position, with the source's whole side of each (version,
- * row and settledness, as {@link SideReader#rows} reads it), from its ledger joined to its table,
- * through a server-side cursor fetching a chunk at a time, so a backlog of any size is read in
- * constant memory, in key order
- * (so chunks, and the row locks an apply takes, follow one order). The connection must not be in autocommit mode while the
- * stream is open. {@link #newest()} is the highest fold txid read: the position a target records once
- * it holds everything read.
+ * Streams the keys a source changed since a position, with the source's side of each (version,
+ * stamp, origin, settledness, and its row), from its ledger joined to its table, in key order, as a
+ * COPY: the server sends rows as fast as they are read, so a backlog of any size is read in constant
+ * memory, and each row's columns arrive already in COPY text, which the apply passes on to the
+ * targets as they are ({@link CopyRow}). Only the ledger's fields and the key are decoded. Runs on a
+ * connection of its own for as long as it is open. {@link #newest()} is the highest fold txid read:
+ * the position a target records once it holds everything read.
  */
 final class ChangeStream implements AutoCloseable {
-    private static final String STREAM = SideReader.UNFOLDED + "select {key_text:l}, l.ibex_txid::text, " + SideReader.SIDE
-            + ", l.ibex_base, l.ibex_base_vv, {cols_text:t}\n"
-            + "  from m, {ledger} l left join {table} t on {match:t,l} left join u on {match:u,l} where l.ibex_txid >= ?::xid8"
+    private static final String STREAM = SideReader.UNFOLDED
+            + "select {key_text:l}, l.ibex_txid, l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint, "
+            + "l.ibex_origin, t.xmin, {first_key:u} is not null or (t.xmin is not null and t.xmin = any(m.x)), {cols:t}\n"
+            + "  from m, {ledger} l left join {table} t on {match:t,l} left join u on {match:u,l} where l.ibex_txid >= {from_txid}"
             + " order by {keys:l}";
+    /** Fields before the row's columns, after the key's: txid, vv, local changes, stamp, origin, xmin, unsettled. */
+    private static final int META = 7;
 
     /** One changed key and the source's side of it. */
     record Change(List<String> key, KeySide side) {
@@ -35,62 +45,71 @@ final class ChangeStream implements AutoCloseable {
 
     private final NodeId node;
     private final TableShape shape;
-    private final SideReader sides;
     private final IntFunction<NodeId> byOrdinal;
-    private final PreparedStatement statement;
-    private final ResultSet rows;
-    private boolean more;
+    private final CopyOut copy;
+    private byte[] next;
     private TxId newest;
 
-    ChangeStream(Connection c, NodeId node, TableShape shape, SideReader sides, Snapshot folded, TxId from,
-                 IntFunction<NodeId> byOrdinal) {
+    ChangeStream(Connection c, NodeId node, TableShape shape, Snapshot folded, TxId from, IntFunction<NodeId> byOrdinal) {
         this.node = node;
         this.shape = shape;
-        this.sides = sides;
         this.byOrdinal = byOrdinal;
         this.newest = from.value() == 0 ? TxId.ZERO : new TxId(from.value() - 1);
+        String xip = Arrays.stream(folded.xip32()).collect(Collectors.joining(",", "'{", "}'::xid[]"));
+        String sql = new ShapeSql(shape).render(STREAM, Map.of("fold_xmax", "'" + folded.xmax32() + "'::xid", "fold_xip", xip,
+                "from_txid", "'" + from + "'::xid8"));
         try {
-            statement = c.prepareStatement(new ShapeSql(shape).render(STREAM));
-            statement.setFetchSize(ChunkSizer.FIRST_KEYS);
-            statement.setString(1, Long.toString(folded.xmax32()));
-            statement.setArray(2, c.createArrayOf("text", folded.xip32()));
-            statement.setString(3, from.toString());
-            rows = statement.executeQuery();
-            more = rows.next();
+            copy = c.unwrap(PGConnection.class).getCopyAPI().copyOut("copy (" + sql + ") to stdout");
+            next = copy.readFromCopy();
         } catch (SQLException e) {
             throw failure(e);
         }
     }
 
     boolean hasNext() {
-        return more;
+        return next != null;
     }
 
-    /**
-     * Up to {@code max} next changes. The cursor fetches {@code max} rows at a time from here on, so
-     * that the driver never buffers more rows than one chunk holds (rows carry their images).
-     */
+    /** Up to {@code max} next changes. */
     List<Change> next(int max) {
         List<Change> out = new ArrayList<>(Math.min(max, 1024));
-        int width = shape.key().size();
         try {
-            rows.setFetchSize(max);
-            while (more && out.size() < max) {
-                List<String> key = new ArrayList<>(width);
-                for (int i = 1; i <= width; i++) {
-                    key.add(rows.getString(i));
-                }
-                TxId txid = TxId.parse(rows.getString(width + 1));
-                if (txid.compareTo(newest) > 0) {
-                    newest = txid;
-                }
-                out.add(new Change(key, sides.side(rows, width + 2, node, byOrdinal, true)));
-                more = rows.next();
+            while (next != null && out.size() < max) {
+                out.add(parse(next));
+                next = copy.readFromCopy();
             }
         } catch (SQLException e) {
             throw failure(e);
         }
         return out;
+    }
+
+    private Change parse(byte[] line) {
+        int end = line.length > 0 && line[line.length - 1] == '\n' ? line.length - 1 : line.length;
+        int width = shape.key().size();
+        List<String> f = CopyText.fields(line, 0, end, width + META);
+        TxId txid = TxId.parse(f.get(width));
+        if (txid.compareTo(newest) > 0) {
+            newest = txid;
+        }
+        VersionVector vv = vector(f.get(width + 1)).bump(node.ordinal(), Long.parseLong(f.get(width + 2)));
+        String origin = f.get(width + 4);
+        String xmin = f.get(width + 5);
+        SeenRow seen = xmin == null ? SeenRow.ABSENT : SeenRow.present(xmin);
+        CopyRow row = null;
+        if (seen.present()) {
+            row = CopyRow.of(line, CopyText.fieldStart(line, 0, end, width + META), end);
+        }
+        KeySide side = new KeySide(node, vv, Long.parseLong(f.get(width + 3)), origin == null ? null : byOrdinal.apply(Integer.parseInt(origin)),
+                seen, "f".equals(f.get(width + 6)), false, null, row, null);
+        return new Change(f.subList(0, width), side);
+    }
+
+    private static VersionVector vector(String text) {
+        if (text == null || text.equals("{}")) {
+            return VersionVector.EMPTY;
+        }
+        return VersionVector.of(Arrays.stream(text.substring(1, text.length() - 1).split(",")).mapToLong(Long::parseLong).toArray());
     }
 
     /** The highest ledger position read so far (one below the start when nothing was read). */
@@ -105,10 +124,11 @@ final class ChangeStream implements AutoCloseable {
     @Override
     public void close() {
         try {
-            rows.close();
-            statement.close();
+            if (copy != null && copy.isActive()) {
+                copy.cancelCopy();
+            }
         } catch (SQLException | RuntimeException ignored) {
-            // closing a cursor on a broken connection: the connection is discarded anyway
+            // cancelling a stream on a broken connection: the connection is discarded anyway
         }
     }
 }

@@ -5,7 +5,9 @@ import dev.ibex.conflict.Decider;
 import dev.ibex.conflict.Decision;
 import dev.ibex.conflict.Side;
 import dev.ibex.conflict.VersionVector;
+import dev.ibex.engine.apply.CopyRow;
 import dev.ibex.engine.apply.RowChange;
+import dev.ibex.engine.apply.SeenRow;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,12 +65,33 @@ final class ChunkPlanner {
             }
             for (KeySide s : all) {
                 if (!s.version().equals(joined)) {
-                    changes.computeIfAbsent(s.node().name(), n -> new ArrayList<>()).add(new RowChange(keys.get(i), from.image(),
+                    changes.computeIfAbsent(s.node().name(), n -> new ArrayList<>()).add(new RowChange(keys.get(i), from.row(),
                             s.seen(), s.version(), joined, from.stampMicros(), from.author().ordinal()));
                 }
             }
         }
         return new Triage(changes, needRows, deferred);
+    }
+
+    /**
+     * For a sync of two nodes: every settled key of the source's chunk goes to the target with the
+     * source's row and version, for the target's apply to write where its own version is dominated by
+     * the source's ({@code ApplyWriter#applyDirect}); a key the source changed again since its fold is
+     * deferred.
+     */
+    static Triage direct(List<List<String>> keys, List<KeySide> source, String target) {
+        List<RowChange> rows = new ArrayList<>(keys.size());
+        int deferred = 0;
+        for (int i = 0; i < keys.size(); i++) {
+            KeySide s = source.get(i);
+            if (!s.settled()) {
+                deferred++;
+                continue;
+            }
+            rows.add(new RowChange(keys.get(i), s.row(), SeenRow.ABSENT, VersionVector.EMPTY, s.version(), s.stampMicros(),
+                    s.author().ordinal()));
+        }
+        return new Triage(rows.isEmpty() ? Map.of() : Map.of(target, rows), List.of(), deferred);
     }
 
     /**
@@ -86,10 +109,11 @@ final class ChunkPlanner {
         Decision d = Decider.decide(table, key, plain, resolver);
         List<Side> stale = d.stale(plain);
         Map<String, RowChange> changes = new LinkedHashMap<>();
+        CopyRow row = d.image() == null ? null : CopyRow.of(d.image());
         for (int i = 0; i < sides.size(); i++) {
             KeySide s = sides.get(i);
             if (stale.contains(plain.get(i)) || (s.base() != null && !d.held())) {
-                changes.put(s.node().name(), new RowChange(key, d.image(), s.seen(), s.version(), d.version(),
+                changes.put(s.node().name(), new RowChange(key, row, s.seen(), s.version(), d.version(),
                         d.winner().stampMicros(), d.winner().author().ordinal()));
             }
         }

@@ -53,7 +53,8 @@ final class ChunkSizer {
 
     /** The row text a side read for a round holds: its row image, if read, and its pending base's. */
     static long chars(KeySide side) {
-        return chars(side.image()) + (side.base() == null ? 0 : chars(side.base().image()));
+        return chars(side.image()) + (side.row() == null ? 0 : side.row().length())
+                + (side.base() == null ? 0 : chars(side.base().image()));
     }
 
     static long chars(List<Side> sides) {

@@ -8,11 +8,12 @@ import dev.ibex.engine.window.Snapshot;
  */
 @FunctionalInterface
 public interface FoldListener {
-    FoldListener NONE = (sync, node, counter, snapshot) -> { };
+    FoldListener NONE = (sync, node, counter, snapshot, next) -> { };
 
     /**
      * @param counter  the sync's change counter on the node, read before the fold's snapshot was taken
      * @param snapshot the fold's snapshot
+     * @param next     the next transaction id when the snapshot was taken
      */
-    void folded(String sync, String node, long counter, Snapshot snapshot);
+    void folded(String sync, String node, long counter, Snapshot snapshot, long next);
 }

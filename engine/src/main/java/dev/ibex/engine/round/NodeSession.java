@@ -10,23 +10,34 @@ import java.sql.SQLException;
 import javax.sql.DataSource;
 
 /**
- * A node's two connections for the length of one round: a reader (ledger cursors and row
- * images, inside a read transaction per table) and a writer (apply transactions).
+ * A node's connections for the length of one round: a reader (versions and rows of chunks), a
+ * writer (folds and apply transactions) and, when the node is a source, a streamer (its change stream).
  */
 final class NodeSession implements AutoCloseable {
     final NodeId node;
     final Connection reader;
     final Connection writer;
+    private final DataSource pool;
+    private Connection streamer;
     private static final String COUNTER = "select coalesce((select pg_catalog.pg_sequence_last_value(pg_catalog.format('%I.%I', "
             + "'ibex', c.changes_seq)::regclass) from ibex.capture c where c.sync_name = ? limit 1), 0), "
             + "(extract(epoch from ibex.clock()) * 1000)::bigint";
 
     private long clockSkewMillis;
 
-    private NodeSession(NodeId node, Connection reader, Connection writer) {
+    private NodeSession(NodeId node, DataSource pool, Connection reader, Connection writer) {
         this.node = node;
+        this.pool = pool;
         this.reader = reader;
         this.writer = writer;
+    }
+
+    /** A third connection, for a change stream (a COPY holds its connection while it runs), opened on first use. */
+    Connection streamer() throws SQLException {
+        if (streamer == null) {
+            streamer = pool.getConnection();
+        }
+        return streamer;
     }
 
     static NodeSession open(NodeId node, DataSource ds) {
@@ -34,7 +45,7 @@ final class NodeSession implements AutoCloseable {
         try {
             r = ds.getConnection();
             Connection w = ds.getConnection();
-            return new NodeSession(node, r, w);
+            return new NodeSession(node, ds, r, w);
         } catch (SQLException e) {
             closeQuietly(r);
             throw new IbexException("node " + node + " is unreachable: " + dev.ibex.engine.db.SqlErrors.connectFailure(e), e);
@@ -103,5 +114,6 @@ final class NodeSession implements AutoCloseable {
         }
         closeQuietly(reader);
         closeQuietly(writer);
+        closeQuietly(streamer);
     }
 }

@@ -114,7 +114,8 @@ public final class RoundRunner {
                     ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
                     List<List<String>> chosen = choices.keySet().stream().sorted(KeyOrder.INSTANCE).toList();
                     TableRound.Result r = new TableRound(sync.name(), t.table(), sessions, folds, sources == null ? Set.of() : sources,
-                            resolver, chosen, ordinal -> byOrdinal(sync, ordinal), () -> stopping, journal).run();
+                            resolver, chosen, ordinal -> byOrdinal(sync, ordinal),
+                            sync.nodes().stream().mapToInt(NodeId::ordinal).max().orElse(1), () -> stopping, journal).run();
                     decided += r.decided();
                     conflicts += r.conflicts();
                     r.applied().forEach((n, c) -> nodes.computeIfPresent(n, (k, v) -> v.plus(c, 0)));
@@ -181,7 +182,7 @@ public final class RoundRunner {
             NodeSession s = all.get(i);
             if (folded.get(i) instanceof LogFolder.Fold f) {
                 out.put(s.node.name(), f.snapshot());
-                listener.folded(sync.name(), s.node.name(), counters.get(s.node.name()), f.snapshot());
+                listener.folded(sync.name(), s.node.name(), counters.get(s.node.name()), f.snapshot(), f.next());
                 f.failed().forEach((t, why) -> errors.add("node " + s.node + ", table " + t + ": folding its change log: " + why));
             } else {
                 String why = Redactor.text(((IbexException) folded.get(i)).getMessage()) + "; the node sits this round out";

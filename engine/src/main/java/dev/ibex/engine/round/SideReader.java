@@ -30,10 +30,11 @@ final class SideReader {
     /**
      * The log entries the fold did not take: the keys they name ({@code u}) and, as {@code m.x}, the
      * transactions of the markers among them (every row such a transaction wrote is a changed key).
-     * Parameters: the fold's xmax and in-progress xids.
+     * The fold's xmax and in-progress xids go in {@code {fold_xmax}} and {@code {fold_xip}}: parameters
+     * ({@link #PARAMETERS}) or literals.
      */
     static final String UNFOLDED = """
-            with p as (select pg_catalog.age(?::xid) as ax, ?::xid[] as xip),
+            with p as (select pg_catalog.age({fold_xmax}) as ax, {fold_xip} as xip),
             e as (select {keys:e}, e.xmin from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e, p
                    where pg_catalog.age(e.xmin) <= p.ax or e.xmin = any(p.xip)),
             u as (select distinct {keys:e} from e where {first_key:e} is not null),
@@ -47,6 +48,8 @@ final class SideReader {
     static final String SIDE = """
             l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, t.xmin::text,
             {first_key:u} is not null or (t.xmin is not null and t.xmin = any(m.x))""";
+    /** The fold's bounds as the statement's first two parameters. */
+    static final java.util.Map<String, String> PARAMETERS = java.util.Map.of("fold_xmax", "?::xid", "fold_xip", "?::xid[]");
     private static final String READ = UNFOLDED + "select k.ord, " + SIDE + "%s\n"
             + "  from m, {key_arrays} left join {ledger} l on {key_match:l} left join {table} t on {key_match:t}"
             + " left join u on {key_match:u} order by k.ord";
@@ -60,8 +63,8 @@ final class SideReader {
         this.shape = shape;
         this.bases = bases;
         ShapeSql sql = new ShapeSql(shape);
-        this.versionsSql = sql.render(READ.formatted(""));
-        this.rowsSql = sql.render(READ.formatted(", l.ibex_base, l.ibex_base_vv, {cols_text:t}"));
+        this.versionsSql = sql.render(READ.formatted(""), PARAMETERS);
+        this.rowsSql = sql.render(READ.formatted(", l.ibex_base, l.ibex_base_vv, {cols_text:t}"), PARAMETERS);
     }
 
     /** One side per key, in the order of {@code keys}, without the rows. */
@@ -111,7 +114,7 @@ final class SideReader {
         boolean settled = !rs.getBoolean(first + 5);
         SeenRow seen = xmin == null ? SeenRow.ABSENT : SeenRow.present(xmin);
         if (!withRows) {
-            return new KeySide(node, vv, stamp, originNode, seen, settled, false, null, null);
+            return new KeySide(node, vv, stamp, originNode, seen, settled, false, null, null, null);
         }
         Side.Base base = null;
         Array baseArray = rs.getArray(first + 6);
@@ -127,7 +130,7 @@ final class SideReader {
             }
             image = image(values);
         }
-        return new KeySide(node, vv, stamp, originNode, seen, settled, true, image, base);
+        return new KeySide(node, vv, stamp, originNode, seen, settled, true, image, null, base);
     }
 
     private static VersionVector vector(Array a) throws SQLException {

@@ -27,27 +27,44 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import java.util.function.IntFunction;
 
 /**
  * One table's part of a round, source by source: each source's changes since the oldest watermark
  * its targets hold are streamed in chunks (sized by {@link ChunkSizer}, so memory is bounded by a
- * chunk, never by the backlog), every other node's side of each chunk is read, each key is decided
- * once for all nodes ({@link ChunkPlanner}), and each node gets what it lacks. A key changed on
- * several nodes comes up in the pass of each; the first decides it everywhere and the others find
- * it equal. A target's watermark for a source advances in the transaction of that source's last
- * chunk, and only if the whole pass reached it: no key deferred, no row skipped because an
- * application held it, no failed apply. A failing target does not stop the others. When the engine
- * stops, the round ends after the chunk in flight is applied on every target: those chunks stay
- * committed, the watermarks stay where they were, and the next round reads the same keys again
- * (already applied, they decide as equal).
+ * chunk, never by the backlog), every other node's version of each chunk's keys is read, each key is
+ * decided once for all nodes ({@link ChunkPlanner}), and each node gets what it lacks. While the
+ * targets apply a chunk, the next one is read and decided. With two nodes the target's version is
+ * not read beforehand: the apply itself writes the rows whose target version the source's dominates
+ * ({@link ApplyWriter#applyDirect}) and hands the others back to be decided with every row. A key
+ * changed on several nodes comes up in the pass of each; the first decides it everywhere and the
+ * others find it equal. A target's watermark for a source advances in the transaction of that
+ * source's last chunk, and only if the whole pass reached it: no key deferred, no row skipped
+ * because an application held it, no failed apply. A failing target does not stop the others. When
+ * the engine stops, the round ends after the chunk in flight is applied on every target: those
+ * chunks stay committed, the watermarks stay where they were, and the next round reads the same keys
+ * again (already applied, they decide as equal).
  */
 final class TableRound {
     /** What the table's round did, for the round's report. */
     record Result(long decided, long conflicts, long deferred, Map<String, Long> applied, Map<String, Long> skipped,
                   List<String> errors, Map<String, String> failed, boolean leftBehind, long stoppedAfter) {
     }
+
+    /** Where each source's chunks are read and decided while the round's thread applies the previous one. */
+    private static final ExecutorService PIPELINE = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "ibex-round-read");
+        t.setDaemon(true);
+        return t;
+    });
 
     private final String sync;
     private final TableRef table;
@@ -57,6 +74,7 @@ final class TableRound {
     private final ConflictResolver resolver;
     private final List<List<String>> chosenKeys;
     private final IntFunction<NodeId> byOrdinal;
+    private final int ordinals;
     private final BooleanSupplier stopping;
     private final ConflictSink journal;
 
@@ -73,13 +91,14 @@ final class TableRound {
 
     /**
      * @param folds      per node of the round, the snapshot of its fold this round
-     * @param sources    the nodes whose changes to this table some target lacks (all, when unknown)
+     * @param sources    the nodes whose changes to this table some other node lacks
      * @param chosenKeys keys with an operator's choice waiting to be applied ({@code manual}); they are
      *                   decided in this round whether or not they changed
+     * @param ordinals   the highest node ordinal of the sync (the length of its version vectors)
      */
     TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, Snapshot> folds, Set<String> sources,
-               ConflictResolver resolver, List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal, BooleanSupplier stopping,
-               ConflictSink journal) {
+               ConflictResolver resolver, List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal, int ordinals,
+               BooleanSupplier stopping, ConflictSink journal) {
         this.sync = sync;
         this.table = table;
         this.sessions = sessions;
@@ -88,6 +107,7 @@ final class TableRound {
         this.resolver = resolver;
         this.chosenKeys = chosenKeys;
         this.byOrdinal = byOrdinal;
+        this.ordinals = ordinals;
         this.stopping = stopping;
         this.journal = journal;
     }
@@ -112,104 +132,197 @@ final class TableRound {
                 stopped ? chunks : -1);
     }
 
+    /** One decided chunk on its way to the targets, or the end of a stream, or what ended it. */
+    private record Planned(Map<String, List<RowChange>> changes, boolean last, boolean deferredAny, TxId mark,
+                           RuntimeException failure) {
+        static final Planned END = new Planned(Map.of(), true, false, null, null);
+    }
+
     /** The statements and readers of one table shape, used by every source's pass. */
     private final class Pass {
         private final TableShape shape;
         private final SideReader reader;
         private final ApplyWriter writer;
-        /** Targets that skipped rows an application held locked in this pass: their watermark for the source stays. */
-        private final Set<String> busy = new HashSet<>();
-        private long chunkChars;
-        private long chunkDeferred;
+        /** Targets whose watermark for the source must stay this pass: busy rows, or keys they deferred. */
+        private final Set<String> held = new HashSet<>();
 
         Pass(TableShape shape) {
             this.shape = shape;
             this.reader = new SideReader(shape, resolver.needsBase());
-            this.writer = new ApplyWriter(shape, resolver.needsBase());
+            this.writer = new ApplyWriter(shape, resolver.needsBase(), ordinals);
         }
 
-        /** Streams, decides and applies one source's changes since {@code from}. */
+        /** Two nodes and no bases: the target checks versions itself. */
+        private boolean direct() {
+            return sessions.size() == 2 && !resolver.needsBase();
+        }
+
+        /**
+         * Streams, decides and applies one source's changes since {@code from}, in two threads: while
+         * the targets apply a chunk, the next one is read and decided (handed over one at a time, so
+         * at most two chunks are in memory).
+         */
         void run(NodeSession source, TxId from) throws SQLException {
             String name = source.node.name();
-            busy.clear();
-            source.reader.setAutoCommit(false);
-            try (ChangeStream stream = new ChangeStream(source.reader, source.node, shape, reader, folds.get(name), from, byOrdinal)) {
+            held.clear();
+            SynchronousQueue<Planned> handoff = new SynchronousQueue<>();
+            AtomicBoolean halt = new AtomicBoolean();
+            try (ChangeStream stream = new ChangeStream(source.streamer(), source.node, shape, folds.get(name), from, byOrdinal)) {
+                Future<?> producer = PIPELINE.submit(() -> produce(stream, source, handoff, halt));
+                try {
+                    consume(handoff, name);
+                } finally {
+                    halt.set(true);
+                    handoff.poll();
+                    awaitQuietly(producer);
+                }
+            }
+        }
+
+        private void produce(ChangeStream stream, NodeSession source, SynchronousQueue<Planned> handoff, AtomicBoolean halt) {
+            String name = source.node.name();
+            List<NodeSession> others = sessions.stream().filter(s -> s != source).toList();
+            try {
                 boolean deferredAny = false;
+                boolean any = false;
                 int size = ChunkSizer.next(0, 0);
-                while (stream.hasNext()) {
+                while (stream.hasNext() && !halt.get()) {
                     List<ChangeStream.Change> chunk = stream.next(size);
                     boolean last = !stream.hasNext();
                     List<List<String>> keys = chunk.stream().map(ChangeStream.Change::key).toList();
-                    Map<String, List<KeySide>> sides = new LinkedHashMap<>();
-                    sides.put(name, chunk.stream().map(ChangeStream.Change::side).toList());
-                    List<NodeSession> others = sessions.stream().filter(s -> s != source).toList();
-                    List<List<KeySide>> read = PerNode.each(others, s -> reader.versions(s.reader, s.node, folds.get(s.node.name()),
-                            byOrdinal, keys));
-                    for (int i = 0; i < others.size(); i++) {
-                        sides.put(others.get(i).node.name(), read.get(i));
+                    List<KeySide> sourceSides = chunk.stream().map(ChangeStream.Change::side).toList();
+                    long chars = sourceSides.stream().mapToLong(ChunkSizer::chars).sum();
+                    ChunkPlanner.Triage t;
+                    if (direct()) {
+                        t = ChunkPlanner.direct(keys, sourceSides, others.get(0).node.name());
+                    } else {
+                        Map<String, List<KeySide>> sides = new LinkedHashMap<>();
+                        sides.put(name, sourceSides);
+                        List<List<KeySide>> read = PerNode.each(others, s -> reader.versions(s.reader, s.node, folds.get(s.node.name()),
+                                byOrdinal, keys));
+                        for (int i = 0; i < others.size(); i++) {
+                            sides.put(others.get(i).node.name(), read.get(i));
+                        }
+                        t = ChunkPlanner.triage(keys, sides, name, Set.of(), resolver.needsBase());
                     }
-                    Map<String, List<RowChange>> changes = decide(keys, sides, name, Set.of());
-                    deferredAny |= chunkDeferred > 0;
-                    TxId mark = new TxId(stream.newest().value() + 1);
-                    boolean complete = last && !deferredAny;
-                    apply(changes, target -> complete && !target.equals(name) ? Map.of(name, mark) : Map.of());
-                    size = ChunkSizer.next(keys.size(), chunkChars);
-                    chunks++;
-                    if (!last && stopping.getAsBoolean()) {
-                        stopped = true;
+                    Decided d = decideRows(t, t.slow().stream().map(keys::get).toList(), keys.size());
+                    deferredAny |= d.deferred() > 0;
+                    size = ChunkSizer.next(keys.size(), chars + d.chars());
+                    any = true;
+                    if (!hand(handoff, halt, new Planned(d.changes(), last, deferredAny, new TxId(stream.newest().value() + 1), null))) {
                         return;
                     }
                 }
-                leftBehind |= deferredAny || !busy.isEmpty();
-            } finally {
-                source.endRead();
+                if (!any) {
+                    hand(handoff, halt, Planned.END);
+                }
+            } catch (SQLException e) {
+                hand(handoff, halt, new Planned(null, true, false, null, new IbexException("table " + table + ": reading rows: "
+                        + e.getMessage(), e)));
+            } catch (RuntimeException e) {
+                hand(handoff, halt, new Planned(null, true, false, null, e));
+            }
+        }
+
+        /** Hands a chunk over, unless the consumer stopped taking; false then. */
+        private boolean hand(SynchronousQueue<Planned> handoff, AtomicBoolean halt, Planned p) {
+            try {
+                while (!halt.get()) {
+                    if (handoff.offer(p, 100, TimeUnit.MILLISECONDS)) {
+                        return true;
+                    }
+                }
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+
+        /** Applies the handed chunks in order until the last one, a failure, or the engine's stop. */
+        private void consume(SynchronousQueue<Planned> handoff, String name) {
+            while (true) {
+                Planned p;
+                try {
+                    p = handoff.take();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IbexException("table " + table + ": interrupted while applying", e);
+                }
+                if (p.failure() != null) {
+                    throw p.failure();
+                }
+                if (p == Planned.END) {
+                    return;
+                }
+                boolean complete = p.last() && !p.deferredAny();
+                Function<String, Map<String, TxId>> marks = target -> complete && !target.equals(name) && !held.contains(target)
+                        ? Map.of(name, p.mark()) : Map.of();
+                if (direct()) {
+                    applyDirect(p.changes(), marks);
+                } else {
+                    apply(p.changes(), marks);
+                }
+                chunks++;
+                if (p.last()) {
+                    leftBehind |= p.deferredAny() || !held.isEmpty();
+                    return;
+                }
+                if (stopping.getAsBoolean()) {
+                    stopped = true;
+                    return;
+                }
             }
         }
 
         /** Decides the keys that have an operator's choice, whether or not they changed. */
         void choices() {
-            busy.clear();
-            Map<String, List<KeySide>> sides = new LinkedHashMap<>();
-            sessions.forEach(s -> sides.put(s.node.name(), List.of()));
-            Map<String, List<RowChange>> changes = decide(chosenKeys, sides, null, Set.copyOf(chosenKeys));
-            apply(changes, target -> Map.of());
-            leftBehind |= !busy.isEmpty();
+            held.clear();
+            Decided d = decideRows(new ChunkPlanner.Triage(Map.of(), List.of(), 0), chosenKeys, chosenKeys.size());
+            apply(d.changes(), target -> Map.of());
+            leftBehind |= !held.isEmpty();
         }
 
-        /** Triage from versions, then every row for the keys that need them; journals the conflicts. */
-        private Map<String, List<RowChange>> decide(List<List<String>> keys, Map<String, List<KeySide>> sides, String source,
-                                                    Set<List<String>> slow) {
-            ChunkPlanner.Triage t = source == null ? new ChunkPlanner.Triage(new LinkedHashMap<>(), range(keys.size()), 0)
-                    : ChunkPlanner.triage(keys, sides, source, slow, resolver.needsBase());
-            Map<String, List<RowChange>> changes = new LinkedHashMap<>(t.changes());
-            chunkDeferred = t.deferred();
-            chunkChars = sides.getOrDefault(source, List.of()).stream().mapToLong(ChunkSizer::chars).sum();
+        /** Rows to apply and how many keys were deferred, with the row text read to decide them. */
+        private record Decided(Map<String, List<RowChange>> changes, int deferred, long chars) {
+        }
+
+        /**
+         * Adds to what triage settled the keys that need every node's row: reads them everywhere,
+         * decides each, and journals the conflicts before anything of the chunk is applied.
+         *
+         * @param counted how many keys to count as decided (less those deferred)
+         */
+        private Decided decideRows(ChunkPlanner.Triage t, List<List<String>> keys, int counted) {
+            Map<String, List<RowChange>> changes = new LinkedHashMap<>();
+            t.changes().forEach((n, c) -> changes.put(n, new ArrayList<>(c)));
+            int later = t.deferred();
+            long chars = 0;
             List<Decision> conflicted = new ArrayList<>();
-            if (!t.slow().isEmpty()) {
-                List<List<String>> slowKeys = t.slow().stream().map(keys::get).toList();
+            if (!keys.isEmpty()) {
                 List<List<KeySide>> full;
                 try {
-                    full = PerNode.each(sessions, s -> reader.rows(s.reader, s.node, folds.get(s.node.name()), byOrdinal, slowKeys));
+                    full = PerNode.each(sessions, s -> reader.rows(s.reader, s.node, folds.get(s.node.name()), byOrdinal, keys));
                 } catch (SQLException e) {
                     throw new IbexException("table " + table + ": reading rows: " + e.getMessage(), e);
                 }
-                for (int i = 0; i < slowKeys.size(); i++) {
+                for (int i = 0; i < keys.size(); i++) {
                     final int k = i;
                     List<KeySide> all = full.stream().map(l -> l.get(k)).toList();
-                    chunkChars += all.stream().mapToLong(ChunkSizer::chars).sum();
+                    chars += all.stream().mapToLong(ChunkSizer::chars).sum();
                     ChunkPlanner.Outcome o;
                     try {
-                        o = ChunkPlanner.decide(table.toString(), slowKeys.get(i), all, resolver);
+                        o = ChunkPlanner.decide(table.toString(), keys.get(i), all, resolver);
                     } catch (RuntimeException e) {
-                        throw new IbexException("table " + table + ", key " + slowKeys.get(i) + ": strategy " + resolver.name()
+                        throw new IbexException("table " + table + ", key " + keys.get(i) + ": strategy " + resolver.name()
                                 + " failed: " + e + "; fix the resolver (rows of this table are not applied until then)", e);
                     }
                     if (o.deferred()) {
-                        chunkDeferred++;
+                        later++;
                         continue;
                     }
                     if (o.decision().merged()) {
-                        requireSameShape(shape, slowKeys.get(i), o.decision());
+                        requireSameShape(shape, keys.get(i), o.decision());
                     }
                     if (o.decision().conflicted()) {
                         conflicted.add(o.decision());
@@ -217,43 +330,88 @@ final class TableRound {
                     o.changes().forEach((n, c) -> changes.computeIfAbsent(n, x -> new ArrayList<>()).add(c));
                 }
             }
-            decided += keys.size() - chunkDeferred;
-            deferred += chunkDeferred;
+            decided += counted - later;
+            deferred += later;
             CrashPoints.reach(CrashPoints.CHUNK_DECIDED);
             conflicts += conflicted.size();
             journal.record(sync, table, conflicted);
             CrashPoints.reach(CrashPoints.JOURNAL_WRITTEN);
-            return changes;
+            return new Decided(changes, later, chars);
         }
 
-        /** Applies each target's rows, with the watermarks {@code marks} gives it (none after a busy row or a failure). */
-        private void apply(Map<String, List<RowChange>> changes, java.util.function.Function<String, Map<String, TxId>> marks) {
+        /** Applies each target's rows, with the watermarks {@code marks} gives it. */
+        private void apply(Map<String, List<RowChange>> changes, Function<String, Map<String, TxId>> marks) {
             List<NodeSession> targets = sessions.stream().filter(s -> !failed.containsKey(s.node.name())).toList();
             for (NodeSession s : targets) {
                 String n = s.node.name();
                 List<RowChange> rows = changes.getOrDefault(n, List.of());
-                Map<String, TxId> m = busy.contains(n) ? Map.of() : marks.apply(n);
+                Map<String, TxId> m = marks.apply(n);
                 if (rows.isEmpty() && m.isEmpty()) {
                     continue;
                 }
                 try {
-                    ApplyResult r = writer.apply(s.writer, n, rows, folds.get(n), m);
-                    if (r.busy() > 0) {
-                        busy.add(n);
-                    }
+                    account(n, writer.apply(s.writer, n, s.node.ordinal(), rows, folds.get(n), m));
                     if (!m.isEmpty() && s != targets.get(targets.size() - 1)) {
                         CrashPoints.reach(CrashPoints.TARGET_COMMITTED);
                     }
-                    applied.merge(n, r.applied(), Long::sum);
-                    skipped.merge(n, r.skipped() + r.busy(), Long::sum);
                 } catch (IbexException e) {
                     if (rejected(e)) {
                         throw stall(s, rows, e);
                     }
-                    failed.put(n, e.getMessage());
-                    errors.add(e.getMessage());
+                    fail(n, e);
                 }
             }
+        }
+
+        /**
+         * Two nodes: the target writes the source's rows its own version is dominated by; the keys it
+         * hands back are decided with both rows and applied like any decided row.
+         */
+        private void applyDirect(Map<String, List<RowChange>> changes, Function<String, Map<String, TxId>> marks) {
+            for (NodeSession s : sessions) {
+                String n = s.node.name();
+                List<RowChange> rows = changes.getOrDefault(n, List.of());
+                Map<String, TxId> m = marks.apply(n);
+                if (failed.containsKey(n) || (rows.isEmpty() && m.isEmpty())) {
+                    continue;
+                }
+                ApplyWriter.DirectResult r;
+                try {
+                    r = writer.applyDirect(s.writer, n, s.node.ordinal(), rows, folds.get(n), m);
+                } catch (IbexException e) {
+                    if (rejected(e)) {
+                        throw stall(s, rows, e);
+                    }
+                    fail(n, e);
+                    continue;
+                }
+                account(n, r.result());
+                if (r.unsettled() > 0) {
+                    held.add(n);
+                    deferred += r.unsettled();
+                    decided -= r.unsettled();
+                }
+                if (!r.undecided().isEmpty()) {
+                    Decided d = decideRows(new ChunkPlanner.Triage(Map.of(), List.of(), 0), r.undecided(), 0);
+                    if (d.deferred() > 0) {
+                        held.add(n);
+                    }
+                    apply(d.changes(), marks);
+                }
+            }
+        }
+
+        private void account(String node, ApplyResult r) {
+            if (r.busy() > 0) {
+                held.add(node);
+            }
+            applied.merge(node, r.applied(), Long::sum);
+            skipped.merge(node, r.skipped() + r.busy(), Long::sum);
+        }
+
+        private void fail(String node, IbexException e) {
+            failed.put(node, e.getMessage());
+            errors.add(e.getMessage());
         }
 
         /**
@@ -263,7 +421,11 @@ final class TableRound {
         private TableStall stall(NodeSession s, List<RowChange> rows, IbexException e) {
             for (RowChange c : rows) {
                 try {
-                    writer.apply(s.writer, s.node.name(), List.of(c), folds.get(s.node.name()), Map.of());
+                    if (direct()) {
+                        writer.applyDirect(s.writer, s.node.name(), s.node.ordinal(), List.of(c), folds.get(s.node.name()), Map.of());
+                    } else {
+                        writer.apply(s.writer, s.node.name(), s.node.ordinal(), List.of(c), folds.get(s.node.name()), Map.of());
+                    }
                 } catch (IbexException one) {
                     if (rejected(one)) {
                         return new TableStall("node " + s.node + " rejected key " + c.key() + " of table " + table + ": "
@@ -278,12 +440,21 @@ final class TableRound {
         }
     }
 
-    private static List<Integer> range(int n) {
-        List<Integer> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            out.add(i);
+    private static void awaitQuietly(Future<?> f) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                f.get();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } catch (java.util.concurrent.ExecutionException e) {
+                break;
+            }
         }
-        return out;
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** A node refused rows for what they hold (a constraint or a value it does not accept), not for a passing reason. */

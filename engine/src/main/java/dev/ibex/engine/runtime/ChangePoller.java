@@ -33,8 +33,7 @@ final class ChangePoller implements AutoCloseable {
     private static final String COUNTERS = "select c.sync_name, coalesce(pg_catalog.pg_sequence_last_value("
             + "pg_catalog.format('%I.%I', 'ibex', c.changes_seq)::regclass), 0) from (select distinct sync_name, changes_seq "
             + "from ibex.capture) c";
-    private static final String ENDED = "select x::text from unnest(?::xid8[]) x "
-            + "where pg_catalog.pg_xact_status(x) is distinct from 'in progress'";
+    private static final String SNAPSHOT = "select pg_current_snapshot()::text";
 
     private final String node;
     private final Supplier<DataSource> pool;
@@ -42,7 +41,7 @@ final class ChangePoller implements AutoCloseable {
     private final Duration every;
     private final Map<String, Long> seen = new HashMap<>();
     private final Map<String, Long> foldCounters = new HashMap<>();
-    private final Map<String, Set<Long>> watched = new HashMap<>();
+    private final Map<String, InFlight> watched = new HashMap<>();
     private final Thread thread;
     private volatile boolean closed;
 
@@ -57,9 +56,12 @@ final class ChangePoller implements AutoCloseable {
     }
 
     /** A round folded this node's log for {@code sync}: watch what it could not take. */
-    synchronized void folded(String sync, long counter, Snapshot snapshot) {
+    synchronized void folded(String sync, long counter, Snapshot snapshot, long next) {
         Long previous = foldCounters.put(sync, counter);
-        watched.put(sync, InFlight.next(watched.getOrDefault(sync, Set.of()), previous == null || previous != counter, snapshot));
+        InFlight w = watched.getOrDefault(sync, InFlight.NONE).next(previous == null || previous != counter, snapshot, next);
+        watched.put(sync, w);
+        LOG.debug("node {}, sync {}: folded at counter {} (before {}), snapshot {}, next {}: watching {}", node, sync, counter,
+                previous, snapshot, next, w);
     }
 
     private void loop() {
@@ -99,43 +101,32 @@ final class ChangePoller implements AutoCloseable {
             });
         }
         due.addAll(ended(c));
+        if (!due.isEmpty()) {
+            LOG.debug("node {}: waking {} (counters {})", node, due, counters);
+        }
         due.forEach(wake);
     }
 
-    /** The syncs one of whose watched transactions has ended; those transactions are no longer watched. */
+    /** The syncs one of whose watched transactions has ended; those are no longer watched. */
     private Set<String> ended(Connection c) throws SQLException {
-        Map<String, Set<Long>> now;
         synchronized (this) {
-            now = new HashMap<>();
-            watched.forEach((sync, xids) -> {
-                if (!xids.isEmpty()) {
-                    now.put(sync, xids);
-                }
-            });
-        }
-        Set<String> out = new HashSet<>();
-        if (now.isEmpty()) {
-            return out;
-        }
-        Set<Long> all = new HashSet<>();
-        now.values().forEach(all::addAll);
-        Set<Long> done = new HashSet<>();
-        try (PreparedStatement ps = c.prepareStatement(ENDED)) {
-            ps.setArray(1, c.createArrayOf("text", all.stream().map(String::valueOf).toArray()));
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    done.add(Long.parseLong(rs.getString(1)));
-                }
+            if (watched.values().stream().allMatch(InFlight::isEmpty)) {
+                return Set.of();
             }
         }
+        Snapshot now;
+        try (PreparedStatement ps = c.prepareStatement(SNAPSHOT); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            now = Snapshot.parse(rs.getString(1));
+        }
+        Set<String> out = new HashSet<>();
         synchronized (this) {
-            now.forEach((sync, xids) -> {
-                if (xids.stream().anyMatch(done::contains)) {
+            watched.replaceAll((sync, w) -> {
+                InFlight running = w.runningAt(now);
+                if (!running.equals(w)) {
                     out.add(sync);
-                    Set<Long> left = new HashSet<>(watched.getOrDefault(sync, Set.of()));
-                    left.removeAll(done);
-                    watched.put(sync, left);
                 }
+                return running;
             });
         }
         return out;

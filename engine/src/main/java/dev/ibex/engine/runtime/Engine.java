@@ -50,7 +50,7 @@ public final class Engine implements AutoCloseable {
         this.control = control;
         this.directory = new NodeDirectory(control::node);
         this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
-                (sync, node, counter, snapshot) -> poller(node).folded(sync, counter, snapshot));
+                (sync, node, counter, snapshot, next) -> poller(node).folded(sync, counter, snapshot, next));
         Config config = ConfigFactory.parseString("""
                 pekko.loglevel = INFO
                 pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]

@@ -8,6 +8,7 @@ import dev.ibex.conflict.NodeId;
 import dev.ibex.conflict.RowImage;
 import dev.ibex.conflict.Side;
 import dev.ibex.conflict.VersionVector;
+import dev.ibex.engine.apply.CopyRow;
 import dev.ibex.engine.apply.RowChange;
 import dev.ibex.engine.apply.SeenRow;
 import java.util.LinkedHashMap;
@@ -30,16 +31,16 @@ class ChunkPlannerTest {
     /** A side as a source's stream reads it (with its row). */
     private static KeySide full(NodeId n, VersionVector v, long stamp, String value) {
         return new KeySide(n, v, stamp, n, value == null ? SeenRow.ABSENT : SeenRow.present("7" + n.ordinal()), true, true,
-                value == null ? null : row(value), null);
+                value == null ? null : row(value), value == null ? null : CopyRow.of(row(value)), null);
     }
 
     /** A side as the versions-only read gives it. */
     private static KeySide versions(NodeId n, VersionVector v, boolean present) {
-        return new KeySide(n, v, 0, null, present ? SeenRow.present("9" + n.ordinal()) : SeenRow.ABSENT, true, false, null, null);
+        return new KeySide(n, v, 0, null, present ? SeenRow.present("9" + n.ordinal()) : SeenRow.ABSENT, true, false, null, null, null);
     }
 
     private static KeySide unsettled(NodeId n, VersionVector v) {
-        return new KeySide(n, v, 0, null, SeenRow.present("99"), false, false, null, null);
+        return new KeySide(n, v, 0, null, SeenRow.present("99"), false, false, null, null, null);
     }
 
     private static Map<String, List<KeySide>> sides(List<KeySide> a, List<KeySide> b, List<KeySide> c) {
@@ -59,7 +60,7 @@ class ChunkPlannerTest {
         assertEquals(0, t.deferred());
         assertEquals(Set.of("b"), t.changes().keySet(), "c holds the source's version already");
         RowChange ch = t.changes().get("b").get(0);
-        assertEquals(new RowChange(K1, row("new"), SeenRow.present("92"), VersionVector.of(1, 1), v, 500, 1), ch);
+        assertEquals(new RowChange(K1, CopyRow.of(row("new")), SeenRow.present("92"), VersionVector.of(1, 1), v, 500, 1), ch);
     }
 
     @Test
@@ -104,25 +105,25 @@ class ChunkPlannerTest {
         assertTrue(o.decision().conflicted());
         assertEquals(B, o.decision().winner().node());
         assertEquals(Set.of("a", "b", "c"), o.changes().keySet(), "b keeps its row but records the joined version");
-        assertEquals(row("from b"), o.changes().get("b").image());
-        assertEquals(row("from b"), o.changes().get("a").image());
+        assertEquals(CopyRow.of(row("from b")), o.changes().get("b").row());
+        assertEquals(CopyRow.of(row("from b")), o.changes().get("a").row());
         assertEquals(VersionVector.of(1, 1), o.changes().get("a").version());
         assertEquals(SeenRow.present("71"), o.changes().get("a").seen(), "a's row is written only if still the one read");
     }
 
     @Test
     void aWinnerWithAPendingBaseIsConfirmedToClearIt() {
-        KeySide withBase = new KeySide(A, VersionVector.of(1), 5, A, SeenRow.present("3"), true, true, row("x"),
+        KeySide withBase = new KeySide(A, VersionVector.of(1), 5, A, SeenRow.present("3"), true, true, row("x"), null,
                 new Side.Base(row("before"), VersionVector.EMPTY));
         ChunkPlanner.Outcome o = ChunkPlanner.decide("t", K1, List.of(withBase, full(B, VersionVector.EMPTY, 0, "before")),
                 new LatestResolver());
         assertTrue(o.changes().get("a").confirm(), "a's own change won: the row goes back only to clear its base");
-        assertEquals(row("x"), o.changes().get("b").image());
+        assertEquals(CopyRow.of(row("x")), o.changes().get("b").row());
     }
 
     @Test
     void anUnsettledSideDefersTheWholeKey() {
-        KeySide b = new KeySide(B, VersionVector.of(0, 1), 0, B, SeenRow.present("5"), false, true, row("y"), null);
+        KeySide b = new KeySide(B, VersionVector.of(0, 1), 0, B, SeenRow.present("5"), false, true, row("y"), null, null);
         assertTrue(ChunkPlanner.decide("t", K1, List.of(full(A, VersionVector.of(1, 0), 1, "x"), b), new LatestResolver()).deferred());
     }
 }
