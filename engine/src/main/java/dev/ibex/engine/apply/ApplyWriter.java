@@ -84,14 +84,12 @@ public final class ApplyWriter {
                      where c."ibex#go" and c."ibex#txmin" is null and not c."ibex#del" on conflict do nothing returning {keys}),
             done as (select {keys} from del union all select {keys} from upd union all select {keys} from ins
                      union all select {keys:c} from cand c where c."ibex#go" and c."ibex#txmin" is null and c."ibex#del"),
-            lu as (update {ledger} l set ibex_vv = a."ibex#vv", ibex_local = 0,
-                          ibex_ts = timestamptz 'epoch' + a."ibex#ts" * interval '1 microsecond', ibex_origin = a."ibex#origin",
-                          ibex_base = null, ibex_base_vv = null
-                     from done d, {tmp} a where {match:l,d} and {match:a,d} returning 1),
-            li as (insert into {ledger} ({keys}, ibex_vv, ibex_local, ibex_ts, ibex_origin)
+            lw as (insert into {ledger} as l ({keys}, ibex_vv, ibex_local, ibex_ts, ibex_origin)
                    select {keys:a}, a."ibex#vv", 0, timestamptz 'epoch' + a."ibex#ts" * interval '1 microsecond', a."ibex#origin"
                      from done d join {tmp} a on {match:a,d}
-                    where not exists (select 1 from {ledger} l where {match:l,d}) returning 1)%3$s
+                   on conflict ({keys}) do update set ibex_vv = excluded.ibex_vv, ibex_local = 0, ibex_ts = excluded.ibex_ts,
+                                                      ibex_origin = excluded.ibex_origin, ibex_base = null, ibex_base_vv = null
+                   returning 1)%3$s
             select (select count(*) from done),
                    (select count(*) from cand where "ibex#go" and "ibex#txmin" is not null) - (select count(*) from lk)%4$s
             """;

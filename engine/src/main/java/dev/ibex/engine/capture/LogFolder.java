@@ -55,37 +55,36 @@ public final class LogFolder {
                     select s.xmin, s.ibex_ts from {log1} s, p where {first_key:s} is null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
                 ) s group by s.xmin) m on t.xmin = m.x""";
 
-    /** Parameters: the previous fold's xmax and in-progress xids (32-bit), the node's ordinal twice. */
+    /** Parameters: the previous fold's xmax and in-progress xids (32-bit), the node's ordinal. */
     private static final String FOLD = """
             with p as (select pg_catalog.age(?::xid) as ax, ?::xid[] as xip),
             e as (%s),
             k as (select {keys}, max(ibex_ts) as ibex_ts from e group by {keys}),
-            u as (update {ledger} l set ibex_txid = pg_current_xact_id(), ibex_ts = k.ibex_ts, ibex_origin = ?,
-                         ibex_local = l.ibex_local + 1
-                    from k where {match:l,k} returning {keys:l}),
-            i as (insert into {ledger} ({keys}, ibex_txid, ibex_ts, ibex_origin, ibex_local)
+            w as (insert into {ledger} as l ({keys}, ibex_txid, ibex_ts, ibex_origin, ibex_local)
                   select {keys:k}, pg_current_xact_id(), k.ibex_ts, ?, 1 from k
-                   where not exists (select 1 from u where {match:u,k}) returning 1)
-            select (select count(*) from u) + (select count(*) from i)""".formatted(NEW_ENTRIES);
+                  on conflict ({keys}) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts,
+                                                     ibex_origin = excluded.ibex_origin, ibex_local = l.ibex_local + 1
+                  returning 1)
+            select count(*) from w""".formatted(NEW_ENTRIES);
 
     /**
      * With row bases: a key's base is the row before the earliest of the new entries, unless the
      * ledger already holds one (changes not yet seen elsewhere), with the version it had. Parameters
-     * as {@link #FOLD}, the ordinal three times.
+     * as {@link #FOLD}, then the ordinal again.
      */
     private static final String FOLD_BASES = """
             with p as (select pg_catalog.age(?::xid) as ax, ?::xid[] as xip),
             e as (%s),
             k as (select {keys}, max(ibex_ts) as ibex_ts from e group by {keys}),
             b as (select distinct on ({keys}) {keys}, ibex_base from e order by {keys}, ibex_ts),
-            u as (update {ledger} l set ibex_txid = pg_current_xact_id(), ibex_ts = k.ibex_ts, ibex_origin = ?,
-                         ibex_local = l.ibex_local + 1, ibex_base = coalesce(l.ibex_base, b.ibex_base),
-                         ibex_base_vv = case when l.ibex_base is null then ibex.version(l.ibex_vv, l.ibex_local, ?) else l.ibex_base_vv end
-                    from k join b on {match:k,b} where {match:l,k} returning {keys:l}),
-            i as (insert into {ledger} ({keys}, ibex_txid, ibex_ts, ibex_origin, ibex_local, ibex_base, ibex_base_vv)
+            w as (insert into {ledger} as l ({keys}, ibex_txid, ibex_ts, ibex_origin, ibex_local, ibex_base, ibex_base_vv)
                   select {keys:k}, pg_current_xact_id(), k.ibex_ts, ?, 1, b.ibex_base, '{}'::bigint[] from k join b on {match:k,b}
-                   where not exists (select 1 from u where {match:u,k}) returning 1)
-            select (select count(*) from u) + (select count(*) from i)""".formatted(NEW_ENTRIES);
+                  on conflict ({keys}) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts,
+                         ibex_origin = excluded.ibex_origin, ibex_local = l.ibex_local + 1,
+                         ibex_base = coalesce(l.ibex_base, excluded.ibex_base),
+                         ibex_base_vv = case when l.ibex_base is null then ibex.version(l.ibex_vv, l.ibex_local, ?) else l.ibex_base_vv end
+                  returning 1)
+            select count(*) from w""".formatted(NEW_ENTRIES);
 
     private static final String CAPTURED = """
             select c.table_schema, c.table_name, c.ledger_name, c.key_columns, c.bases, c.log_slot, c.slot_since,
@@ -195,9 +194,8 @@ public final class LogFolder {
             ps.setArray(i++, c.createArrayOf("text", t.folded().xip32()));
             ps.setInt(i++, node.ordinal());
             if (t.bases()) {
-                ps.setInt(i++, node.ordinal());
+                ps.setInt(i, node.ordinal());
             }
-            ps.setInt(i, node.ordinal());
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getLong(1);

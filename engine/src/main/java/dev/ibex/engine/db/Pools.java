@@ -14,7 +14,7 @@ import java.time.Duration;
 public final class Pools {
     static final String SESSION_SQL = "set timezone = 'UTC'; set datestyle = 'ISO, YMD'; "
             + "set intervalstyle = 'iso_8601'; set extra_float_digits = 3; set bytea_output = 'hex'; "
-            + "set jit = off; set random_page_cost = 1.1; set work_mem = '64MB'";
+            + "set jit = off; set random_page_cost = 1.1; set work_mem = '64MB'; set temp_buffers = '64MB'";
 
     static {
         // Validate every borrowed connection (one empty query), not only those idle for 500 ms:

@@ -12,6 +12,7 @@ import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -33,9 +34,15 @@ import org.postgresql.copy.CopyOut;
 final class ChangeStream implements AutoCloseable {
     private static final String STREAM = SideReader.UNFOLDED
             + "select {key_text:l}, l.ibex_txid, l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint, "
-            + "l.ibex_origin, t.xmin, {first_key:u} is not null or (t.xmin is not null and t.xmin = any(m.x)), {cols:t}\n"
-            + "  from m, {ledger} l left join {table} t on {match:t,l} left join u on {match:u,l} where l.ibex_txid >= {from_txid}"
+            + "l.ibex_origin, t.xmin, ({keys:l}) in (select {keys:u} from u) or (t.xmin is not null and t.xmin = any(m.x)), {cols:t}\n"
+            + "  from m, {ledger} l left join {table} t on {match:t,l} where l.ibex_txid >= {from_txid}"
             + " order by {keys:l}";
+    /**
+     * The ledger and the table are read along their primary keys, already in key order, so rows flow
+     * as soon as the first is read; a sort would first read every changed key (its estimate of the
+     * keys changed since a position is often one row where there are a million).
+     */
+    private static final String IN_KEY_ORDER = "set local enable_sort = off";
     /** Fields before the row's columns, after the key's: txid, vv, local changes, stamp, origin, xmin, unsettled. */
     private static final int META = 7;
 
@@ -46,7 +53,8 @@ final class ChangeStream implements AutoCloseable {
     private final NodeId node;
     private final TableShape shape;
     private final IntFunction<NodeId> byOrdinal;
-    private final CopyOut copy;
+    private final Connection connection;
+    private CopyOut copy;
     private byte[] next;
     private TxId newest;
 
@@ -58,10 +66,16 @@ final class ChangeStream implements AutoCloseable {
         String xip = Arrays.stream(folded.xip32()).collect(Collectors.joining(",", "'{", "}'::xid[]"));
         String sql = new ShapeSql(shape).render(STREAM, Map.of("fold_xmax", "'" + folded.xmax32() + "'::xid", "fold_xip", xip,
                 "from_txid", "'" + from + "'::xid8"));
+        this.connection = c;
         try {
+            c.setAutoCommit(false);
+            try (Statement s = c.createStatement()) {
+                s.execute(IN_KEY_ORDER);
+            }
             copy = c.unwrap(PGConnection.class).getCopyAPI().copyOut("copy (" + sql + ") to stdout");
             next = copy.readFromCopy();
         } catch (SQLException e) {
+            close();
             throw failure(e);
         }
     }
@@ -70,11 +84,13 @@ final class ChangeStream implements AutoCloseable {
         return next != null;
     }
 
-    /** Up to {@code max} next changes. */
-    List<Change> next(int max) {
+    /** Up to {@code max} next changes, fewer if their rows reach {@code maxChars} bytes first. */
+    List<Change> next(int max, long maxChars) {
         List<Change> out = new ArrayList<>(Math.min(max, 1024));
+        long chars = 0;
         try {
-            while (next != null && out.size() < max) {
+            while (next != null && out.size() < max && chars < maxChars) {
+                chars += next.length;
                 out.add(parse(next));
                 next = copy.readFromCopy();
             }
@@ -127,8 +143,10 @@ final class ChangeStream implements AutoCloseable {
             if (copy != null && copy.isActive()) {
                 copy.cancelCopy();
             }
+            connection.rollback();
+            connection.setAutoCommit(true);
         } catch (SQLException | RuntimeException ignored) {
-            // cancelling a stream on a broken connection: the connection is discarded anyway
+            // ending a stream on a broken connection: the connection is discarded anyway
         }
     }
 }

@@ -8,16 +8,19 @@ import java.util.List;
  * How many keys the next chunk of a round takes, so that the rows a chunk holds in memory stay
  * bounded however wide they are: at most {@link #MAX_KEYS}, at most what fits in {@link #BUDGET_CHARS}
  * of row text (every node's side counted, each value also counted as {@link #VALUE_OVERHEAD} characters
- * for the objects that hold it) at the size per key of the previous chunk, and at most
- * twice the previous chunk's keys, so that a run of small rows (deletes, narrow rows) does not
- * open the way to a full chunk of wide ones. A round's first chunk, of unknown width, takes
- * {@link #FIRST_KEYS}. Pure.
+ * and each key as {@link #KEY_OVERHEAD} for the objects that hold them) at the size per key of the
+ * previous chunk, and at most twice the previous chunk's keys, so that a run of small rows (deletes,
+ * narrow rows) does not open the way to a full chunk of wide ones. A round's first chunk, of
+ * unknown width, takes {@link #FIRST_KEYS}; the change stream also ends a chunk once its rows reach
+ * the budget. Large chunks matter: each costs the apply a commit and, on a target that joins by
+ * hashing, a scan of the table and of its ledger. Pure.
  */
 final class ChunkSizer {
-    static final int MAX_KEYS = 10_000;
-    static final int FIRST_KEYS = 100;
+    static final int MAX_KEYS = 40_000;
+    static final int FIRST_KEYS = 1_000;
     static final long BUDGET_CHARS = 8L << 20;
     static final int VALUE_OVERHEAD = 32;
+    static final int KEY_OVERHEAD = 160;
 
     private ChunkSizer() {
     }
@@ -30,7 +33,7 @@ final class ChunkSizer {
         if (lastKeys <= 0) {
             return FIRST_KEYS;
         }
-        long perKey = Math.max(1, (lastChars + lastKeys - 1) / lastKeys);
+        long perKey = KEY_OVERHEAD + (lastChars + lastKeys - 1) / lastKeys;
         long fit = Math.max(1, BUDGET_CHARS / perKey);
         return (int) Math.min(Math.min(MAX_KEYS, fit), 2L * lastKeys);
     }

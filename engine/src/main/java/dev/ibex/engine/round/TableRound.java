@@ -187,7 +187,7 @@ final class TableRound {
                 boolean any = false;
                 int size = ChunkSizer.next(0, 0);
                 while (stream.hasNext() && !halt.get()) {
-                    List<ChangeStream.Change> chunk = stream.next(size);
+                    List<ChangeStream.Change> chunk = stream.next(size, ChunkSizer.BUDGET_CHARS);
                     boolean last = !stream.hasNext();
                     List<List<String>> keys = chunk.stream().map(ChangeStream.Change::key).toList();
                     List<KeySide> sourceSides = chunk.stream().map(ChangeStream.Change::side).toList();
