@@ -210,6 +210,8 @@ begin
   execute format('create table if not exists %I.%I (%s, ibex_txid xid8, ibex_ts timestamptz not null default clock_timestamp(), '
                  'ibex_origin integer, ibex_vv bigint[] not null default ''{}'', ibex_local bigint not null default 0, '
                  'ibex_base text[], ibex_base_vv bigint[], primary key (%s)) with (fillfactor = 70)', 'ibex', p_ledger, key_defs, key_list);
+  -- a round reads the keys a source folded since a target's watermark through this index
+  execute format('create index if not exists %I on %I.%I (ibex_txid)', p_ledger || '_txid', 'ibex', p_ledger);
   execute format('create table if not exists %I.%I (%s, ibex_ts timestamptz not null, ibex_base text[]) '
                  'with (autovacuum_enabled = false)', 'ibex', p_ledger || '_log0', key_defs);
   execute format('create table if not exists %I.%I (%s, ibex_ts timestamptz not null, ibex_base text[]) '

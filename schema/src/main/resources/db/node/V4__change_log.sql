@@ -45,8 +45,6 @@ begin
     -- local changes are counted apart from the vector until the ledger row is next written
     execute format('alter table %I.%I add column if not exists ibex_local bigint not null default 0, '
                    'drop column if exists ibex_deleted, set (fillfactor = 70)', 'ibex', c.ledger_name);
-    -- only the engine writes ledgers now; without an index on ibex_txid its updates stay HOT
-    execute format('drop index if exists %I.%I', 'ibex', c.ledger_name || '_txid');
     select string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' order by k.ord)
       into key_defs
       from unnest(c.key_columns) with ordinality as k(name, ord)

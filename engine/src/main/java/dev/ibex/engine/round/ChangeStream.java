@@ -11,6 +11,8 @@ import dev.ibex.engine.db.ShapeSql;
 import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -38,11 +40,15 @@ final class ChangeStream implements AutoCloseable {
             + "  from m, {ledger} l left join {table} t on {match:t,l} where l.ibex_txid >= {from_txid}"
             + " order by {keys:l}";
     /**
-     * The ledger and the table are read along their primary keys, already in key order, so rows flow
-     * as soon as the first is read; a sort would first read every changed key (its estimate of the
-     * keys changed since a position is often one row where there are a million).
+     * A large stream reads the ledger and the table along their primary keys, already in key order,
+     * so rows flow as soon as the first is read; a sort would first read and join every changed key
+     * (at 100 000 keys it held the first chunk back 0.4 s). A small one takes its keys from the
+     * ledger's {@code ibex_txid} index and sorts them, rather than walking every key of the ledger.
      */
     private static final String IN_KEY_ORDER = "set local enable_sort = off";
+    /** Whether the keys changed since a position reach {@link #LARGE}: an index-only count, bounded. */
+    private static final String COUNT = "select count(*) from (select 1 from {ledger} l where l.ibex_txid >= ?::xid8 limit %d) s";
+    static final int LARGE = 10_000;
     /** Fields before the row's columns, after the key's: txid, vv, local changes, stamp, origin, xmin, unsettled. */
     private static final int META = 7;
 
@@ -69,14 +75,26 @@ final class ChangeStream implements AutoCloseable {
         this.connection = c;
         try {
             c.setAutoCommit(false);
-            try (Statement s = c.createStatement()) {
-                s.execute(IN_KEY_ORDER);
+            if (large(c, from)) {
+                try (Statement s = c.createStatement()) {
+                    s.execute(IN_KEY_ORDER);
+                }
             }
             copy = c.unwrap(PGConnection.class).getCopyAPI().copyOut("copy (" + sql + ") to stdout");
             next = copy.readFromCopy();
         } catch (SQLException e) {
             close();
             throw failure(e);
+        }
+    }
+
+    private boolean large(Connection c, TxId from) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(new ShapeSql(shape).render(COUNT.formatted(LARGE)))) {
+            ps.setString(1, from.toString());
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1) >= LARGE;
+            }
         }
     }
 

@@ -7,7 +7,6 @@ import dev.ibex.conflict.Side;
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.apply.CopyRow;
 import dev.ibex.engine.apply.RowChange;
-import dev.ibex.engine.apply.SeenRow;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -71,27 +70,6 @@ final class ChunkPlanner {
             }
         }
         return new Triage(changes, needRows, deferred);
-    }
-
-    /**
-     * For a sync of two nodes: every settled key of the source's chunk goes to the target with the
-     * source's row and version, for the target's apply to write where its own version is dominated by
-     * the source's ({@code ApplyWriter#applyDirect}); a key the source changed again since its fold is
-     * deferred.
-     */
-    static Triage direct(List<List<String>> keys, List<KeySide> source, String target) {
-        List<RowChange> rows = new ArrayList<>(keys.size());
-        int deferred = 0;
-        for (int i = 0; i < keys.size(); i++) {
-            KeySide s = source.get(i);
-            if (!s.settled()) {
-                deferred++;
-                continue;
-            }
-            rows.add(new RowChange(keys.get(i), s.row(), SeenRow.ABSENT, VersionVector.EMPTY, s.version(), s.stampMicros(),
-                    s.author().ordinal()));
-        }
-        return new Triage(rows.isEmpty() ? Map.of() : Map.of(target, rows), List.of(), deferred);
     }
 
     /**

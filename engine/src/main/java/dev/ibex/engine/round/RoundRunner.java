@@ -114,8 +114,7 @@ public final class RoundRunner {
                     ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
                     List<List<String>> chosen = choices.keySet().stream().sorted(KeyOrder.INSTANCE).toList();
                     TableRound.Result r = new TableRound(sync.name(), t.table(), sessions, folds, sources == null ? Set.of() : sources,
-                            resolver, chosen, ordinal -> byOrdinal(sync, ordinal),
-                            sync.nodes().stream().mapToInt(NodeId::ordinal).max().orElse(1), () -> stopping, journal).run();
+                            resolver, chosen, ordinal -> byOrdinal(sync, ordinal), () -> stopping, journal).run();
                     decided += r.decided();
                     conflicts += r.conflicts();
                     r.applied().forEach((n, c) -> nodes.computeIfPresent(n, (k, v) -> v.plus(c, 0)));

@@ -42,10 +42,7 @@ import java.util.function.IntFunction;
  * its targets hold are streamed in chunks (sized by {@link ChunkSizer}, so memory is bounded by a
  * chunk, never by the backlog), every other node's version of each chunk's keys is read, each key is
  * decided once for all nodes ({@link ChunkPlanner}), and each node gets what it lacks. While the
- * targets apply a chunk, the next one is read and decided. With two nodes the target's version is
- * not read beforehand: the apply itself writes the rows whose target version the source's dominates
- * ({@link ApplyWriter#applyDirect}) and hands the others back to be decided with every row. A key
- * changed on several nodes comes up in the pass of each; the first decides it everywhere and the
+ * targets apply a chunk, the next one is read and decided. A key changed on several nodes comes up in the pass of each; the first decides it everywhere and the
  * others find it equal. A target's watermark for a source advances in the transaction of that
  * source's last chunk, and only if the whole pass reached it: no key deferred, no row skipped
  * because an application held it, no failed apply. A failing target does not stop the others. When
@@ -74,7 +71,6 @@ final class TableRound {
     private final ConflictResolver resolver;
     private final List<List<String>> chosenKeys;
     private final IntFunction<NodeId> byOrdinal;
-    private final int ordinals;
     private final BooleanSupplier stopping;
     private final ConflictSink journal;
 
@@ -94,10 +90,9 @@ final class TableRound {
      * @param sources    the nodes whose changes to this table some other node lacks
      * @param chosenKeys keys with an operator's choice waiting to be applied ({@code manual}); they are
      *                   decided in this round whether or not they changed
-     * @param ordinals   the highest node ordinal of the sync (the length of its version vectors)
      */
     TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, Snapshot> folds, Set<String> sources,
-               ConflictResolver resolver, List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal, int ordinals,
+               ConflictResolver resolver, List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal,
                BooleanSupplier stopping, ConflictSink journal) {
         this.sync = sync;
         this.table = table;
@@ -107,7 +102,6 @@ final class TableRound {
         this.resolver = resolver;
         this.chosenKeys = chosenKeys;
         this.byOrdinal = byOrdinal;
-        this.ordinals = ordinals;
         this.stopping = stopping;
         this.journal = journal;
     }
@@ -149,12 +143,7 @@ final class TableRound {
         Pass(TableShape shape) {
             this.shape = shape;
             this.reader = new SideReader(shape, resolver.needsBase());
-            this.writer = new ApplyWriter(shape, resolver.needsBase(), ordinals);
-        }
-
-        /** Two nodes and no bases: the target checks versions itself. */
-        private boolean direct() {
-            return sessions.size() == 2 && !resolver.needsBase();
+            this.writer = new ApplyWriter(shape, resolver.needsBase());
         }
 
         /**
@@ -192,19 +181,14 @@ final class TableRound {
                     List<List<String>> keys = chunk.stream().map(ChangeStream.Change::key).toList();
                     List<KeySide> sourceSides = chunk.stream().map(ChangeStream.Change::side).toList();
                     long chars = sourceSides.stream().mapToLong(ChunkSizer::chars).sum();
-                    ChunkPlanner.Triage t;
-                    if (direct()) {
-                        t = ChunkPlanner.direct(keys, sourceSides, others.get(0).node.name());
-                    } else {
-                        Map<String, List<KeySide>> sides = new LinkedHashMap<>();
-                        sides.put(name, sourceSides);
-                        List<List<KeySide>> read = PerNode.each(others, s -> reader.versions(s.reader, s.node, folds.get(s.node.name()),
-                                byOrdinal, keys));
-                        for (int i = 0; i < others.size(); i++) {
-                            sides.put(others.get(i).node.name(), read.get(i));
-                        }
-                        t = ChunkPlanner.triage(keys, sides, name, Set.of(), resolver.needsBase());
+                    Map<String, List<KeySide>> sides = new LinkedHashMap<>();
+                    sides.put(name, sourceSides);
+                    List<List<KeySide>> read = PerNode.each(others, s -> reader.versions(s.reader, s.node, folds.get(s.node.name()),
+                            byOrdinal, keys));
+                    for (int i = 0; i < others.size(); i++) {
+                        sides.put(others.get(i).node.name(), read.get(i));
                     }
+                    ChunkPlanner.Triage t = ChunkPlanner.triage(keys, sides, name, Set.of(), resolver.needsBase());
                     Decided d = decideRows(t, t.slow().stream().map(keys::get).toList(), keys.size());
                     deferredAny |= d.deferred() > 0;
                     size = ChunkSizer.next(keys.size(), chars + d.chars());
@@ -258,11 +242,7 @@ final class TableRound {
                 boolean complete = p.last() && !p.deferredAny();
                 Function<String, Map<String, TxId>> marks = target -> complete && !target.equals(name) && !held.contains(target)
                         ? Map.of(name, p.mark()) : Map.of();
-                if (direct()) {
-                    applyDirect(p.changes(), marks);
-                } else {
-                    apply(p.changes(), marks);
-                }
+                apply(p.changes(), marks);
                 chunks++;
                 if (p.last()) {
                     leftBehind |= p.deferredAny() || !held.isEmpty();
@@ -350,7 +330,7 @@ final class TableRound {
                     continue;
                 }
                 try {
-                    account(n, writer.apply(s.writer, n, s.node.ordinal(), rows, folds.get(n), m));
+                    account(n, writer.apply(s.writer, n, rows, folds.get(n), m));
                     if (!m.isEmpty() && s != targets.get(targets.size() - 1)) {
                         CrashPoints.reach(CrashPoints.TARGET_COMMITTED);
                     }
@@ -359,44 +339,6 @@ final class TableRound {
                         throw stall(s, rows, e);
                     }
                     fail(n, e);
-                }
-            }
-        }
-
-        /**
-         * Two nodes: the target writes the source's rows its own version is dominated by; the keys it
-         * hands back are decided with both rows and applied like any decided row.
-         */
-        private void applyDirect(Map<String, List<RowChange>> changes, Function<String, Map<String, TxId>> marks) {
-            for (NodeSession s : sessions) {
-                String n = s.node.name();
-                List<RowChange> rows = changes.getOrDefault(n, List.of());
-                Map<String, TxId> m = marks.apply(n);
-                if (failed.containsKey(n) || (rows.isEmpty() && m.isEmpty())) {
-                    continue;
-                }
-                ApplyWriter.DirectResult r;
-                try {
-                    r = writer.applyDirect(s.writer, n, s.node.ordinal(), rows, folds.get(n), m);
-                } catch (IbexException e) {
-                    if (rejected(e)) {
-                        throw stall(s, rows, e);
-                    }
-                    fail(n, e);
-                    continue;
-                }
-                account(n, r.result());
-                if (r.unsettled() > 0) {
-                    held.add(n);
-                    deferred += r.unsettled();
-                    decided -= r.unsettled();
-                }
-                if (!r.undecided().isEmpty()) {
-                    Decided d = decideRows(new ChunkPlanner.Triage(Map.of(), List.of(), 0), r.undecided(), 0);
-                    if (d.deferred() > 0) {
-                        held.add(n);
-                    }
-                    apply(d.changes(), marks);
                 }
             }
         }
@@ -421,11 +363,7 @@ final class TableRound {
         private TableStall stall(NodeSession s, List<RowChange> rows, IbexException e) {
             for (RowChange c : rows) {
                 try {
-                    if (direct()) {
-                        writer.applyDirect(s.writer, s.node.name(), s.node.ordinal(), List.of(c), folds.get(s.node.name()), Map.of());
-                    } else {
-                        writer.apply(s.writer, s.node.name(), s.node.ordinal(), List.of(c), folds.get(s.node.name()), Map.of());
-                    }
+                    writer.apply(s.writer, s.node.name(), List.of(c), folds.get(s.node.name()), Map.of());
                 } catch (IbexException one) {
                     if (rejected(one)) {
                         return new TableStall("node " + s.node + " rejected key " + c.key() + " of table " + table + ": "
