@@ -30,6 +30,9 @@ public final class RoundHistory {
         OffsetDateTime finished = OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC);
         dsl.transaction(cfg -> {
             DSLContext tx = org.jooq.impl.DSL.using(cfg);
+            // a report, not a decision: the next round need not wait for its flush to disk (an OS
+            // crash may lose the last reports; every round's effects are in the nodes' own commits)
+            tx.execute("set local synchronous_commit = off");
             tx.insertInto(ROUND).set(ROUND.SYNC_NAME, r.sync()).set(ROUND.STARTED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
                     .set(ROUND.FINISHED_AT, finished).set(ROUND.OUTCOME, r.outcome()).set(ROUND.ROWS_READ, r.keysDecided())
                     .set(ROUND.ROWS_APPLIED, r.rowsApplied()).set(ROUND.CONFLICTS, r.conflicts()).set(ROUND.NODE_REPORT, nodes)
