@@ -119,7 +119,7 @@ class BoundedMemoryIT {
     }
 
     /**
-     * Rows of 64 kB: a chunk of 1 000 of them (chunks grow to 10 000 keys) would be 64 MB of row text on the reading side alone
+     * Rows of 64 kB: a chunk of 1 000 of them (a round's first chunk; chunks grow to 40 000 keys) would be 64 MB of row text on the reading side alone
      * (before chunks were sized by bytes, the engine ran out of memory here), so the engine must size
      * its chunks by bytes, not only by keys, to stay within the heap.
      */

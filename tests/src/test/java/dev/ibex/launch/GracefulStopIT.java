@@ -23,7 +23,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class GracefulStopIT {
     @RegisterExtension
     static final Cluster CLUSTER = Cluster.of("a", "b", "c").withProxies();
-    private static final int ROWS = 40_000;
+    private static final int ROWS = 15_000;
     private static final String FROM_A = "select count(*) from %s where note = 'a' and balance = id";
 
     @Test
@@ -44,7 +44,7 @@ class GracefulStopIT {
 
     @Test
     void sigtermWithANodeBlackHoledAbandonsTheRoundAndStillExits() {
-        TableRef table = backlog("stalled", 20_000);
+        TableRef table = backlog("stalled", ROWS);
         String output;
         try {
             output = stopMidRound(table, "c");
@@ -52,7 +52,7 @@ class GracefulStopIT {
             CLUSTER.proxy("c").heal();
         }
         assertTrue(output.contains("were abandoned"), "the log says the round was abandoned:\n" + output);
-        convergeAndCheck(table, 20_000);
+        convergeAndCheck(table, ROWS);
     }
 
     /** A table of {@code rows} rows on every node, all updated on a, in a sync of its own. */
@@ -102,13 +102,13 @@ class GracefulStopIT {
     }
 
     /**
-     * Whether {@code rows} is a whole number of the round's chunks, which for these narrow rows
-     * are 100, 200, 400, ..., 6 400 keys and then 10 000 each (ChunkPlanner: first chunk 100, at most
-     * twice the previous, at most 10 000).
+     * Whether {@code rows} is a whole number of the round's chunks: a backlog of {@link #ROWS} keys
+     * comes in chunks of 1 000, 2 000, 4 000 and 8 000 keys (ChunkSizer: first chunk 1 000, at most
+     * twice the previous; these rows are narrow enough that the byte budget allows about 15 000).
      */
     private static boolean wholeChunks(long rows) {
         long done = 0;
-        for (long chunk = 100; done < rows; chunk = Math.min(10_000, chunk * 2)) {
+        for (long chunk = 1_000; done < rows; chunk *= 2) {
             done += chunk;
         }
         return done == rows;

@@ -62,6 +62,8 @@ public final class ConflictJournal implements ConflictSink {
     record Choice(List<String> columns, List<String> values, boolean delete, List<Long> covers) {
     }
 
+    private static final int BATCH = 500;
+
     private final DSLContext dsl;
 
     public ConflictJournal(DSLContext dsl) {
@@ -81,7 +83,13 @@ public final class ConflictJournal implements ConflictSink {
                 decided.add(d);
             }
         }
-        decided = unjournaled(sync, table, decided);
+        // in batches: a statement of thousands of conflicts, their sides as JSON, is tens of MB of objects
+        for (int from = 0; from < decided.size(); from += BATCH) {
+            insert(sync, table, unjournaled(sync, table, decided.subList(from, Math.min(decided.size(), from + BATCH))));
+        }
+    }
+
+    private void insert(String sync, TableRef table, List<Decision> decided) {
         if (decided.isEmpty()) {
             return;
         }

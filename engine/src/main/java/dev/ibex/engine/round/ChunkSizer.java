@@ -16,11 +16,11 @@ import java.util.List;
  * hashing, a scan of the table and of its ledger. Pure.
  */
 final class ChunkSizer {
-    static final int MAX_KEYS = 40_000;
+    static final int MAX_KEYS = 16_000;
     static final int FIRST_KEYS = 1_000;
     static final long BUDGET_CHARS = 8L << 20;
     static final int VALUE_OVERHEAD = 32;
-    static final int KEY_OVERHEAD = 160;
+    static final int KEY_OVERHEAD = 512;
 
     private ChunkSizer() {
     }

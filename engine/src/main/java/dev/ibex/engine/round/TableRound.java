@@ -289,7 +289,9 @@ final class TableRound {
                 for (int i = 0; i < keys.size(); i++) {
                     final int k = i;
                     List<KeySide> all = full.stream().map(l -> l.get(k)).toList();
-                    chars += all.stream().mapToLong(ChunkSizer::chars).sum();
+                    // a key decided with every row holds those rows, its decision and the rows it sends, as
+                    // many objects again as the key itself
+                    chars += ChunkSizer.KEY_OVERHEAD + all.stream().mapToLong(ChunkSizer::chars).sum();
                     ChunkPlanner.Outcome o;
                     try {
                         o = ChunkPlanner.decide(table.toString(), keys.get(i), all, resolver);

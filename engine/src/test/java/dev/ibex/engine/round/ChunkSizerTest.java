@@ -16,17 +16,15 @@ class ChunkSizerTest {
     @CsvSource({
         // first chunk of a round: its width is unknown
         "0, 0, 1000",
-        // narrow rows (two sides of ~100 chars): grow by doubling up to the maximum
+        // narrow rows (two sides of ~100 chars): grow by doubling until the budget
         "1000, 200000, 2000",
-        "8000, 1600000, 16000",
-        "25600, 5120000, 23301",
-        // wide rows: as many as fit in 8 MiB of row text (and 160 chars a key) at the last chunk's width
+        "4000, 800000, 8000",
+        "8000, 1600000, 11781",
+        // wide rows: as many as fit in 8 MiB of row text (and 512 bytes a key) at the last chunk's width
         "1000, 65536000, 127",
         "10000, 655360000, 127",
-        // rows of 100 chars fill the budget before the maximum: keys and their objects count
-        "40000, 4000000, 32263",
         // keys with no row: the maximum
-        "40000, 0, 40000",
+        "16000, 0, 16000",
         // one row wider than the budget: one key at a time
         "1, 20000000, 1",
         "100, 2000000000, 1",
