@@ -10,6 +10,7 @@ import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.copy.TableChecksum;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.runtime.Engine;
+import dev.ibex.engine.status.StatusReader;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -17,6 +18,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -45,6 +47,7 @@ final class BenchCluster implements AutoCloseable {
     private final Map<String, EmbeddedPostgres> byNode = new LinkedHashMap<>();
     private final List<AutoCloseable> closing = new ArrayList<>();
     private final Map<String, ControlStore> controls = new LinkedHashMap<>();
+    private final Map<String, StatusReader> statuses = new LinkedHashMap<>();
     private final Map<String, Engine> engines = new LinkedHashMap<>();
 
     /**
@@ -134,6 +137,7 @@ final class BenchCluster implements AutoCloseable {
         }
         new SyncInstaller(control, directory).addSync(sync(syncName, ids, tables), null, (t, f, to, d, total) -> { });
         controls.put(syncName, control);
+        statuses.put(syncName, new StatusReader(control, directory, Clock.systemUTC()));
         startEngine(syncName);
     }
 
@@ -218,6 +222,22 @@ final class BenchCluster implements AutoCloseable {
                 c.close();
             }
         }
+    }
+
+    /**
+     * Waits until no change of {@code sync} is pending on any node (as {@code ibex status} counts
+     * them); false if {@code limit} passed first. Equal tables are not enough: rows inserted and
+     * deleted on one node leave tables equal and tombstones still to replicate.
+     */
+    boolean awaitIdle(String sync, Duration limit, Duration poll) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (statuses.get(sync).read(sync).pending() == 0) {
+                return true;
+            }
+            LockSupport.parkNanos(poll.toNanos());
+        }
+        return false;
     }
 
     /** The value of a server setting on node a, as {@code SHOW} reports it. */

@@ -60,9 +60,10 @@ final class CaptureOverheadWorkload {
         return n;
     }
 
-    /** Waits until the engine has brought b level with a on {@code accounts}. */
+    /** Waits until the engine has brought b level with a on {@code accounts} and has nothing left to replicate. */
     static void drain(BenchCluster cluster) throws SQLException {
-        if (!cluster.awaitEqual(BenchCluster.ACCOUNTS, List.of("a", "b"), BulkWorkload.LIMIT, Duration.ofMillis(100))) {
+        if (!cluster.awaitEqual(BenchCluster.ACCOUNTS, List.of("a", "b"), BulkWorkload.LIMIT, Duration.ofMillis(100))
+                || !cluster.awaitIdle(BenchCluster.SYNC, BulkWorkload.LIMIT, Duration.ofMillis(100))) {
             throw new IbexException("sync " + BenchCluster.SYNC + ", table " + BenchCluster.ACCOUNTS
                     + ": nodes a and b did not converge within " + BulkWorkload.LIMIT.toMinutes() + " min");
         }
