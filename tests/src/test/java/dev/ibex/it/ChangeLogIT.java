@@ -215,6 +215,34 @@ class ChangeLogIT {
         assertEquals(4000, CLUSTER.count("c", "select count(*) from bulk_after where n = 1"));
     }
 
+    @Test
+    void aSourceRowChangedAfterItsFoldIsDeferredAmongManyUnfoldedKeys() {
+        table("many_unfolded", 30_000);
+        CLUSTER.exec("a", "update many_unfolded set v = 'a, folded' where id = 1");
+        AtomicBoolean once = new AtomicBoolean();
+        CrashPoints.at(CrashPoints.LOGS_FOLDED, () -> {
+            if (once.compareAndSet(false, true)) {
+                // statements of 500 rows log their keys (no marker): 20 000 keys wait unfolded while a streams
+                for (int i = 0; i < 40; i++) {
+                    CLUSTER.exec("a", "update many_unfolded set n = n + 1 where id > " + (10_000 + i * 500) + " and id <= " + (10_500 + i * 500));
+                }
+                CLUSTER.exec("a", "update many_unfolded set v = 'a, after the fold' where id = 1");
+            }
+        });
+        RoundReport first = CLUSTER.round("many_unfolded");
+        for (String node : List.of("b", "c")) {
+            assertEquals(List.of(List.of("init")), CLUSTER.rows(node, "select v from many_unfolded where id = 1"),
+                    "a's row, changed after its fold, was not sent with the version of the fold: " + Cluster.describe(first));
+        }
+        CrashPoints.clear();
+        CLUSTER.converge("many_unfolded");
+        assertValue("many_unfolded", 1, "a, after the fold");
+        for (String node : CLUSTER.nodes()) {
+            assertEquals(20_000, CLUSTER.count(node, "select count(*) from many_unfolded where n = 1"), "rows changed after the fold on " + node);
+        }
+        assertEquals(List.of(), CLUSTER.conflicts("many_unfolded", TableRef.parse("many_unfolded")), "one writer, no conflict");
+    }
+
     private static long lockWaiters(String node) {
         return CLUSTER.count(node, "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
     }

@@ -9,15 +9,11 @@ import dev.ibex.engine.db.SqlErrors;
 import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;
 import dev.ibex.engine.window.WatermarkStore;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -117,7 +113,7 @@ public final class ApplyWriter {
     public ApplyWriter(TableShape shape, boolean bases) {
         this.shape = shape;
         ShapeSql sql = new ShapeSql(shape);
-        String tmp = "pg_temp." + tempName(shape);
+        String tmp = "pg_temp." + sql.tempName("apply", shape.columnNames());
         String columns = shape.columns().stream().map(c -> Idents.name(c.name()) + " " + c.type()).collect(Collectors.joining(", "));
         this.createTemp = sql.render(CREATE_TEMP.replace("{tmp}", tmp), Map.of("column_defs", columns));
         this.copy = sql.render(COPY.replace("{tmp}", tmp));
@@ -203,18 +199,6 @@ public final class ApplyWriter {
                 }
             }
             return new ApplyResult(applied, Math.max(0, changes.size() - applied - busy), busy);
-        }
-    }
-
-    /** The session's temporary table for this shape: a new shape (a column added, a type changed) gets a new one. */
-    private static String tempName(TableShape shape) {
-        try {
-            MessageDigest d = MessageDigest.getInstance("SHA-256");
-            d.update(("apply-v2\u0000" + shape.table().ledgerName()).getBytes(StandardCharsets.UTF_8));
-            shape.columns().forEach(col -> d.update((col.name() + "\u0000" + col.type() + "\u0000").getBytes(StandardCharsets.UTF_8)));
-            return "ibex_apply_" + HexFormat.of().formatHex(d.digest(), 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

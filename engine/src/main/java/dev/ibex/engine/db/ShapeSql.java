@@ -2,7 +2,11 @@ package dev.ibex.engine.db;
 
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.SqlTemplate.Fragment;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -67,6 +71,21 @@ public final class ShapeSql {
         Map<String, Fragment> all = new HashMap<>(fragments);
         more.forEach((k, v) -> all.put(k, Fragment.of(v)));
         return SqlTemplate.render(template, all);
+    }
+
+    /**
+     * The name of a session's temporary table for {@code purpose} (lower-case letters) and this shape's {@code columns}
+     * (their names and types): a new shape (a column added, a type changed) gets a new table.
+     */
+    public String tempName(String purpose, List<String> columns) {
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            d.update((purpose + "\u0000" + shape.table().ledgerName()).getBytes(StandardCharsets.UTF_8));
+            columns.forEach(c -> d.update((c + "\u0000" + shape.typeOf(c) + "\u0000").getBytes(StandardCharsets.UTF_8)));
+            return "ibex_" + purpose + "_" + HexFormat.of().formatHex(d.digest(), 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /**

@@ -7,11 +7,11 @@ import dev.ibex.engine.apply.CopyRow;
 import dev.ibex.engine.apply.CopyText;
 import dev.ibex.engine.apply.SeenRow;
 import dev.ibex.engine.capture.TableShape;
+import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.ShapeSql;
 import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -34,11 +34,31 @@ import org.postgresql.copy.CopyOut;
  * the position a target records once it holds everything read.
  */
 final class ChangeStream implements AutoCloseable {
-    private static final String STREAM = SideReader.UNFOLDED
-            + "select {key_text:l}, l.ibex_txid, l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint, "
-            + "l.ibex_origin, t.xmin, ({keys:l}) in (select {keys:u} from u) or (t.xmin is not null and t.xmin = any(m.x)), {cols:t}\n"
-            + "  from m, {ledger} l left join {table} t on {match:t,l} where l.ibex_txid >= {from_txid}"
-            + " order by {keys:l}";
+    /**
+     * The keys of the log entries the fold did not take, in a temporary table with a primary key, so
+     * that each streamed key is checked by an index probe however many there are: as {@code (key) in
+     * (select … from u)}, a stream planned on a ledger whose statistics predate the fold (one row
+     * expected, a million read) scanned every unfolded entry once per streamed key, and a bulk
+     * change written in ten transactions during a round stalled for minutes. The stream's
+     * transaction is repeatable read, so the table is filled from the same snapshot the stream
+     * reads. Markers are few; they stay in the stream's own {@code m}.
+     */
+    private static final String SETUP = """
+            set transaction isolation level repeatable read;
+            create temp table if not exists {unfolded} ({key_defs}, primary key ({keys})) on commit delete rows;
+            insert into {unfolded} ({keys})
+              select {keys:e} from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e
+               where {first_key:e} is not null and (pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip}))
+              on conflict do nothing;
+            select count(*) from (select 1 from {ledger} l where l.ibex_txid >= {from_txid} limit %d) s""".formatted(ChangeStream.LARGE);
+    private static final String STREAM = """
+            with m as (select coalesce(array_agg(e.xmin), '{}') as x
+                         from (select {first_key:e}, e.xmin from {log0} e union all select {first_key:e}, e.xmin from {log1} e) e
+                        where {first_key:e} is null and (pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip})))
+            select {key_text:l}, l.ibex_txid, l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint,
+                   l.ibex_origin, t.xmin, exists (select 1 from {unfolded} u where {match:u,l}) or (t.xmin is not null and t.xmin = any(m.x)),
+                   {cols:t}
+              from m, {ledger} l left join {table} t on {match:t,l} where l.ibex_txid >= {from_txid} order by {keys:l}""";
     /**
      * A large stream reads the ledger and the table along their primary keys, already in key order,
      * so rows flow as soon as the first is read; a sort would first read and join every changed key
@@ -46,8 +66,7 @@ final class ChangeStream implements AutoCloseable {
      * ledger's {@code ibex_txid} index and sorts them, rather than walking every key of the ledger.
      */
     private static final String IN_KEY_ORDER = "set local enable_sort = off";
-    /** Whether the keys changed since a position reach {@link #LARGE}: an index-only count, bounded. */
-    private static final String COUNT = "select count(*) from (select 1 from {ledger} l where l.ibex_txid >= ?::xid8 limit %d) s";
+    /** How many changed keys make a stream large: the setup's count stops there. */
     static final int LARGE = 10_000;
     /** Fields before the row's columns, after the key's: txid, vv, local changes, stamp, origin, xmin, unsettled. */
     private static final int META = 7;
@@ -69,18 +88,20 @@ final class ChangeStream implements AutoCloseable {
         this.shape = shape;
         this.byOrdinal = byOrdinal;
         this.newest = from.value() == 0 ? TxId.ZERO : new TxId(from.value() - 1);
+        ShapeSql shapeSql = new ShapeSql(shape);
         String xip = Arrays.stream(folded.xip32()).collect(Collectors.joining(",", "'{", "}'::xid[]"));
-        String sql = new ShapeSql(shape).render(STREAM, Map.of("fold_xmax", "'" + folded.xmax32() + "'::xid", "fold_xip", xip,
-                "from_txid", "'" + from + "'::xid8"));
+        Map<String, String> values = Map.of("fold_xmax", "'" + folded.xmax32() + "'::xid", "fold_xip", xip,
+                "from_txid", "'" + from + "'::xid8", "unfolded", "pg_temp." + shapeSql.tempName("unfolded", shape.key()),
+                "key_defs", shape.key().stream().map(k -> Idents.name(k) + " " + shape.typeOf(k)).collect(Collectors.joining(", ")));
         this.connection = c;
         try {
             c.setAutoCommit(false);
-            if (large(c, from)) {
+            if (setUp(c, shapeSql.render(SETUP, values)) >= LARGE) {
                 try (Statement s = c.createStatement()) {
                     s.execute(IN_KEY_ORDER);
                 }
             }
-            copy = c.unwrap(PGConnection.class).getCopyAPI().copyOut("copy (" + sql + ") to stdout");
+            copy = c.unwrap(PGConnection.class).getCopyAPI().copyOut("copy (" + shapeSql.render(STREAM, values) + ") to stdout");
             next = copy.readFromCopy();
         } catch (SQLException e) {
             close();
@@ -88,12 +109,19 @@ final class ChangeStream implements AutoCloseable {
         }
     }
 
-    private boolean large(Connection c, TxId from) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(new ShapeSql(shape).render(COUNT.formatted(LARGE)))) {
-            ps.setString(1, from.toString());
-            try (ResultSet rs = ps.executeQuery()) {
+    /** Runs the setup in one round trip; how many keys changed since the position, up to {@link #LARGE}. */
+    private static long setUp(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            boolean rows = s.execute(sql);
+            while (!rows) {
+                if (s.getUpdateCount() == -1) {
+                    throw new SQLException("the change stream's setup returned no count");
+                }
+                rows = s.getMoreResults();
+            }
+            try (ResultSet rs = s.getResultSet()) {
                 rs.next();
-                return rs.getLong(1) >= LARGE;
+                return rs.getLong(1);
             }
         }
     }
@@ -158,10 +186,15 @@ final class ChangeStream implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (copy != null && copy.isActive()) {
-                copy.cancelCopy();
+            if (copy == null || copy.isActive()) {
+                if (copy != null) {
+                    copy.cancelCopy();
+                }
+                connection.rollback();
+            } else {
+                // the stream wrote nothing but its temporary table; committing keeps the table for the next stream
+                connection.commit();
             }
-            connection.rollback();
             connection.setAutoCommit(true);
         } catch (SQLException | RuntimeException ignored) {
             // ending a stream on a broken connection: the connection is discarded anyway
