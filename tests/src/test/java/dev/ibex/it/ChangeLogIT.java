@@ -243,6 +243,28 @@ class ChangeLogIT {
         assertEquals(List.of(), CLUSTER.conflicts("many_unfolded", TableRef.parse("many_unfolded")), "one writer, no conflict");
     }
 
+    @Test
+    void aSourceRowChangedAfterItsFoldByAMarkedStatementIsDeferred() {
+        table("marked_after", 4000);
+        CLUSTER.exec("a", "update marked_after set v = 'a, folded' where id = 1");
+        AtomicBoolean once = new AtomicBoolean();
+        CrashPoints.at(CrashPoints.LOGS_FOLDED, () -> {
+            if (once.compareAndSet(false, true)) {
+                CLUSTER.exec("a", "update marked_after set v = 'a, everything', n = n + 1");
+            }
+        });
+        RoundReport first = CLUSTER.round("marked_after");
+        for (String node : List.of("b", "c")) {
+            assertEquals(List.of(List.of("init")), CLUSTER.rows(node, "select v from marked_after where id = 1"),
+                    "a's row, rewritten after its fold by a statement that logged a marker, was not sent with the fold's version: "
+                            + Cluster.describe(first));
+        }
+        CrashPoints.clear();
+        CLUSTER.converge("marked_after");
+        assertValue("marked_after", 1, "a, everything");
+        assertEquals(4000, CLUSTER.count("c", "select count(*) from marked_after where n = 1"));
+    }
+
     private static long lockWaiters(String node) {
         return CLUSTER.count(node, "select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
     }

@@ -17,6 +17,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.IntFunction;
@@ -35,13 +36,14 @@ import org.postgresql.copy.CopyOut;
  */
 final class ChangeStream implements AutoCloseable {
     /**
-     * The keys of the log entries the fold did not take, in a temporary table with a primary key, so
-     * that each streamed key is checked by an index probe however many there are: as {@code (key) in
-     * (select … from u)}, a stream planned on a ledger whose statistics predate the fold (one row
-     * expected, a million read) scanned every unfolded entry once per streamed key, and a bulk
-     * change written in ten transactions during a round stalled for minutes. The stream's
-     * transaction is repeatable read, so the table is filled from the same snapshot the stream
-     * reads. Markers are few; they stay in the stream's own {@code m}.
+     * What the fold did not take, read before the stream in the same repeatable-read snapshot: the
+     * keys of the log entries, into a temporary table with a primary key, so that each streamed key
+     * is checked by an index probe however many there are, and the transactions of the markers
+     * among them (a handful), which the stream gets as a literal; then how many keys changed since
+     * the position, up to {@link #LARGE}. Inside the stream itself, as {@code (key) in (select … from
+     * u)} and a one-row aggregate of the log, a plan made on a ledger whose statistics predate the
+     * fold (one changed key expected, 100 000 read) scanned the unfolded log once per streamed key:
+     * W1's ten transactions at 1 000 000 rows stalled for minutes.
      */
     private static final String SETUP = """
             set transaction isolation level repeatable read;
@@ -50,15 +52,16 @@ final class ChangeStream implements AutoCloseable {
               select {keys:e} from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e
                where {first_key:e} is not null and (pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip}))
               on conflict do nothing;
-            select count(*) from (select 1 from {ledger} l where l.ibex_txid >= {from_txid} limit %d) s""".formatted(ChangeStream.LARGE);
+            select (select count(*) from (select 1 from {ledger} l where l.ibex_txid >= {from_txid} limit %d) s),
+                   (select coalesce(array_agg(e.xmin), '{}')::text
+                      from (select {first_key:e}, e.xmin from {log0} e union all select {first_key:e}, e.xmin from {log1} e) e
+                     where {first_key:e} is null and (pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip})))
+            """.formatted(ChangeStream.LARGE);
+    /** A row is unsettled when its key has an unfolded log entry or a marker's transaction wrote it. */
     private static final String STREAM = """
-            with m as (select coalesce(array_agg(e.xmin), '{}') as x
-                         from (select {first_key:e}, e.xmin from {log0} e union all select {first_key:e}, e.xmin from {log1} e) e
-                        where {first_key:e} is null and (pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip})))
             select {key_text:l}, l.ibex_txid, l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint,
-                   l.ibex_origin, t.xmin, exists (select 1 from {unfolded} u where {match:u,l}) or (t.xmin is not null and t.xmin = any(m.x)),
-                   {cols:t}
-              from m, {ledger} l left join {table} t on {match:t,l} where l.ibex_txid >= {from_txid} order by {keys:l}""";
+                   l.ibex_origin, t.xmin, exists (select 1 from {unfolded} u where {match:u,l}) or t.xmin = any({markers}), {cols:t}
+              from {ledger} l left join {table} t on {match:t,l} where l.ibex_txid >= {from_txid} order by {keys:l}""";
     /**
      * A large stream reads the ledger and the table along their primary keys, already in key order,
      * so rows flow as soon as the first is read; a sort would first read and join every changed key
@@ -96,12 +99,15 @@ final class ChangeStream implements AutoCloseable {
         this.connection = c;
         try {
             c.setAutoCommit(false);
-            if (setUp(c, shapeSql.render(SETUP, values)) >= LARGE) {
+            Unfolded unfolded = setUp(c, shapeSql.render(SETUP, values));
+            if (unfolded.changed() >= LARGE) {
                 try (Statement s = c.createStatement()) {
                     s.execute(IN_KEY_ORDER);
                 }
             }
-            copy = c.unwrap(PGConnection.class).getCopyAPI().copyOut("copy (" + shapeSql.render(STREAM, values) + ") to stdout");
+            Map<String, String> stream = new HashMap<>(values);
+            stream.put("markers", "'" + unfolded.markers() + "'::xid[]");
+            copy = c.unwrap(PGConnection.class).getCopyAPI().copyOut("copy (" + shapeSql.render(STREAM, stream) + ") to stdout");
             next = copy.readFromCopy();
         } catch (SQLException e) {
             close();
@@ -109,19 +115,28 @@ final class ChangeStream implements AutoCloseable {
         }
     }
 
-    /** Runs the setup in one round trip; how many keys changed since the position, up to {@link #LARGE}. */
-    private static long setUp(Connection c, String sql) throws SQLException {
+    /** What the setup read: changed keys (up to {@link #LARGE}), and the markers' transactions as an array literal's text. */
+    private record Unfolded(long changed, String markers) {
+        Unfolded {
+            if (!markers.matches("\\{[0-9,]*}")) {
+                throw new IllegalStateException("unexpected xid array " + markers);
+            }
+        }
+    }
+
+    /** Runs the setup in one round trip. */
+    private static Unfolded setUp(Connection c, String sql) throws SQLException {
         try (Statement s = c.createStatement()) {
             boolean rows = s.execute(sql);
             while (!rows) {
                 if (s.getUpdateCount() == -1) {
-                    throw new SQLException("the change stream's setup returned no count");
+                    throw new SQLException("the change stream's setup returned no result");
                 }
                 rows = s.getMoreResults();
             }
             try (ResultSet rs = s.getResultSet()) {
                 rs.next();
-                return rs.getLong(1);
+                return new Unfolded(rs.getLong(1), rs.getString(2));
             }
         }
     }
