@@ -27,6 +27,7 @@ import org.jooq.ExecuteContext;
 import org.jooq.ExecuteListener;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
+import org.jooq.impl.DefaultConnectionProvider;
 import org.jooq.impl.DefaultConfiguration;
 import org.jooq.impl.DefaultExecuteListenerProvider;
 
@@ -194,15 +195,24 @@ public final class ControlStore implements AutoCloseable {
     }
 
     public List<SyncSettings> syncs() {
-        return dsl.selectFrom(SYNC).orderBy(SYNC.NAME).fetch().map(this::settings);
+        return onOneConnection(one -> one.selectFrom(SYNC).orderBy(SYNC.NAME).fetch().map(r -> settings(one, r)));
     }
 
     public SyncSettings sync(String name) {
-        return dsl.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional().map(this::settings)
-                .orElseThrow(() -> new UsageException("unknown sync '" + name + "': see 'ibex sync list'"));
+        return findSync(name).orElseThrow(() -> new UsageException("unknown sync '" + name + "': see 'ibex sync list'"));
     }
 
-    private SyncSettings settings(SyncRecord r) {
+    /** The sync's settings as they are now, read on one connection (a round reads them before it starts). */
+    public Optional<SyncSettings> findSync(String name) {
+        return onOneConnection(one -> one.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional().map(r -> settings(one, r)));
+    }
+
+    /** Runs {@code work} with this store's settings on one pooled connection: one borrow (and validation) instead of one per query. */
+    private <T> T onOneConnection(java.util.function.Function<DSLContext, T> work) {
+        return dsl.connectionResult(c -> work.apply(dsl.configuration().derive(new DefaultConnectionProvider(c)).dsl()));
+    }
+
+    private static SyncSettings settings(DSLContext dsl, SyncRecord r) {
         var members = dsl.selectFrom(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(r.getName())).orderBy(SYNC_NODE.ORDINAL).fetch();
         List<NodeId> nodes = members.map(n -> new NodeId(n.getNodeName(), n.getOrdinal()));
         java.util.Map<String, String> resync = new java.util.LinkedHashMap<>();

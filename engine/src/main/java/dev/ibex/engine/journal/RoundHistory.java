@@ -28,27 +28,28 @@ public final class RoundHistory {
         String nodes = ConflictJournal.json(r.nodes());
         String error = r.errors().isEmpty() ? null : Redactor.text(String.join("; ", r.errors()));
         OffsetDateTime finished = OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC);
+        List<String> reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toList();
         dsl.transaction(cfg -> {
             DSLContext tx = org.jooq.impl.DSL.using(cfg);
-            // a report, not a decision: the next round need not wait for its flush to disk (an OS
-            // crash may lose the last reports; every round's effects are in the nodes' own commits)
-            tx.execute("set local synchronous_commit = off");
-            tx.insertInto(ROUND).set(ROUND.SYNC_NAME, r.sync()).set(ROUND.STARTED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
-                    .set(ROUND.FINISHED_AT, finished).set(ROUND.OUTCOME, r.outcome()).set(ROUND.ROWS_READ, r.keysDecided())
-                    .set(ROUND.ROWS_APPLIED, r.rowsApplied()).set(ROUND.CONFLICTS, r.conflicts()).set(ROUND.NODE_REPORT, nodes)
-                    .set(ROUND.ERROR, error).execute();
-            tx.insertInto(SYNC_STATE).set(SYNC_STATE.SYNC_NAME, r.sync()).set(SYNC_STATE.LAST_ERROR, error)
-                    .set(SYNC_STATE.LAST_ERROR_AT, error == null ? null : finished)
-                    .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? 0 : 1).set(SYNC_STATE.NODE_REPORT, nodes)
-                    .set(SYNC_STATE.UPDATED_AT, finished)
-                    .onConflict(SYNC_STATE.SYNC_NAME).doUpdate()
-                    .set(SYNC_STATE.LAST_ERROR, error == null ? SYNC_STATE.LAST_ERROR : org.jooq.impl.DSL.val(error))
-                    .set(SYNC_STATE.LAST_ERROR_AT, error == null ? SYNC_STATE.LAST_ERROR_AT : org.jooq.impl.DSL.val(finished))
-                    .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? org.jooq.impl.DSL.val(0) : SYNC_STATE.CONSECUTIVE_FAILS.plus(1))
-                    .set(SYNC_STATE.NODE_REPORT, nodes).set(SYNC_STATE.UPDATED_AT, finished).execute();
-            List<String> reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toList();
-            tx.update(SYNC_NODE).set(SYNC_NODE.LAST_REACHED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
-                    .where(SYNC_NODE.SYNC_NAME.eq(r.sync()), SYNC_NODE.NODE_NAME.in(reached)).execute();
+            // one batch, one round trip: a report, not a decision, so the next round need not wait for
+            // its flush to disk either (an OS crash may lose the last reports; every round's effects are
+            // in the nodes' own commits)
+            tx.batch(tx.query("set local synchronous_commit = off"),
+                    tx.insertInto(ROUND).set(ROUND.SYNC_NAME, r.sync()).set(ROUND.STARTED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
+                            .set(ROUND.FINISHED_AT, finished).set(ROUND.OUTCOME, r.outcome()).set(ROUND.ROWS_READ, r.keysDecided())
+                            .set(ROUND.ROWS_APPLIED, r.rowsApplied()).set(ROUND.CONFLICTS, r.conflicts()).set(ROUND.NODE_REPORT, nodes)
+                            .set(ROUND.ERROR, error),
+                    tx.insertInto(SYNC_STATE).set(SYNC_STATE.SYNC_NAME, r.sync()).set(SYNC_STATE.LAST_ERROR, error)
+                            .set(SYNC_STATE.LAST_ERROR_AT, error == null ? null : finished)
+                            .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? 0 : 1).set(SYNC_STATE.NODE_REPORT, nodes)
+                            .set(SYNC_STATE.UPDATED_AT, finished)
+                            .onConflict(SYNC_STATE.SYNC_NAME).doUpdate()
+                            .set(SYNC_STATE.LAST_ERROR, error == null ? SYNC_STATE.LAST_ERROR : org.jooq.impl.DSL.val(error))
+                            .set(SYNC_STATE.LAST_ERROR_AT, error == null ? SYNC_STATE.LAST_ERROR_AT : org.jooq.impl.DSL.val(finished))
+                            .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? org.jooq.impl.DSL.val(0) : SYNC_STATE.CONSECUTIVE_FAILS.plus(1))
+                            .set(SYNC_STATE.NODE_REPORT, nodes).set(SYNC_STATE.UPDATED_AT, finished),
+                    tx.update(SYNC_NODE).set(SYNC_NODE.LAST_REACHED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
+                            .where(SYNC_NODE.SYNC_NAME.eq(r.sync()), SYNC_NODE.NODE_NAME.in(reached))).execute();
         });
     }
 

@@ -30,22 +30,32 @@ final class PerNode {
         T run(NodeSession s) throws SQLException;
     }
 
+    @FunctionalInterface
+    interface Work<A, T> {
+        T run(A item) throws SQLException;
+    }
+
     /** The result of {@code read} for each session, in the order of {@code sessions}. */
     static <T> List<T> each(List<NodeSession> sessions, Read<T> read) throws SQLException {
-        List<T> out = new ArrayList<>(sessions.size());
-        if (sessions.size() < 2) {
-            for (NodeSession s : sessions) {
-                out.add(read.run(s));
+        return all(sessions, read::run);
+    }
+
+    /** The result of {@code work} for each of {@code items} (one per node), all at once, in the order of {@code items}. */
+    static <A, T> List<T> all(List<A> items, Work<A, T> work) throws SQLException {
+        List<T> out = new ArrayList<>(items.size());
+        if (items.size() < 2) {
+            for (A s : items) {
+                out.add(work.run(s));
             }
             return out;
         }
         List<Future<T>> others = new ArrayList<>();
-        for (NodeSession s : sessions.subList(1, sessions.size())) {
-            others.add(READS.submit(() -> read.run(s)));
+        for (A s : items.subList(1, items.size())) {
+            others.add(READS.submit(() -> work.run(s)));
         }
         Throwable failure = null;
         try {
-            out.add(read.run(sessions.get(0)));
+            out.add(work.run(items.get(0)));
         } catch (SQLException | RuntimeException e) {
             failure = e;
         }

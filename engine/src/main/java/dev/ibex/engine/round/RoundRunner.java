@@ -196,12 +196,16 @@ public final class RoundRunner {
     /** Rotates and truncates change logs where due; a problem is reported, never fatal. */
     private void tidy(SyncSettings sync, List<NodeSession> sessions, List<String> errors) {
         Instant now = clock.instant();
-        for (NodeSession s : sessions) {
-            try {
-                LogRotation.tidy(s.writer, sync.name(), now).forEach(p -> errors.add("node " + s.node + ", " + p));
-            } catch (SQLException e) {
-                errors.add("node " + s.node + ": tidying change logs: " + Redactor.firstLine(e.getMessage()));
-            }
+        try {
+            PerNode.each(sessions, s -> {
+                try {
+                    return LogRotation.tidy(s.writer, sync.name(), now).stream().map(p -> "node " + s.node + ", " + p).toList();
+                } catch (SQLException e) {
+                    return List.of("node " + s.node + ": tidying change logs: " + Redactor.firstLine(e.getMessage()));
+                }
+            }).forEach(errors::addAll);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e); // each node's failure is returned, not thrown
         }
     }
 
@@ -250,38 +254,66 @@ public final class RoundRunner {
     private record PurgeCursor(TableRef table, List<String> after) {
     }
 
+    /**
+     * Opens a session on every active node, all at once (each borrows two connections and reads its
+     * change counter): an unreachable node is reported and left out of the round.
+     */
     private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters,
                       Map<String, NodeRound> nodes, List<String> errors) {
         sync.resyncNeeded().keySet().forEach(down::forget);
-        for (NodeId n : sync.activeNodes()) {
-            String skipped = down.skip(n.name());
-            if (skipped != null) {
-                String why = skipped + " (still unreachable; probing it in the background)";
-                errors.add(why);
-                nodes.put(n.name(), new NodeRound(n.name(), false, 0, 0, why, null));
-                continue;
+        List<Opened> opened;
+        try {
+            opened = PerNode.all(sync.activeNodes(), n -> open(sync, n));
+        } catch (SQLException e) {
+            throw new IllegalStateException(e); // each node's failure is returned, not thrown
+        }
+        opened.stream().map(Opened::failure).filter(java.util.Objects::nonNull).findFirst().ifPresent(f -> {
+            opened.stream().map(Opened::session).filter(java.util.Objects::nonNull).forEach(NodeSession::close);
+            throw f;
+        });
+        for (Opened o : opened) {
+            if (o.session() != null) {
+                sessions.add(o.session());
+                counters.put(o.node().name(), o.counter());
+                nodes.put(o.node().name(), new NodeRound(o.node().name(), true, 0, 0, null, o.session().clockSkewMillis()));
+            } else {
+                errors.add(o.why());
+                nodes.put(o.node().name(), new NodeRound(o.node().name(), false, 0, 0, o.why(), null));
             }
-            DataSource pool = null;
+        }
+    }
+
+    /** A node's session and change counter for this round, or why it has none, or what went wrong unexpectedly. */
+    private record Opened(NodeId node, NodeSession session, long counter, String why, RuntimeException failure) {
+        Opened(NodeId node, NodeSession session, long counter, String why) {
+            this(node, session, counter, why, null);
+        }
+    }
+
+    private Opened open(SyncSettings sync, NodeId n) {
+        String skipped = down.skip(n.name());
+        if (skipped != null) {
+            return new Opened(n, null, 0, skipped + " (still unreachable; probing it in the background)");
+        }
+        DataSource pool = null;
+        try {
+            pool = directory.pool(n.name());
+            upgrade(n, pool);
+            NodeSession s = NodeSession.open(n, pool);
             try {
-                pool = directory.pool(n.name());
-                upgrade(n, pool);
-                NodeSession s = NodeSession.open(n, pool);
-                try {
-                    counters.put(n.name(), s.changes(sync.name(), clock));
-                } catch (SQLException e) {
-                    s.close();
-                    throw new IbexException("node " + n + ": reading its change counter: " + Redactor.firstLine(e.getMessage()), e);
-                }
-                sessions.add(s);
-                nodes.put(n.name(), new NodeRound(n.name(), true, 0, 0, null, s.clockSkewMillis()));
-            } catch (IbexException e) {
-                String why = Redactor.text(e.getMessage());
-                errors.add(why);
-                nodes.put(n.name(), new NodeRound(n.name(), false, 0, 0, why, null));
-                if (pool != null) {
-                    down.failed(n.name(), why, pool);
-                }
+                return new Opened(n, s, s.changes(sync.name(), clock), null);
+            } catch (SQLException e) {
+                s.close();
+                throw new IbexException("node " + n + ": reading its change counter: " + Redactor.firstLine(e.getMessage()), e);
             }
+        } catch (IbexException e) {
+            String why = Redactor.text(e.getMessage());
+            if (pool != null) {
+                down.failed(n.name(), why, pool);
+            }
+            return new Opened(n, null, 0, why);
+        } catch (RuntimeException e) {
+            return new Opened(n, null, 0, null, e);
         }
     }
 
@@ -321,15 +353,10 @@ public final class RoundRunner {
      * fold: a change this round could not take may be committed already.
      */
     private static boolean moreWork(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters) {
-        for (NodeSession s : sessions) {
-            try {
-                if (s.changes(sync.name()) != counters.getOrDefault(s.node.name(), -1L)) {
-                    return true;
-                }
-            } catch (SQLException e) {
-                return true;
-            }
+        try {
+            return PerNode.each(sessions, s -> s.changes(sync.name()) != counters.getOrDefault(s.node.name(), -1L)).contains(true);
+        } catch (SQLException e) {
+            return true;
         }
-        return false;
     }
 }

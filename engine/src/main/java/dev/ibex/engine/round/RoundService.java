@@ -93,16 +93,12 @@ public final class RoundService {
      * holds its round lock (another engine, or a resync waiting for rounds to leave a node alone).
      */
     public java.util.Optional<RoundReport> runIfActive(String sync) {
-        if (!control.syncExists(sync)) {
-            return java.util.Optional.empty();
-        }
         java.util.Optional<ControlStore.RoundLock> lock = control.tryRoundLock(sync);
         if (lock.isEmpty()) {
             return java.util.Optional.empty();
         }
         try (ControlStore.RoundLock held = lock.get()) {
-            SyncSettings s = settings(sync);
-            return s.paused() ? java.util.Optional.empty() : java.util.Optional.of(run(s));
+            return control.findSync(sync).filter(s -> !s.paused()).map(this::run);
         }
     }
 }

@@ -109,8 +109,9 @@ final class TableRound {
     Result run() throws SQLException {
         TableShape shape = shape();
         Map<String, Map<String, TxId>> marks = new HashMap<>();
-        for (NodeSession s : sessions) {
-            marks.put(s.node.name(), WatermarkStore.of(s.reader, table.ledgerName()));
+        List<Map<String, TxId>> read = PerNode.each(sessions, s -> WatermarkStore.of(s.reader, table.ledgerName()));
+        for (int i = 0; i < sessions.size(); i++) {
+            marks.put(sessions.get(i).node.name(), read.get(i));
         }
         Map<String, TxId> from = WindowPlanner.from(sessions.stream().map(s -> s.node.name()).toList(), marks);
         Pass pass = new Pass(shape);
@@ -423,10 +424,11 @@ final class TableRound {
         }
     }
 
-    private TableShape shape() {
+    private TableShape shape() throws SQLException {
         Map<String, Optional<TableShape>> shapes = new LinkedHashMap<>();
-        for (NodeSession s : sessions) {
-            shapes.put(s.node.name(), TableInspector.inspect(s.reader, table));
+        List<Optional<TableShape>> read = PerNode.each(sessions, s -> TableInspector.inspect(s.reader, table));
+        for (int i = 0; i < sessions.size(); i++) {
+            shapes.put(sessions.get(i).node.name(), read.get(i));
         }
         List<String> problems = ShapeCheck.problems(table, shapes);
         if (!problems.isEmpty()) {
