@@ -112,6 +112,9 @@ final class ChangeStream implements AutoCloseable {
         } catch (SQLException e) {
             close();
             throw failure(e);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
         }
     }
 
