@@ -48,13 +48,7 @@ public record InFlight(Set<Long> xids, long from, long to) {
                 still.add(x);
             }
         }
-        for (long x : fold.inProgress()) {
-            if (x >= from && x < to) {
-                still.add(x);
-            }
-        }
-        long lo = Math.max(from, fold.xmax());
-        return new InFlight(still, lo, Math.max(lo, to));
+        return withRange(still, fold);
     }
 
     /** What is still running, as {@code now} sees it; compare with this to tell whether one ended. */
@@ -65,12 +59,20 @@ public record InFlight(Set<Long> xids, long from, long to) {
                 still.add(x);
             }
         }
-        for (long x : now.inProgress()) {
+        return withRange(still, now);
+    }
+
+    /**
+     * {@code still} plus the range's transactions that {@code s} sees in progress, one by one, and
+     * what is left of the range above {@code s}'s xmax.
+     */
+    private InFlight withRange(Set<Long> still, Snapshot s) {
+        for (long x : s.inProgress()) {
             if (x >= from && x < to) {
                 still.add(x);
             }
         }
-        long lo = Math.max(from, now.xmax());
+        long lo = Math.max(from, s.xmax());
         return new InFlight(still, lo, Math.max(lo, to));
     }
 }

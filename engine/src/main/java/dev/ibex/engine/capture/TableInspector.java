@@ -12,24 +12,6 @@ import java.util.Optional;
 
 /** Reads a table's shape from a node's catalog; names are matched exactly, never folded. */
 public final class TableInspector {
-    private static final String COLUMNS = """
-            select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull
-              from pg_catalog.pg_attribute a
-              join pg_catalog.pg_class c on c.oid = a.attrelid
-              join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-             where n.nspname = ? and c.relname = ? and c.relkind in ('r', 'p')
-               and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
-             order by a.attnum""";
-    private static final String KEY = """
-            select a.attname
-              from pg_catalog.pg_index i
-              join pg_catalog.pg_class c on c.oid = i.indrelid
-              join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-              cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
-              join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-             where n.nspname = ? and c.relname = ? and i.indisprimary
-             order by k.ord""";
-
     /** Every column and key column of many tables at once: table ordinal, kind (c or k), name, type, not null, position. */
     private static final String ALL = """
             select t.ord, 'c', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attnum
@@ -52,6 +34,10 @@ public final class TableInspector {
 
     /** The shapes of {@code tables} on this node in one query, each empty where the table does not exist. */
     public static java.util.Map<TableRef, Optional<TableShape>> inspectAll(Connection c, List<TableRef> tables) {
+        return read(c, tables, "the definitions of " + tables.size() + " tables");
+    }
+
+    private static java.util.Map<TableRef, Optional<TableShape>> read(Connection c, List<TableRef> tables, String what) {
         List<List<ColumnShape>> columns = new ArrayList<>();
         List<List<String>> keys = new ArrayList<>();
         for (int i = 0; i < tables.size(); i++) {
@@ -76,7 +62,7 @@ public final class TableInspector {
                 }
             }
         } catch (SQLException e) {
-            throw new IbexException("reading the definitions of " + tables.size() + " tables: " + e.getMessage(), e);
+            throw new IbexException("reading " + what + ": " + e.getMessage(), e);
         }
         java.util.Map<TableRef, Optional<TableShape>> out = new java.util.LinkedHashMap<>();
         for (int i = 0; i < tables.size(); i++) {
@@ -105,33 +91,6 @@ public final class TableInspector {
 
     /** The table's shape, or empty when no such table exists on this node. */
     public static Optional<TableShape> inspect(Connection c, TableRef t) {
-        try {
-            List<ColumnShape> columns = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement(COLUMNS)) {
-                ps.setString(1, t.schema());
-                ps.setString(2, t.name());
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        columns.add(new ColumnShape(rs.getString(1), rs.getString(2), rs.getBoolean(3)));
-                    }
-                }
-            }
-            if (columns.isEmpty()) {
-                return Optional.empty();
-            }
-            List<String> key = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement(KEY)) {
-                ps.setString(1, t.schema());
-                ps.setString(2, t.name());
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        key.add(rs.getString(1));
-                    }
-                }
-            }
-            return Optional.of(new TableShape(t, columns, key));
-        } catch (SQLException e) {
-            throw new IbexException("reading the definition of table " + t + ": " + e.getMessage(), e);
-        }
+        return read(c, List.of(t), "the definition of table " + t).get(t);
     }
 }

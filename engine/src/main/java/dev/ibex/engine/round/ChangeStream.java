@@ -36,8 +36,8 @@ import org.postgresql.copy.CopyOut;
  */
 final class ChangeStream implements AutoCloseable {
     /**
-     * What the fold did not take, read before the stream in the same repeatable-read snapshot: the
-     * keys of the log entries, into a temporary table with a primary key, so that each streamed key
+     * What the fold did not take, read in one scan of the log before the stream, in the same
+     * repeatable-read snapshot: the keys of the log entries, into a temporary table with a primary key, so that each streamed key
      * is checked by an index probe however many there are, and the transactions of the markers
      * among them (a handful), which the stream gets as a literal; then how many keys changed since
      * the position, up to {@link #LARGE}. Inside the stream itself, as {@code (key) in (select … from
@@ -48,14 +48,11 @@ final class ChangeStream implements AutoCloseable {
     private static final String SETUP = """
             set transaction isolation level repeatable read;
             create temp table if not exists {unfolded} ({key_defs}, primary key ({keys})) on commit delete rows;
-            insert into {unfolded} ({keys})
-              select {keys:e} from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e
-               where {first_key:e} is not null and (pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip}))
-              on conflict do nothing;
+            with e as (select {keys:e}, e.xmin from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e
+                        where pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip})),
+            keyed as (insert into {unfolded} ({keys}) select {keys:e} from e where {first_key:e} is not null on conflict do nothing)
             select (select count(*) from (select 1 from {ledger} l where l.ibex_txid >= {from_txid} limit %d) s),
-                   (select coalesce(array_agg(e.xmin), '{}')::text
-                      from (select {first_key:e}, e.xmin from {log0} e union all select {first_key:e}, e.xmin from {log1} e) e
-                     where {first_key:e} is null and (pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip})))
+                   (select coalesce(array_agg(e.xmin), '{}')::text from e where {first_key:e} is null)
             """.formatted(ChangeStream.LARGE);
     /** A row is unsettled when its key has an unfolded log entry or a marker's transaction wrote it. */
     private static final String STREAM = """

@@ -35,26 +35,33 @@ final class ChangedTables {
     private ChangedTables() {
     }
 
-    /** Per table with something to do, the nodes whose changes to it some other node of the round lacks. */
-    static Map<TableRef, Set<String>> read(String sync, List<TableSettings> tables, List<NodeSession> sessions) throws SQLException {
+    /**
+     * What a round read of one table on every node: the nodes whose changes to it some other node
+     * lacks (none: nothing to do), its definition on each node, and each node's watermarks for it
+     * ({@code shapes} and {@code marks} are null when the round could not read them for all tables at
+     * once: its table round reads them).
+     */
+    record TableState(Set<String> sources, Map<String, Optional<TableShape>> shapes, Map<String, Map<String, TxId>> marks) {
+    }
+
+    /** The state of every table of {@code tables} on the round's nodes. */
+    static Map<TableRef, TableState> read(String sync, List<TableSettings> tables, List<NodeSession> sessions) throws SQLException {
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
         List<NodeState> states = PerNode.each(sessions, s -> new NodeState(WatermarkStore.all(s.reader), lastChanges(s, sync),
                 TableInspector.inspectAll(s.reader, refs)));
         List<String> nodes = sessions.stream().map(s -> s.node.name()).toList();
-        Map<TableRef, Set<String>> out = new LinkedHashMap<>();
+        Map<TableRef, TableState> out = new LinkedHashMap<>();
         for (TableRef t : refs) {
             String ledger = t.ledgerName();
             Map<String, Optional<TableShape>> shapes = new LinkedHashMap<>();
-            for (int i = 0; i < nodes.size(); i++) {
-                shapes.put(nodes.get(i), states.get(i).shapes().get(t));
-            }
-            if (!ShapeCheck.problems(t, shapes).isEmpty() || states.stream().anyMatch(n -> !n.captured().containsKey(ledger))) {
-                out.put(t, new HashSet<>(nodes));
-                continue;
-            }
             Map<String, Map<String, TxId>> marks = new HashMap<>();
             for (int i = 0; i < nodes.size(); i++) {
+                shapes.put(nodes.get(i), states.get(i).shapes().get(t));
                 marks.put(nodes.get(i), states.get(i).watermarks().getOrDefault(ledger, Map.of()));
+            }
+            if (!ShapeCheck.problems(t, shapes).isEmpty() || states.stream().anyMatch(n -> !n.captured().containsKey(ledger))) {
+                out.put(t, new TableState(new HashSet<>(nodes), shapes, marks));
+                continue;
             }
             Map<String, TxId> from = WindowPlanner.from(nodes, marks);
             Set<String> sources = new HashSet<>();
@@ -64,9 +71,7 @@ final class ChangedTables {
                     sources.add(nodes.get(i));
                 }
             }
-            if (!sources.isEmpty()) {
-                out.put(t, sources);
-            }
+            out.put(t, new TableState(sources, shapes, marks));
         }
         return out;
     }

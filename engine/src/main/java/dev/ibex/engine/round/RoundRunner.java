@@ -94,7 +94,7 @@ public final class RoundRunner {
             Map<String, Snapshot> folds = fold(sync, sessions, counters, nodes, errors);
             CrashPoints.reach(CrashPoints.LOGS_FOLDED);
             List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
-            Map<TableRef, Set<String>> changed = sessions.size() < 2 ? Map.of() : changedTables(sync, active, sessions);
+            Map<TableRef, ChangedTables.TableState> states = sessions.size() < 2 ? Map.of() : tableStates(sync, active, sessions);
             for (TableSettings t : active) {
                 if (sessions.size() < 2) {
                     continue;
@@ -107,13 +107,13 @@ public final class RoundRunner {
                     String strategy = sync.strategyFor(t);
                     Map<List<String>, ManualResolver.Choice> choices = Strategies.MANUAL.equals(strategy)
                             ? journal.choices(sync.name(), t.table()) : Map.of();
-                    Set<String> sources = changed.get(t.table());
-                    if (sources == null && choices.isEmpty()) {
+                    ChangedTables.TableState state = states.get(t.table());
+                    if (state.sources().isEmpty() && choices.isEmpty()) {
                         continue;
                     }
                     ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
                     List<List<String>> chosen = choices.keySet().stream().sorted(KeyOrder.INSTANCE).toList();
-                    TableRound.Result r = new TableRound(sync.name(), t.table(), sessions, folds, sources == null ? Set.of() : sources,
+                    TableRound.Result r = new TableRound(sync.name(), t.table(), sessions, folds, state,
                             resolver, chosen, ordinal -> byOrdinal(sync, ordinal), () -> stopping, journal).run();
                     decided += r.decided();
                     conflicts += r.conflicts();
@@ -317,15 +317,16 @@ public final class RoundRunner {
         }
     }
 
-    /** The tables with something to do this round; every table from every node when the nodes cannot tell. */
-    private static Map<TableRef, Set<String>> changedTables(SyncSettings sync, List<TableSettings> tables, List<NodeSession> sessions) {
+    /** What each table has to do this round; every table from every node when the nodes cannot tell. */
+    private static Map<TableRef, ChangedTables.TableState> tableStates(SyncSettings sync, List<TableSettings> tables,
+                                                                      List<NodeSession> sessions) {
         try {
             return ChangedTables.read(sync.name(), tables, sessions);
         } catch (SQLException e) {
             Set<String> all = new java.util.HashSet<>();
             sessions.forEach(s -> all.add(s.node.name()));
-            Map<TableRef, Set<String>> out = new LinkedHashMap<>();
-            tables.forEach(t -> out.put(t.table(), all));
+            Map<TableRef, ChangedTables.TableState> out = new LinkedHashMap<>();
+            tables.forEach(t -> out.put(t.table(), new ChangedTables.TableState(all, null, null)));
             return out;
         }
     }

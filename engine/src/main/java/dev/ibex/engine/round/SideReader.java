@@ -30,11 +30,10 @@ final class SideReader {
     /**
      * The log entries the fold did not take: the keys they name ({@code u}) and, as {@code m.x}, the
      * transactions of the markers among them (every row such a transaction wrote is a changed key).
-     * The fold's xmax and in-progress xids go in {@code {fold_xmax}} and {@code {fold_xip}}: parameters
-     * ({@link #PARAMETERS}) or literals.
+     * Parameters: the fold's xmax and in-progress xids.
      */
-    static final String UNFOLDED = """
-            with p as (select pg_catalog.age({fold_xmax}) as ax, {fold_xip} as xip),
+    private static final String UNFOLDED = """
+            with p as (select pg_catalog.age(?::xid) as ax, ?::xid[] as xip),
             e as (select {keys:e}, e.xmin from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e, p
                    where pg_catalog.age(e.xmin) <= p.ax or e.xmin = any(p.xip)),
             u as (select distinct {keys:e} from e where {first_key:e} is not null),
@@ -45,11 +44,9 @@ final class SideReader {
      * a change to it waits in the log: an entry for its key, or a marker of the transaction that wrote it.
      * (Rows the engine itself wrote since the fold are settled: replicated writes are not logged.)
      */
-    static final String SIDE = """
+    private static final String SIDE = """
             l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, t.xmin::text,
             {first_key:u} is not null or (t.xmin is not null and t.xmin = any(m.x))""";
-    /** The fold's bounds as the statement's first two parameters. */
-    static final java.util.Map<String, String> PARAMETERS = java.util.Map.of("fold_xmax", "?::xid", "fold_xip", "?::xid[]");
     private static final String READ = UNFOLDED + "select k.ord, " + SIDE + "%s\n"
             + "  from m, {key_arrays} left join {ledger} l on {key_match:l} left join {table} t on {key_match:t}"
             + " left join u on {key_match:u} order by k.ord";
@@ -63,8 +60,8 @@ final class SideReader {
         this.shape = shape;
         this.bases = bases;
         ShapeSql sql = new ShapeSql(shape);
-        this.versionsSql = sql.render(READ.formatted(""), PARAMETERS);
-        this.rowsSql = sql.render(READ.formatted(", l.ibex_base, l.ibex_base_vv, {cols_text:t}"), PARAMETERS);
+        this.versionsSql = sql.render(READ.formatted(""));
+        this.rowsSql = sql.render(READ.formatted(", l.ibex_base, l.ibex_base_vv, {cols_text:t}"));
     }
 
     /** One side per key, in the order of {@code keys}, without the rows. */
@@ -105,7 +102,7 @@ final class SideReader {
      * The side in the columns from {@code first} on: the six of {@link #SIDE}, then, when {@code withRows},
      * base, base version and the row's columns as text.
      */
-    KeySide side(ResultSet rs, int first, NodeId node, IntFunction<NodeId> byOrdinal, boolean withRows) throws SQLException {
+    private KeySide side(ResultSet rs, int first, NodeId node, IntFunction<NodeId> byOrdinal, boolean withRows) throws SQLException {
         VersionVector vv = vector(rs.getArray(first)).bump(node.ordinal(), rs.getLong(first + 1));
         long stamp = rs.getLong(first + 2);
         int origin = rs.getInt(first + 3);

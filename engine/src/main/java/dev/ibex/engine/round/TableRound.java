@@ -67,7 +67,7 @@ final class TableRound {
     private final TableRef table;
     private final List<NodeSession> sessions;
     private final Map<String, Snapshot> folds;
-    private final Set<String> sources;
+    private final ChangedTables.TableState state;
     private final ConflictResolver resolver;
     private final List<List<String>> chosenKeys;
     private final IntFunction<NodeId> byOrdinal;
@@ -87,18 +87,19 @@ final class TableRound {
 
     /**
      * @param folds      per node of the round, the snapshot of its fold this round
-     * @param sources    the nodes whose changes to this table some other node lacks
+     * @param state      what the round read of this table: the nodes whose changes to it some other node
+     *                   lacks, its definitions and watermarks (read here when the round could not)
      * @param chosenKeys keys with an operator's choice waiting to be applied ({@code manual}); they are
      *                   decided in this round whether or not they changed
      */
-    TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, Snapshot> folds, Set<String> sources,
+    TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, Snapshot> folds, ChangedTables.TableState state,
                ConflictResolver resolver, List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal,
                BooleanSupplier stopping, ConflictSink journal) {
         this.sync = sync;
         this.table = table;
         this.sessions = sessions;
         this.folds = folds;
-        this.sources = sources;
+        this.state = state;
         this.resolver = resolver;
         this.chosenKeys = chosenKeys;
         this.byOrdinal = byOrdinal;
@@ -108,15 +109,18 @@ final class TableRound {
 
     Result run() throws SQLException {
         TableShape shape = shape();
-        Map<String, Map<String, TxId>> marks = new HashMap<>();
-        List<Map<String, TxId>> read = PerNode.each(sessions, s -> WatermarkStore.of(s.reader, table.ledgerName()));
-        for (int i = 0; i < sessions.size(); i++) {
-            marks.put(sessions.get(i).node.name(), read.get(i));
+        Map<String, Map<String, TxId>> marks = state.marks();
+        if (marks == null) {
+            marks = new HashMap<>();
+            List<Map<String, TxId>> read = PerNode.each(sessions, s -> WatermarkStore.of(s.reader, table.ledgerName()));
+            for (int i = 0; i < sessions.size(); i++) {
+                marks.put(sessions.get(i).node.name(), read.get(i));
+            }
         }
         Map<String, TxId> from = WindowPlanner.from(sessions.stream().map(s -> s.node.name()).toList(), marks);
         Pass pass = new Pass(shape);
         for (NodeSession source : sessions) {
-            if (!stopped && sources.contains(source.node.name())) {
+            if (!stopped && state.sources().contains(source.node.name())) {
                 pass.run(source, from.get(source.node.name()));
             }
         }
@@ -425,10 +429,13 @@ final class TableRound {
     }
 
     private TableShape shape() throws SQLException {
-        Map<String, Optional<TableShape>> shapes = new LinkedHashMap<>();
-        List<Optional<TableShape>> read = PerNode.each(sessions, s -> TableInspector.inspect(s.reader, table));
-        for (int i = 0; i < sessions.size(); i++) {
-            shapes.put(sessions.get(i).node.name(), read.get(i));
+        Map<String, Optional<TableShape>> shapes = state.shapes();
+        if (shapes == null) {
+            shapes = new LinkedHashMap<>();
+            List<Optional<TableShape>> read = PerNode.each(sessions, s -> TableInspector.inspect(s.reader, table));
+            for (int i = 0; i < sessions.size(); i++) {
+                shapes.put(sessions.get(i).node.name(), read.get(i));
+            }
         }
         List<String> problems = ShapeCheck.problems(table, shapes);
         if (!problems.isEmpty()) {
