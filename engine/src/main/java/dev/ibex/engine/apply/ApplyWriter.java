@@ -1,6 +1,7 @@
 package dev.ibex.engine.apply;
 
 import dev.ibex.engine.CrashPoints;
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
@@ -101,6 +102,7 @@ public final class ApplyWriter {
             + "where a.\"ibex#present\" and t.xmin = a.\"ibex#xmin\"";
 
     private final TableShape shape;
+    private final String settings;
     private final String createTemp;
     private final String copy;
     private final String optimistic;
@@ -109,9 +111,12 @@ public final class ApplyWriter {
 
     /**
      * @param bases whether the table tracks row bases
+     * @param fence the epoch at which the engine owns the sync: each apply transaction checks it
+     *              first, in the transaction that records the watermarks
      */
-    public ApplyWriter(TableShape shape, boolean bases) {
+    public ApplyWriter(TableShape shape, boolean bases, Fence fence) {
         this.shape = shape;
+        this.settings = "set local session_replication_role = replica; " + fence.checkStatement() + "; set local lock_timeout = ";
         ShapeSql sql = new ShapeSql(shape);
         String tmp = "pg_temp." + sql.tempName("apply", shape.columnNames());
         String columns = shape.columns().stream().map(c -> Idents.name(c.name()) + " " + c.type()).collect(Collectors.joining(", "));
@@ -151,7 +156,7 @@ public final class ApplyWriter {
                                     boolean optimistic) throws SQLException {
         c.setAutoCommit(false);
         try (Statement s = c.createStatement()) {
-            s.execute("set local session_replication_role = replica; set local lock_timeout = '" + (optimistic ? "50ms" : "200ms") + "'");
+            s.execute(settings + (optimistic ? "'50ms'" : "'200ms'"));
             ApplyResult r = changes.isEmpty() ? ApplyResult.NONE : write(c, changes, folded, optimistic ? this.optimistic : careful);
             if (r.busy() == 0) {
                 WatermarkStore.record(c, shape.table().ledgerName(), watermarks);

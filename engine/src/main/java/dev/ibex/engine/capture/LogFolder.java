@@ -1,5 +1,6 @@
 package dev.ibex.engine.capture;
 
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.config.TableRef;
@@ -117,15 +118,17 @@ public final class LogFolder {
     }
 
     /**
-     * Folds every captured table of {@code sync} on the node reached through {@code c} (autocommit,
-     * not in use otherwise), in one transaction. A table whose fold fails is left as it was and
-     * reported; the others are folded.
+     * Folds every captured table of the fence's sync on the node reached through {@code c}
+     * (autocommit, not in use otherwise), in one transaction that checks the fence first. A table
+     * whose fold fails is left as it was and reported; the others are folded.
      */
-    public static Fold fold(Connection c, NodeId node, String sync) {
+    public static Fold fold(Connection c, NodeId node, Fence fence) {
+        String sync = fence.sync();
         try {
             c.setAutoCommit(false);
             try (Statement s = c.createStatement()) {
                 s.execute("set transaction isolation level repeatable read");
+                fence.check(c);
                 Snapshot now;
                 long next;
                 // age() of a fixed xid gives the next xid to be assigned (this transaction has none yet)
@@ -171,7 +174,9 @@ public final class LogFolder {
                 c.setAutoCommit(true);
             }
         } catch (SQLException e) {
-            throw new IbexException("node " + node + ": folding the change log of sync " + sync + ": " + Redactor.firstLine(e.getMessage()), e);
+            String doing = "node " + node + ": folding the change log of sync " + sync;
+            throw Fence.asRejection(doing, e).map(IbexException.class::cast)
+                    .orElseGet(() -> new IbexException(doing + ": " + Redactor.firstLine(e.getMessage()), e));
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.ibex.engine.capture;
 
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.db.SqlErrors;
@@ -49,16 +50,19 @@ public final class LogRotation {
      * Carries out the plans for the sync's tables on one node; returns one line per table that failed
      * (a truncation that found its table busy is not a failure: it is tried again next round).
      */
-    public static List<String> tidy(Connection c, String sync, Instant now) throws SQLException {
+    public static List<String> tidy(Connection c, Fence fence, Instant now) throws SQLException {
         List<String> problems = new ArrayList<>();
-        for (CapturedTable t : LogFolder.captured(c, sync)) {
+        for (CapturedTable t : LogFolder.captured(c, fence.sync())) {
             Plan p = plan(t, now);
             try {
-                boolean otherEmpty = !p.truncateOther() || truncate(c, t);
+                boolean otherEmpty = !p.truncateOther() || truncate(c, t, fence);
                 if (p.rotate() && otherEmpty) {
-                    rotate(c, t);
+                    rotate(c, t, fence);
                 }
             } catch (SQLException e) {
+                if (Fence.rejected(e)) {
+                    throw e;
+                }
                 problems.add("table " + t.table() + ": tidying its change log: " + Redactor.firstLine(e.getMessage()));
             }
         }
@@ -66,10 +70,11 @@ public final class LogRotation {
     }
 
     /** Truncates the log table the triggers no longer write to, if nobody holds it and it is folded; true when done. */
-    private static boolean truncate(Connection c, CapturedTable t) throws SQLException {
+    private static boolean truncate(Connection c, CapturedTable t, Fence fence) throws SQLException {
         String other = Idents.name("ibex", t.ledger() + "_log" + (1 - t.slot()));
         c.setAutoCommit(false);
         try (Statement s = c.createStatement()) {
+            fence.check(c);
             s.execute("lock table " + other + " in access exclusive mode nowait");
             Snapshot folded;
             try (PreparedStatement ps = c.prepareStatement("select fold_snapshot::text from ibex.capture where ledger_name = ?")) {
@@ -104,10 +109,13 @@ public final class LogRotation {
         }
     }
 
-    private static void rotate(Connection c, CapturedTable t) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("select ibex.rotate_log(?, ?)")) {
-            ps.setString(1, t.table().schema());
-            ps.setString(2, t.table().name());
+    private static void rotate(Connection c, CapturedTable t, Fence fence) throws SQLException {
+        // one statement: the fence's check and the rotation commit together
+        try (PreparedStatement ps = c.prepareStatement("select ibex.fence(?, ?), ibex.rotate_log(?, ?)")) {
+            ps.setString(1, fence.sync());
+            ps.setLong(2, fence.epoch());
+            ps.setString(3, t.table().schema());
+            ps.setString(4, t.table().name());
             ps.execute();
         }
     }

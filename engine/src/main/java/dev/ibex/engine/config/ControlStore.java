@@ -13,6 +13,7 @@ import dev.ibex.engine.db.NodeUnreachableException;
 import dev.ibex.engine.db.Pools;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.db.SqlErrors;
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.schema.control.jooq.tables.records.SyncRecord;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -207,6 +208,16 @@ public final class ControlStore implements AutoCloseable {
         return onOneConnection(one -> one.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional().map(r -> settings(one, r)));
     }
 
+    /** A sync's settings and the epoch of its owner, as a round reads them before it starts. */
+    public record Owned(SyncSettings settings, long epoch) {
+    }
+
+    /** The sync's settings and its owner's epoch, read on one connection. */
+    public Optional<Owned> findOwned(String name) {
+        return onOneConnection(one -> one.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional()
+                .map(r -> new Owned(settings(one, r), r.getEpoch())));
+    }
+
     /** Runs {@code work} with this store's settings on one pooled connection: one borrow (and validation) instead of one per query. */
     private <T> T onOneConnection(java.util.function.Function<DSLContext, T> work) {
         return dsl.connectionResult(c -> work.apply(dsl.configuration().derive(new DefaultConnectionProvider(c)).dsl()));
@@ -234,6 +245,15 @@ public final class ControlStore implements AutoCloseable {
      * marked already. Returns true if this call marked it.
      */
     public boolean markResyncNeeded(String sync, String node, String reason) {
+        return markResyncNeeded(dsl, sync, node, reason);
+    }
+
+    /** The same, by the sync's owner at {@code fence}: in a transaction that checks it. */
+    public boolean markResyncNeeded(Fence fence, String node, String reason) {
+        return dsl.transactionResult(cfg -> markResyncNeeded(fenced(cfg, fence), fence.sync(), node, reason));
+    }
+
+    private static boolean markResyncNeeded(DSLContext dsl, String sync, String node, String reason) {
         return dsl.update(SYNC_NODE).set(SYNC_NODE.RESYNC_NEEDED_SINCE, java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC))
                 .set(SYNC_NODE.RESYNC_REASON, reason)
                 .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node), SYNC_NODE.RESYNC_NEEDED_SINCE.isNull()).execute() == 1;
@@ -307,6 +327,20 @@ public final class ControlStore implements AutoCloseable {
                 .where(SYNC_TABLE.TABLE_SCHEMA.eq(t.schema()), SYNC_TABLE.TABLE_NAME.eq(t.name())).execute()));
     }
 
+    /** Pauses a table of the sync owned at {@code fence} (a round that cannot reconcile it), in a transaction that checks the fence. */
+    public void pauseTable(Fence fence, TableRef table, String reason) {
+        requireMembers(fence.sync(), List.of(table));
+        dsl.transaction(cfg -> fenced(cfg, fence).update(SYNC_TABLE).set(SYNC_TABLE.PAUSED, true).set(SYNC_TABLE.PAUSE_REASON, reason)
+                .where(SYNC_TABLE.TABLE_SCHEMA.eq(table.schema()), SYNC_TABLE.TABLE_NAME.eq(table.name())).execute());
+    }
+
+    /** The transaction's context, after checking {@code fence} in it. */
+    public static DSLContext fenced(org.jooq.Configuration cfg, Fence fence) {
+        DSLContext tx = DSL.using(cfg);
+        tx.execute("select ibex.fence(?, ?)", fence.sync(), fence.epoch());
+        return tx;
+    }
+
     public void requireMembers(String sync, List<TableRef> tables) {
         sync(sync);
         for (TableRef t : tables) {
@@ -329,16 +363,26 @@ public final class ControlStore implements AutoCloseable {
      * once, and 'ibex node resync' takes it to wait for the round in progress. Empty when held.
      */
     public Optional<RoundLock> tryRoundLock(String sync) {
-        return roundLock(sync, "select pg_try_advisory_lock(hashtext('ibex round'), hashtext(?))", null);
+        return roundLock(sync, "select pg_try_advisory_lock(hashtext('ibex round'), hashtext(?))", null, null);
+    }
+
+    /**
+     * The same for the sync's owner at {@code fence}: while it holds the lock, its session is named
+     * after the fence, so that a later owner can end it ({@link Fence#endStale}) if this engine
+     * stops responding while it holds the lock.
+     */
+    public Optional<RoundLock> tryRoundLock(Fence fence) {
+        return roundLock(fence.sync(), "select l and pg_catalog.set_config('application_name', ?, false) is not null from "
+                + "(select pg_try_advisory_lock(hashtext('ibex round'), hashtext(?)) l) x", null, fence.sessionName());
     }
 
     /** Takes the sync's round lock, waiting at most {@code wait} for the round in progress; fails after that. */
     public RoundLock roundLock(String sync, Duration wait) {
-        return roundLock(sync, "select count(*) = 1 from (select pg_advisory_lock(hashtext('ibex round'), hashtext(?))) x", wait)
+        return roundLock(sync, "select count(*) = 1 from (select pg_advisory_lock(hashtext('ibex round'), hashtext(?))) x", wait, null)
                 .orElseThrow(() -> new IbexException("sync " + sync + ": could not take its round lock"));
     }
 
-    private Optional<RoundLock> roundLock(String sync, String sql, Duration wait) {
+    private Optional<RoundLock> roundLock(String sync, String sql, Duration wait, String sessionName) {
         java.sql.Connection c = null;
         try {
             c = pool.getConnection();
@@ -349,7 +393,12 @@ public final class ControlStore implements AutoCloseable {
             }
             boolean taken;
             try (var ps = c.prepareStatement(sql)) {
-                ps.setString(1, sync);
+                if (sessionName != null) {
+                    ps.setString(1, sessionName);
+                    ps.setString(2, sync);
+                } else {
+                    ps.setString(1, sync);
+                }
                 try (var rs = ps.executeQuery()) {
                     rs.next();
                     taken = rs.getBoolean(1);
@@ -366,7 +415,8 @@ public final class ControlStore implements AutoCloseable {
             }
             java.sql.Connection held = c;
             return Optional.of(() -> {
-                try (held; var ps = held.prepareStatement("select pg_advisory_unlock(hashtext('ibex round'), hashtext(?))")) {
+                try (held; var ps = held.prepareStatement("select pg_advisory_unlock(hashtext('ibex round'), hashtext(?)), "
+                        + "pg_catalog.set_config('application_name', 'ibex', false)")) {
                     ps.setString(1, sync);
                     ps.execute();
                 } catch (java.sql.SQLException e) {

@@ -1,5 +1,6 @@
 package dev.ibex.engine.journal;
 
+import dev.ibex.engine.fence.Fence;
 import static dev.ibex.schema.control.jooq.Tables.CONFLICT;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -13,6 +14,7 @@ import dev.ibex.conflict.Side;
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.UsageException;
+import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.round.ConflictSink;
@@ -71,10 +73,14 @@ public final class ConflictJournal implements ConflictSink {
     }
 
     @Override
-    public void record(String sync, TableRef table, List<Decision> conflicts) {
+    public void record(Fence fence, TableRef table, List<Decision> conflicts) {
         if (conflicts.isEmpty()) {
             return;
         }
+        dsl.transaction(cfg -> new ConflictJournal(ControlStore.fenced(cfg, fence)).record(fence.sync(), table, conflicts));
+    }
+
+    private void record(String sync, TableRef table, List<Decision> conflicts) {
         List<Decision> decided = new ArrayList<>();
         for (Decision d : conflicts) {
             if (Strategies.MANUAL.equals(d.strategy())) {

@@ -6,6 +6,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.IbexException;
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.round.PurgeLog;
 import dev.ibex.schema.control.jooq.tables.records.LedgerPurgeRecord;
@@ -29,11 +31,11 @@ public final class LedgerPurges implements PurgeLog {
     }
 
     @Override
-    public long open(String sync, TableRef table, List<List<String>> keys, List<VersionVector> versions, Collection<String> nodes) {
+    public long open(Fence fence, TableRef table, List<List<String>> keys, List<VersionVector> versions, Collection<String> nodes) {
         String entries = write(new Entries(keys, versions.stream().map(VersionVector::toArray).toList()));
-        return dsl.insertInto(LEDGER_PURGE).set(LEDGER_PURGE.SYNC_NAME, sync).set(LEDGER_PURGE.TABLE_SCHEMA, table.schema())
+        return dsl.transactionResult(cfg -> ControlStore.fenced(cfg, fence).insertInto(LEDGER_PURGE).set(LEDGER_PURGE.SYNC_NAME, fence.sync()).set(LEDGER_PURGE.TABLE_SCHEMA, table.schema())
                 .set(LEDGER_PURGE.TABLE_NAME, table.name()).set(LEDGER_PURGE.ENTRIES, entries)
-                .set(LEDGER_PURGE.NODES_LEFT, write(List.copyOf(nodes))).returning(LEDGER_PURGE.ID).fetchOne(LEDGER_PURGE.ID);
+                .set(LEDGER_PURGE.NODES_LEFT, write(List.copyOf(nodes))).returning(LEDGER_PURGE.ID).fetchOne(LEDGER_PURGE.ID));
     }
 
     @Override
@@ -59,13 +61,17 @@ public final class LedgerPurges implements PurgeLog {
     }
 
     @Override
-    public void left(long id, Collection<String> nodesLeft) {
-        if (nodesLeft.isEmpty()) {
-            dsl.deleteFrom(LEDGER_PURGE).where(LEDGER_PURGE.ID.eq(id)).execute();
-        } else {
-            dsl.update(LEDGER_PURGE).set(LEDGER_PURGE.NODES_LEFT, write(List.copyOf(nodesLeft))).where(LEDGER_PURGE.ID.eq(id)).execute();
-        }
+    public void left(Fence fence, long id, Collection<String> nodesLeft) {
+        dsl.transaction(cfg -> {
+            DSLContext tx = ControlStore.fenced(cfg, fence);
+            if (nodesLeft.isEmpty()) {
+                tx.deleteFrom(LEDGER_PURGE).where(LEDGER_PURGE.ID.eq(id)).execute();
+            } else {
+                tx.update(LEDGER_PURGE).set(LEDGER_PURGE.NODES_LEFT, write(List.copyOf(nodesLeft))).where(LEDGER_PURGE.ID.eq(id)).execute();
+            }
+        });
     }
+
 
     private static String write(Object o) {
         try {

@@ -5,6 +5,7 @@ import static dev.ibex.schema.control.jooq.Tables.SYNC_NODE;
 import static dev.ibex.schema.control.jooq.Tables.SYNC_STATE;
 
 import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.round.NodeRound;
 import dev.ibex.engine.round.RoundReport;
 import java.time.OffsetDateTime;
@@ -24,13 +25,14 @@ public final class RoundHistory {
         this.dsl = dsl;
     }
 
-    public void record(RoundReport r) {
+    /** Records the round's report, in a transaction that checks {@code fence} (the sync and the epoch it is owned at). */
+    public void record(RoundReport r, Fence fence) {
         String nodes = ConflictJournal.json(r.nodes());
         String error = r.errors().isEmpty() ? null : Redactor.text(String.join("; ", r.errors()));
         OffsetDateTime finished = OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC);
         List<String> reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toList();
         dsl.transaction(cfg -> {
-            DSLContext tx = org.jooq.impl.DSL.using(cfg);
+            DSLContext tx = dev.ibex.engine.config.ControlStore.fenced(cfg, fence);
             // one batch, one round trip: a report, not a decision, so the next round need not wait for
             // its flush to disk either (an OS crash may lose the last reports; every round's effects are
             // in the nodes' own commits)

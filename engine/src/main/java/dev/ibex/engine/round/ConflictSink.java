@@ -1,5 +1,6 @@
 package dev.ibex.engine.round;
 
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.conflict.Decision;
 import dev.ibex.conflict.ManualResolver;
 import dev.ibex.engine.config.TableRef;
@@ -8,8 +9,11 @@ import java.util.Map;
 
 /** Where a round sends the conflicts it decides, and where it finds operators' choices. */
 public interface ConflictSink {
-    /** Records decisions of one table that were conflicts (decided, held or applied choices), chunk by chunk. */
-    void record(String sync, TableRef table, List<Decision> conflicts);
+    /**
+     * Records decisions of one table that were conflicts (decided, held or applied choices), chunk
+     * by chunk, in a transaction that checks {@code fence} (the sync and the epoch it is owned at).
+     */
+    void record(Fence fence, TableRef table, List<Decision> conflicts);
 
     /** The operators' choices for a table's held conflicts that no round has applied yet, by key. */
     Map<List<String>, ManualResolver.Choice> choices(String sync, TableRef table);

@@ -7,6 +7,7 @@ import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.fence.Fence;
 import java.sql.Array;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -43,12 +44,13 @@ final class LedgerPurger {
     /** The same where the ordinal comes from the statement's {@code o} ({@link #delete}, which names it once). */
     private static final String VERSION_OF_NODE = "ibex.vv_trim(ibex.version(l.ibex_vv, l.ibex_local, (select ord from o)))";
 
-    private final String sync;
+    private final Fence fence;
     private final PurgeLog log;
     private long deleted;
 
-    LedgerPurger(String sync, PurgeLog log) {
-        this.sync = sync;
+    /** @param fence the sync and the epoch it is owned at: every delete, and every record of one, checks it */
+    LedgerPurger(Fence fence, PurgeLog log) {
+        this.fence = fence;
         this.log = log;
     }
 
@@ -63,7 +65,7 @@ final class LedgerPurger {
      * versions the others forgot.
      */
     void finish(List<NodeSession> sessions, List<String> errors, java.util.function.BiConsumer<NodeSession, String> dropped) {
-        for (long id : log.pending(sync)) {
+        for (long id : log.pending(fence.sync())) {
             PurgeLog.Batch b = log.batch(id);
             Set<String> left = new LinkedHashSet<>(b.nodesLeft());
             for (Iterator<NodeSession> it = sessions.iterator(); it.hasNext(); ) {
@@ -77,6 +79,9 @@ final class LedgerPurger {
                         left.remove(s.node.name());
                     }
                 } catch (SQLException | IbexException e) {
+                    if (Fence.rejected(e)) {
+                        throw Fence.asRejection("node " + s.node + ": finishing a ledger purge", e).orElseThrow();
+                    }
                     String why = "node " + s.node + ": finishing an interrupted ledger purge of table " + b.table() + ": "
                             + Redactor.firstLine(e.getMessage()) + "; the node sits this round out";
                     errors.add(why);
@@ -84,7 +89,7 @@ final class LedgerPurger {
                     dropped.accept(s, why);
                 }
             }
-            log.left(id, left);
+            log.left(fence, id, left);
         }
     }
 
@@ -186,7 +191,7 @@ final class LedgerPurger {
         }
         Set<String> left = new LinkedHashSet<>();
         sessions.forEach(s -> left.add(s.node.name()));
-        long id = log.open(sync, shape.table(), doomedKeys, doomedVersions, left);
+        long id = log.open(fence, shape.table(), doomedKeys, doomedVersions, left);
         SQLException failed = null;
         for (NodeSession s : sessions) {
             try {
@@ -197,7 +202,7 @@ final class LedgerPurger {
                 failed = e;
             }
         }
-        log.left(id, left);
+        log.left(fence, id, left);
         if (failed != null) {
             throw failed;
         }
@@ -216,7 +221,7 @@ final class LedgerPurger {
         String gone = "delete from " + ledger(shape) + " d where d.ctid in (select l.ctid from " + ledger(shape) + " l join seen "
                 + "on l.ctid = seen.c where " + VERSION + " = seen.v::bigint[] and l.ibex_base is null "
                 + "for update of l skip locked) returning 1";
-        try (PreparedStatement ps = bound(s, "with o as (select ?::integer as ord), seen as materialized (" + seen + "), gone as ("
+        try (PreparedStatement ps = bound(s, "with o as (select ?::integer as ord, " + fence.call() + " as fenced), seen as materialized (" + seen + "), gone as ("
                 + gone + ") select (select count(*) from gone), (select count(*) from seen)", shape, keys, versions);
              ResultSet rs = ps.executeQuery()) {
             rs.next();

@@ -21,9 +21,11 @@ final class NodeSession implements AutoCloseable {
     private Connection streamer;
     private static final String COUNTER = "select coalesce((select pg_catalog.pg_sequence_last_value(pg_catalog.format('%I.%I', "
             + "'ibex', c.changes_seq)::regclass) from ibex.capture c where c.sync_name = ? limit 1), 0), "
-            + "(extract(epoch from ibex.clock()) * 1000)::bigint";
+            + "(extract(epoch from ibex.clock()) * 1000)::bigint, "
+            + "coalesce((select f.epoch from ibex.sync_fence f where f.sync_name = ?), 0)";
 
     private long clockSkewMillis;
+    private long fenceEpoch;
 
     private NodeSession(NodeId node, DataSource pool, Connection reader, Connection writer) {
         this.node = node;
@@ -56,16 +58,18 @@ final class NodeSession implements AutoCloseable {
      * Reads the sync's change counter on the node (the sequence its capture triggers advance once
      * per statement; 0 when they never did) and measures the node's clock (the one capture stamps
      * changes with) against {@code clock} on the way, taking the middle of the round trip as the
-     * engine's time of the reading.
+     * engine's time of the reading; also reads the epoch of the sync's owner as the node holds it.
      */
     long changes(String sync, java.time.Clock clock) throws SQLException {
         try (PreparedStatement ps = reader.prepareStatement(COUNTER)) {
             ps.setString(1, sync);
+            ps.setString(2, sync);
             long before = clock.millis();
             try (ResultSet rs = ps.executeQuery()) {
                 long after = clock.millis();
                 rs.next();
                 clockSkewMillis = rs.getLong(2) - (before + after) / 2;
+                fenceEpoch = rs.getLong(3);
                 return rs.getLong(1);
             }
         }
@@ -74,6 +78,11 @@ final class NodeSession implements AutoCloseable {
     /** The sync's change counter on the node, as {@link #changes} reads it, without the clock. */
     long changes(String sync) throws SQLException {
         return changes(sync, java.time.Clock.systemUTC());
+    }
+
+    /** The epoch of the sync's owner as the node held it when {@link #changes} read it (0: no owner yet). */
+    long fenceEpoch() {
+        return fenceEpoch;
     }
 
     /** The node's clock minus the engine's, as {@link #changes} measured it. */

@@ -1,5 +1,6 @@
 package dev.ibex.engine.round;
 
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.config.TableRef;
 import java.util.Collection;
@@ -15,14 +16,14 @@ public interface PurgeLog {
     record Batch(long id, TableRef table, List<List<String>> keys, List<VersionVector> versions, Set<String> nodesLeft) {
     }
 
-    /** Records a batch about to be deleted from {@code nodes}; returns its id. */
-    long open(String sync, TableRef table, List<List<String>> keys, List<VersionVector> versions, Collection<String> nodes);
+    /** Records a batch about to be deleted from {@code nodes}, checking the fence; returns its id. */
+    long open(Fence fence, TableRef table, List<List<String>> keys, List<VersionVector> versions, Collection<String> nodes);
 
     /** Ids of the sync's unfinished batches, oldest first. */
     List<Long> pending(String sync);
 
     Batch batch(long id);
 
-    /** Records which nodes still have to delete the batch; forgets the batch when none has. */
-    void left(long id, Collection<String> nodesLeft);
+    /** Records which nodes still have to delete the batch, checking the fence; forgets the batch when none has. */
+    void left(Fence fence, long id, Collection<String> nodesLeft);
 }

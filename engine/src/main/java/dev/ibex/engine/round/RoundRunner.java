@@ -12,6 +12,7 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.capture.LogFolder;
 import dev.ibex.engine.capture.LogRotation;
 import dev.ibex.engine.window.Snapshot;
@@ -36,9 +37,10 @@ import javax.sql.DataSource;
  * and reports where it stopped; rounds started later stop before their first chunk.
  */
 public final class RoundRunner {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RoundRunner.class);
     /** Pauses a table that cannot be reconciled until someone fixes it, with the reason. */
     public interface TablePauser {
-        void pause(String sync, TableRef table, String reason);
+        void pause(Fence fence, TableRef table, String reason);
     }
 
     /** How a round's errors begin when the engine's stop cut it short. */
@@ -77,7 +79,12 @@ public final class RoundRunner {
         stopping = true;
     }
 
-    public RoundReport run(SyncSettings sync) {
+    /**
+     * Runs a round of {@code sync} as its owner at {@code fence}: every write of the round checks
+     * it; a node that holds an older epoch is raised to it first. Fails with {@link Fence.Rejected}
+     * as soon as the round finds that another engine took the sync.
+     */
+    public RoundReport run(SyncSettings sync, Fence fence) {
         Instant started = clock.instant();
         Map<String, NodeRound> nodes = new LinkedHashMap<>();
         List<String> errors = new ArrayList<>();
@@ -87,11 +94,11 @@ public final class RoundRunner {
         long conflicts = 0;
         boolean more = false;
         int tablesLeftBehind = 0;
-        LedgerPurger purger = new LedgerPurger(sync.name(), purges);
+        LedgerPurger purger = new LedgerPurger(fence, purges);
         try {
-            open(sync, sessions, counters, nodes, errors);
+            open(sync, fence, sessions, counters, nodes, errors);
             purger.finish(sessions, errors, (s, why) -> drop(s, why, counters, nodes));
-            Map<String, Snapshot> folds = fold(sync, sessions, counters, nodes, errors);
+            Map<String, Snapshot> folds = fold(fence, sessions, counters, nodes, errors);
             CrashPoints.reach(CrashPoints.LOGS_FOLDED);
             List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
             Map<TableRef, ChangedTables.TableState> states = sessions.size() < 2 ? Map.of() : tableStates(sync, active, sessions);
@@ -113,7 +120,7 @@ public final class RoundRunner {
                     }
                     ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
                     List<List<String>> chosen = choices.keySet().stream().sorted(KeyOrder.INSTANCE).toList();
-                    TableRound.Result r = new TableRound(sync.name(), t.table(), sessions, folds, state,
+                    TableRound.Result r = new TableRound(fence, t.table(), sessions, folds, state,
                             resolver, chosen, ordinal -> byOrdinal(sync, ordinal), () -> stopping, journal).run();
                     decided += r.decided();
                     conflicts += r.conflicts();
@@ -129,15 +136,19 @@ public final class RoundRunner {
                     }
                 } catch (TableStall e) {
                     String why = Redactor.text(e.getMessage());
-                    pauser.pause(sync.name(), t.table(), why);
+                    pauser.pause(fence, t.table(), why);
                     errors.add("table " + t.table() + " paused: " + why);
                 } catch (IbexException | SQLException e) {
+                    Optional<Fence.Rejected> fenced = Fence.asRejection("table " + t.table(), e);
+                    if (fenced.isPresent()) {
+                        throw fenced.get();
+                    }
                     tablesLeftBehind++;
                     errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
                 }
             }
             if (!stopping) {
-                tidy(sync, sessions, errors);
+                tidy(fence, sessions, errors);
                 more |= moreWork(sync, sessions, counters);
             }
             if (!stopping && sessions.size() >= 2 && purgeIfDue(sync, purger, sessions, errors)) {
@@ -161,14 +172,15 @@ public final class RoundRunner {
      * Folds every node's change log, all at once. A node whose fold fails sits this round out: its
      * ledger would not account for changes its rows show.
      */
-    private Map<String, Snapshot> fold(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters,
+    private Map<String, Snapshot> fold(Fence fence, List<NodeSession> sessions, Map<String, Long> counters,
                                        Map<String, NodeRound> nodes, List<String> errors) {
+        String sync = fence.sync();
         Map<String, Snapshot> out = new LinkedHashMap<>();
         List<Object> folded;
         try {
             folded = PerNode.each(sessions, s -> {
                 try {
-                    return LogFolder.fold(s.writer, s.node, sync.name());
+                    return LogFolder.fold(s.writer, s.node, fence);
                 } catch (IbexException e) {
                     return e;
                 }
@@ -181,8 +193,10 @@ public final class RoundRunner {
             NodeSession s = all.get(i);
             if (folded.get(i) instanceof LogFolder.Fold f) {
                 out.put(s.node.name(), f.snapshot());
-                listener.folded(sync.name(), s.node.name(), counters.get(s.node.name()), f.snapshot(), f.next());
+                listener.folded(sync, s.node.name(), counters.get(s.node.name()), f.snapshot(), f.next());
                 f.failed().forEach((t, why) -> errors.add("node " + s.node + ", table " + t + ": folding its change log: " + why));
+            } else if (folded.get(i) instanceof Fence.Rejected r) {
+                throw r;
             } else {
                 String why = Redactor.text(((IbexException) folded.get(i)).getMessage()) + "; the node sits this round out";
                 errors.add(why);
@@ -194,13 +208,16 @@ public final class RoundRunner {
     }
 
     /** Rotates and truncates change logs where due; a problem is reported, never fatal. */
-    private void tidy(SyncSettings sync, List<NodeSession> sessions, List<String> errors) {
+    private void tidy(Fence fence, List<NodeSession> sessions, List<String> errors) {
         Instant now = clock.instant();
         try {
             PerNode.each(sessions, s -> {
                 try {
-                    return LogRotation.tidy(s.writer, sync.name(), now).stream().map(p -> "node " + s.node + ", " + p).toList();
+                    return LogRotation.tidy(s.writer, fence, now).stream().map(p -> "node " + s.node + ", " + p).toList();
                 } catch (SQLException e) {
+                    if (Fence.rejected(e)) {
+                        throw Fence.asRejection("node " + s.node + ": tidying change logs", e).orElseThrow();
+                    }
                     return List.of("node " + s.node + ": tidying change logs: " + Redactor.firstLine(e.getMessage()));
                 }
             }).forEach(errors::addAll);
@@ -258,12 +275,12 @@ public final class RoundRunner {
      * Opens a session on every active node, all at once (each borrows two connections and reads its
      * change counter): an unreachable node is reported and left out of the round.
      */
-    private void open(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters,
+    private void open(SyncSettings sync, Fence fence, List<NodeSession> sessions, Map<String, Long> counters,
                       Map<String, NodeRound> nodes, List<String> errors) {
         sync.resyncNeeded().keySet().forEach(down::forget);
         List<Opened> opened;
         try {
-            opened = PerNode.all(sync.activeNodes(), n -> open(sync, n));
+            opened = PerNode.all(sync.activeNodes(), n -> open(sync, fence, n));
         } catch (SQLException e) {
             throw new IllegalStateException(e); // each node's failure is returned, not thrown
         }
@@ -283,6 +300,25 @@ public final class RoundRunner {
         }
     }
 
+    /**
+     * Raises the node's epoch of the sync to the fence's if it holds an older one (the first round
+     * of a new owner there), ending transactions of older owners that hold it up; fails when the
+     * node holds a newer one.
+     */
+    private static void takeFence(NodeSession s, Fence fence) throws SQLException {
+        if (s.fenceEpoch() > fence.epoch()) {
+            throw new Fence.Rejected("fenced: sync " + fence.sync() + " is at epoch " + s.fenceEpoch() + " on node " + s.node
+                    + ", this engine holds epoch " + fence.epoch());
+        }
+        if (s.fenceEpoch() < fence.epoch()) {
+            int ended = fence.take(s.writer, s.node.name());
+            if (ended > 0) {
+                LOG.warn("sync {}: took node {} at epoch {}, ending {} session(s) of an older owner that held it",
+                        fence.sync(), s.node, fence.epoch(), ended);
+            }
+        }
+    }
+
     /** A node's session and change counter for this round, or why it has none, or what went wrong unexpectedly. */
     private record Opened(NodeId node, NodeSession session, long counter, String why, RuntimeException failure) {
         Opened(NodeId node, NodeSession session, long counter, String why) {
@@ -290,7 +326,7 @@ public final class RoundRunner {
         }
     }
 
-    private Opened open(SyncSettings sync, NodeId n) {
+    private Opened open(SyncSettings sync, Fence fence, NodeId n) {
         String skipped = down.skip(n.name());
         if (skipped != null) {
             return new Opened(n, null, 0, skipped + " (still unreachable; probing it in the background)");
@@ -301,11 +337,18 @@ public final class RoundRunner {
             upgrade(n, pool);
             NodeSession s = NodeSession.open(n, pool);
             try {
-                return new Opened(n, s, s.changes(sync.name(), clock), null);
-            } catch (SQLException e) {
+                long counter = s.changes(sync.name(), clock);
+                takeFence(s, fence);
+                return new Opened(n, s, counter, null);
+            } catch (SQLException | RuntimeException e) {
                 s.close();
+                if (e instanceof RuntimeException r) {
+                    throw r;
+                }
                 throw new IbexException("node " + n + ": reading its change counter: " + Redactor.firstLine(e.getMessage()), e);
             }
+        } catch (Fence.Rejected e) {
+            return new Opened(n, null, 0, null, e);
         } catch (IbexException e) {
             String why = Redactor.text(e.getMessage());
             if (pool != null) {

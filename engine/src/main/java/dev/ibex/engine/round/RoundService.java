@@ -2,26 +2,41 @@ package dev.ibex.engine.round;
 
 import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.DurationText;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.fence.Fence;
+import dev.ibex.engine.fence.Ownership;
 import dev.ibex.engine.journal.ConflictJournal;
+import dev.ibex.engine.journal.LedgerPurges;
 import dev.ibex.engine.journal.RoundHistory;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Runs a round of a sync and records it: conflicts to the journal as they are decided, the report
  * to the round history. At most once a minute per sync it also purges journal entries and rounds
- * older than the sync's retention. Thread-safe; blocking.
+ * older than the sync's retention. Every write on behalf of the sync checks the {@link Fence} it
+ * is owned at. Thread-safe; blocking.
  */
 public final class RoundService {
-    private static final java.time.Duration PURGE_EVERY = java.time.Duration.ofMinutes(1);
+    /** The owner name of rounds run in process, outside an engine ({@link #run(String)}: tests, benchmarks). */
+    public static final String IN_PROCESS = "in-process";
+    private static final Duration PURGE_EVERY = Duration.ofMinutes(1);
 
     private final ControlStore control;
     private final RoundRunner runner;
     private final RoundHistory history;
     private final ConflictJournal journal;
+    private final Ownership ownership;
     private final Clock clock;
-    private final java.util.Map<String, java.time.Instant> purged = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Instant> purged = new ConcurrentHashMap<>();
+    private final Map<String, Fence> inProcess = new ConcurrentHashMap<>();
 
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock) {
         this(control, directory, clock, RoundRunner.PURGE_BUDGET, FoldListener.NONE);
@@ -31,33 +46,63 @@ public final class RoundService {
      * @param purgeBudget the time a round may spend purging ledgers (after one chunk); tests set zero to purge a chunk per round
      * @param folds       told about every fold (the engine's change poller)
      */
-    public RoundService(ControlStore control, NodeDirectory directory, Clock clock, java.time.Duration purgeBudget, FoldListener folds) {
+    public RoundService(ControlStore control, NodeDirectory directory, Clock clock, Duration purgeBudget, FoldListener folds) {
         this.control = control;
         this.journal = new ConflictJournal(control.dsl());
-        this.runner = new RoundRunner(directory, journal, new dev.ibex.engine.journal.LedgerPurges(control.dsl()),
-                (sync, table, reason) -> control.setTablesPaused(sync, java.util.List.of(table), true, reason), clock, purgeBudget,
+        this.runner = new RoundRunner(directory, journal, new LedgerPurges(control.dsl()), control::pauseTable, clock, purgeBudget,
                 folds);
         this.history = new RoundHistory(control.dsl());
+        this.ownership = new Ownership(control.dataSource());
         this.clock = clock;
+    }
+
+    public Ownership ownership() {
+        return ownership;
     }
 
     public SyncSettings settings(String sync) {
         return control.sync(sync);
     }
 
-    public RoundReport run(SyncSettings sync) {
-        RoundReport r = runner.run(sync);
+    /** Runs a round of {@code sync} as its owner at {@code fence}; see {@link RoundRunner#run}. */
+    public RoundReport run(SyncSettings sync, Fence fence) {
+        RoundReport r = runner.run(sync, fence);
         CrashPoints.reach(CrashPoints.ROUND_APPLIED);
-        history.record(r);
-        java.time.Instant now = clock.instant();
-        markAwayPastRetention(sync, r, now);
-        java.time.Instant last = purged.get(sync.name());
+        history.record(r, fence);
+        Instant now = clock.instant();
+        markAwayPastRetention(sync, fence, r, now);
+        Instant last = purged.get(sync.name());
         if (last == null || last.plus(PURGE_EVERY).isBefore(now)) {
-            journal.purge(sync.name(), sync.journalRetention(), now);
-            history.purge(sync.name(), sync.journalRetention(), now);
+            control.dsl().transaction(cfg -> {
+                var tx = ControlStore.fenced(cfg, fence);
+                new ConflictJournal(tx).purge(sync.name(), sync.journalRetention(), now);
+                new RoundHistory(tx).purge(sync.name(), sync.journalRetention(), now);
+            });
             purged.put(sync.name(), now);
         }
         return r;
+    }
+
+    /**
+     * A round outside an engine (tests, benchmarks, one-off runs): takes the sync for
+     * {@link #IN_PROCESS} on first use, whoever owned it, and again if another owner took it since.
+     */
+    public RoundReport run(SyncSettings sync) {
+        Fence fence = inProcess.computeIfAbsent(sync.name(), this::takeInProcess);
+        try {
+            return run(sync, fence);
+        } catch (RuntimeException e) {
+            if (!Fence.rejected(e)) {
+                throw e;
+            }
+            inProcess.remove(sync.name(), fence);
+            return run(sync, inProcess.computeIfAbsent(sync.name(), this::takeInProcess));
+        }
+    }
+
+    private Fence takeInProcess(String sync) {
+        return ownership.take(sync, IN_PROCESS, engine -> false)
+                .orElseThrow(() -> new dev.ibex.engine.UsageException("unknown sync '" + sync + "': see 'ibex sync list'"));
     }
 
     /**
@@ -65,14 +110,14 @@ public final class RoundService {
      * the sync's node retention as needing a resync: rounds leave it out from now on, so that it no
      * longer holds back ledger purging, until 'ibex node resync' brings it back.
      */
-    private void markAwayPastRetention(SyncSettings sync, RoundReport r, java.time.Instant now) {
+    private void markAwayPastRetention(SyncSettings sync, Fence fence, RoundReport r, Instant now) {
         for (NodeRound n : r.nodes().values()) {
             if (n.reachable()) {
                 continue;
             }
             history.lastReached(sync.name(), n.node()).filter(t -> t.toInstant().plus(sync.nodeRetention()).isBefore(now))
-                    .ifPresent(t -> control.markResyncNeeded(sync.name(), n.node(), "unreachable since " + t
-                            + ", longer than the node retention (" + dev.ibex.engine.config.DurationText.format(sync.nodeRetention()) + "); ledger entries are no longer kept "
+                    .ifPresent(t -> control.markResyncNeeded(fence, n.node(), "unreachable since " + t
+                            + ", longer than the node retention (" + DurationText.format(sync.nodeRetention()) + "); ledger entries are no longer kept "
                             + "for it and its changes since then will be discarded; bring it back with 'ibex node resync "
                             + n.node() + "'"));
         }
@@ -88,17 +133,29 @@ public final class RoundService {
     }
 
     /**
-     * A round with the settings as they are now in the control database (so that a pause takes
-     * effect from the next round), or nothing when the sync is paused or gone, or when someone else
-     * holds its round lock (another engine, or a resync waiting for rounds to leave a node alone).
+     * A round as the sync's owner at {@code fence}, with the settings as they are now in the control
+     * database (so that a pause takes effect from the next round); nothing when the sync is paused
+     * or gone, or when someone else holds its round lock (a resync waiting for rounds to leave a node
+     * alone, or an older owner's round still in flight). Fails with {@link Fence.Rejected} when
+     * another engine has taken the sync since.
      */
-    public java.util.Optional<RoundReport> runIfActive(String sync) {
-        java.util.Optional<ControlStore.RoundLock> lock = control.tryRoundLock(sync);
+    public Optional<RoundReport> runIfActive(Fence fence) {
+        Optional<ControlStore.RoundLock> lock = control.tryRoundLock(fence);
         if (lock.isEmpty()) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         try (ControlStore.RoundLock held = lock.get()) {
-            return control.findSync(sync).filter(s -> !s.paused()).map(this::run);
+            Optional<ControlStore.Owned> owned = control.findOwned(fence.sync());
+            if (owned.isPresent() && owned.get().epoch() != fence.epoch()) {
+                throw new Fence.Rejected("fenced: sync " + fence.sync() + " was taken at epoch " + owned.get().epoch()
+                        + "; this engine held epoch " + fence.epoch());
+            }
+            return owned.map(ControlStore.Owned::settings).filter(s -> !s.paused()).map(s -> run(s, fence));
         }
+    }
+
+    /** The epochs this service took for rounds in process, by sync (for tests that check fencing). */
+    public List<Fence> inProcessFences() {
+        return List.copyOf(inProcess.values());
     }
 }

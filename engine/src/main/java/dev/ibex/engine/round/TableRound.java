@@ -4,6 +4,7 @@ import dev.ibex.conflict.ConflictResolver;
 import dev.ibex.conflict.Decision;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.CrashPoints;
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.apply.ApplyResult;
 import dev.ibex.engine.apply.ApplyWriter;
@@ -63,7 +64,7 @@ final class TableRound {
         return t;
     });
 
-    private final String sync;
+    private final Fence fence;
     private final TableRef table;
     private final List<NodeSession> sessions;
     private final Map<String, Snapshot> folds;
@@ -86,16 +87,17 @@ final class TableRound {
     private boolean leftBehind;
 
     /**
+     * @param fence      the epoch the round's sync is owned at: every transaction it writes checks it
      * @param folds      per node of the round, the snapshot of its fold this round
      * @param state      what the round read of this table: the nodes whose changes to it some other node
      *                   lacks, its definitions and watermarks (read here when the round could not)
      * @param chosenKeys keys with an operator's choice waiting to be applied ({@code manual}); they are
      *                   decided in this round whether or not they changed
      */
-    TableRound(String sync, TableRef table, List<NodeSession> sessions, Map<String, Snapshot> folds, ChangedTables.TableState state,
+    TableRound(Fence fence, TableRef table, List<NodeSession> sessions, Map<String, Snapshot> folds, ChangedTables.TableState state,
                ConflictResolver resolver, List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal,
                BooleanSupplier stopping, ConflictSink journal) {
-        this.sync = sync;
+        this.fence = fence;
         this.table = table;
         this.sessions = sessions;
         this.folds = folds;
@@ -148,7 +150,7 @@ final class TableRound {
         Pass(TableShape shape) {
             this.shape = shape;
             this.reader = new SideReader(shape, resolver.needsBase());
-            this.writer = new ApplyWriter(shape, resolver.needsBase());
+            this.writer = new ApplyWriter(shape, resolver.needsBase(), fence);
         }
 
         /**
@@ -321,7 +323,7 @@ final class TableRound {
             deferred += later;
             CrashPoints.reach(CrashPoints.CHUNK_DECIDED);
             conflicts += conflicted.size();
-            journal.record(sync, table, conflicted);
+            journal.record(fence, table, conflicted);
             CrashPoints.reach(CrashPoints.JOURNAL_WRITTEN);
             return new Decided(changes, later, chars);
         }
@@ -409,7 +411,7 @@ final class TableRound {
     }
 
     private String resume() {
-        return "'ibex table resume " + sync + " " + table + "'";
+        return "'ibex table resume " + fence.sync() + " " + table + "'";
     }
 
     /** A merged row from a custom resolver must have the table's columns and keep the key. */

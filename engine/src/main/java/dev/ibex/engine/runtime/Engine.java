@@ -2,13 +2,16 @@ package dev.ibex.engine.runtime;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.NodeSettings;
 import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.fence.Engines;
 import dev.ibex.engine.round.RoundRunner;
 import dev.ibex.engine.round.RoundService;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -17,7 +20,11 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * The running engine: an actor system whose guardian runs every configured sync on its schedule,
@@ -35,8 +42,17 @@ public final class Engine implements AutoCloseable {
     static final Duration POLL_EVERY = Duration.ofMillis(5);
     /** How long {@link #close()} waits for rounds in flight before abandoning them. */
     public static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
+    /** The cluster role that names an engine: {@code engine:NAME}. */
+    static final String ROLE_PREFIX = "engine:";
+    /** This build's version, as {@code ibex engines} lists it. */
+    public static final String VERSION = java.util.Objects.requireNonNullElse(Engine.class.getPackage().getImplementationVersion(), "dev");
 
     private final ControlStore control;
+    private final String name;
+    private final String address;
+    private final Instant started = Instant.now();
+    private final Engines engines;
+    private final AtomicLong fenceRejections = new AtomicLong();
     private final NodeDirectory directory;
     private final RoundService rounds;
     private final Queue<String> stopReport = new ConcurrentLinkedQueue<>();
@@ -44,26 +60,27 @@ public final class Engine implements AutoCloseable {
     private final WakeListener kicks;
     private final Map<String, ChangePoller> pollers = new ConcurrentHashMap<>();
     private final Thread watcher;
+    private final boolean clustered;
     private volatile boolean closed;
 
-    private Engine(ControlStore control) {
+    private Engine(ControlStore control, EngineOptions options) {
         this.control = control;
+        this.clustered = options.cluster() != null;
+        this.address = clustered ? options.cluster().bind().toString() : null;
+        this.name = options.name() != null ? options.name()
+                : clustered ? address : hostName() + "/" + ProcessHandle.current().pid();
+        this.engines = new Engines(control.dataSource());
         this.directory = new NodeDirectory(control::node);
         this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
                 (sync, node, counter, snapshot, next) -> poller(node).folded(sync, counter, snapshot, next));
-        Config config = ConfigFactory.parseString("""
-                pekko.loglevel = INFO
-                pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
-                pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
-                pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
-                pekko.jvm-shutdown-hooks = off
-                ibex-jdbc { type = Dispatcher, executor = "thread-pool-executor", thread-pool-executor { fixed-pool-size = 16 }, throughput = 1 }
-                """).withFallback(ConfigFactory.load());
+        Config config = config(options);
+        Claim claim = new Claim(name, clustered ? this::isReachableMember : engines::running, fenceRejections::incrementAndGet);
         this.system = ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc", note -> {
             if (closed) {
                 stopReport.add(note);
             }
-        }), "ibex", config);
+        }, claim, clustered), "ibex", config);
+        heartbeat("up");
         this.kicks = new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake);
         this.watcher = new Thread(this::watchNodes, "ibex-node-watch");
         this.watcher.setDaemon(true);
@@ -71,7 +88,83 @@ public final class Engine implements AutoCloseable {
     }
 
     public static Engine start(ControlStore control) {
-        return new Engine(control);
+        return start(control, EngineOptions.STANDALONE);
+    }
+
+    public static Engine start(ControlStore control, EngineOptions options) {
+        return new Engine(control, options);
+    }
+
+    /** The actor system's settings: Ibex's own, and for a cluster member {@code ibex-cluster.conf} with its overrides. */
+    private Config config(EngineOptions options) {
+        Config own = ConfigFactory.parseString("""
+                pekko.loglevel = INFO
+                pekko.loggers = ["org.apache.pekko.event.slf4j.Slf4jLogger"]
+                pekko.logging-filter = "org.apache.pekko.event.slf4j.Slf4jLoggingFilter"
+                pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
+                pekko.jvm-shutdown-hooks = off
+                ibex-jdbc { type = Dispatcher, executor = "thread-pool-executor", thread-pool-executor { fixed-pool-size = 16 }, throughput = 1 }
+                """);
+        if (!clustered) {
+            return own.withFallback(ConfigFactory.load());
+        }
+        EngineOptions.Cluster c = options.cluster();
+        Config command = ConfigFactory.empty()
+                .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(c.bind().host()))
+                .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(c.bind().port()))
+                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(
+                        c.seeds().stream().map(s -> "pekko://ibex@" + s).toList()))
+                .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(List.of(ROLE_PREFIX + name)));
+        Config file = ConfigFactory.empty();
+        if (c.config() != null) {
+            if (!java.nio.file.Files.isReadable(c.config())) {
+                throw new dev.ibex.engine.UsageException("--cluster-config: cannot read " + c.config());
+            }
+            file = ConfigFactory.parseFile(c.config().toFile());
+        }
+        // system properties win over the file, which wins over the jar's ibex-cluster.conf
+        return ConfigFactory.systemProperties().withFallback(command).withFallback(file).withFallback(own)
+                .withFallback(ConfigFactory.parseResources("ibex-cluster.conf")).withFallback(ConfigFactory.load()).resolve();
+    }
+
+    /** True when {@code engine} is a member of this engine's cluster that this engine can reach. */
+    private boolean isReachableMember(String engine) {
+        Cluster cluster = Cluster.get(system);
+        var state = cluster.state();
+        for (Member m : state.getMembers()) {
+            if (m.hasRole(ROLE_PREFIX + engine) && !state.getUnreachable().contains(m)
+                    && (m.status() == MemberStatus.up() || m.status() == MemberStatus.joining()
+                    || m.status() == MemberStatus.weaklyUp() || m.status() == MemberStatus.leaving())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** This engine's name: the owner the control database records for the syncs it runs. */
+    public String name() {
+        return name;
+    }
+
+    /** Fence rejections this engine met: writes refused because another engine had taken the sync. */
+    public long fenceRejections() {
+        return fenceRejections.get();
+    }
+
+    private void heartbeat(String state) {
+        try {
+            engines.heartbeat(name, address, state, VERSION, started);
+        } catch (RuntimeException e) {
+            // the control database is unreachable: the guardian reports it; the row says so by its age
+        }
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "localhost";
+        }
     }
 
     /** Starts a round of {@code sync} now (or right after the one in flight). */
@@ -82,6 +175,7 @@ public final class Engine implements AutoCloseable {
     /** Keeps one change poller per configured node; picks up nodes added while running. */
     private void watchNodes() {
         while (!closed) {
+            heartbeat("up");
             try {
                 List<NodeSettings> nodes = control.nodes();
                 for (NodeSettings n : nodes) {
@@ -133,7 +227,13 @@ public final class Engine implements AutoCloseable {
         }
         closed = true;
         rounds.stop();
-        system.tell(new Guardian.Stop());
+        heartbeat("stopping");
+        if (clustered) {
+            // leaves the cluster: Sharding hands each sync over (its round in flight ends first, then it is released)
+            org.apache.pekko.actor.CoordinatedShutdown.get(system).run(org.apache.pekko.actor.CoordinatedShutdown.clusterLeavingReason());
+        } else {
+            system.tell(new Guardian.Stop());
+        }
         try {
             system.getWhenTerminated().toCompletableFuture().get(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
@@ -145,6 +245,7 @@ public final class Engine implements AutoCloseable {
         kicks.close();
         pollers.values().forEach(ChangePoller::close);
         watcher.interrupt();
+        heartbeat("stopped");
         directory.close();
     }
 }

@@ -1,6 +1,8 @@
 package dev.ibex.engine.runtime;
 
 import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.fence.Fence;
+import dev.ibex.engine.fence.Ownership;
 import dev.ibex.engine.round.RoundReport;
 import dev.ibex.engine.round.RoundRunner;
 import dev.ibex.engine.round.RoundService;
@@ -18,25 +20,45 @@ import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
  * One sync's schedule: a single-shot timer re-armed after each round (so two rounds of a sync
  * never overlap), kicks that start a round at once (or right after the one in flight), pause by
  * configuration, and exponential backoff after failed rounds. The round itself runs on the
- * blocking dispatcher and comes back with {@code pipeToSelf}. Holds no data, only schedule state.
+ * blocking dispatcher and comes back with {@code pipeToSelf}. Before its first round it takes the
+ * sync ({@link Ownership}); it gives it up when it stops, and stops running it when a fence
+ * refuses its writes. Holds no data, only schedule state and the sync's {@link Fence}.
+ *
+ * <p>In a cluster it is the sync's Cluster Sharding entity: it waits for its settings from its
+ * engine's guardian, and {@link Stop} is its hand-off message (the round in flight ends first).
  */
 final class SyncActor {
     interface Command {
     }
 
-    record Tick() implements Command {
+    /** Messages that never leave the engine's JVM. */
+    interface Local extends Command, org.apache.pekko.actor.NoSerializationVerificationNeeded {
     }
 
-    record Kick() implements Command {
+    record Tick() implements Local {
     }
 
-    record Update(SyncSettings settings) implements Command {
+    record Kick() implements Local {
     }
 
-    record Stop() implements Command {
+    record Update(SyncSettings settings) implements Local {
     }
 
-    private record Done(RoundReport report, Throwable failure) implements Command {
+    record Stop() implements Local {
+    }
+
+    /** From any engine's guardian, through Cluster Sharding: the sync exists, its entity must run somewhere. */
+    record Ensure(String sync) implements Command, ClusterMessage {
+    }
+
+    private record Done(Outcome outcome, Throwable failure) implements Local {
+        RoundReport report() {
+            return outcome == null ? null : outcome.report();
+        }
+    }
+
+    /** What a turn did: the fence it ran with (null when another engine owns the sync, named in {@code owner}) and its round. */
+    private record Outcome(Fence fence, RoundReport report, String owner) {
     }
 
     static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
@@ -46,15 +68,23 @@ final class SyncActor {
     private final RoundService rounds;
     private final Executor blocking;
     private final Consumer<String> onStop;
+    private final Claim claim;
+    private final String name;
+    /** Null until the guardian sends them (an entity starts with its name only). */
     private SyncSettings settings;
+    /** The epoch this engine owns the sync at; null until it takes the sync, and again once fenced. */
+    private Fence fence;
+    private String ownerElsewhere;
     private boolean running;
     private boolean again;
     private boolean stopping;
     private int failures;
 
     private SyncActor(ActorContext<Command> ctx, TimerScheduler<Command> timers, RoundService rounds, Executor blocking,
-                      SyncSettings settings, Consumer<String> onStop) {
+                      String name, SyncSettings settings, Consumer<String> onStop, Claim claim) {
         this.ctx = ctx;
+        this.name = name;
+        this.claim = claim;
         this.onStop = onStop;
         this.timers = timers;
         this.rounds = rounds;
@@ -62,11 +92,28 @@ final class SyncActor {
         this.settings = settings;
     }
 
-    /** @param onStop told, when the actor stops, what became of the round it had in flight */
-    static Behavior<Command> create(RoundService rounds, Executor blocking, SyncSettings settings, Consumer<String> onStop) {
+    /**
+     * @param onStop told, when the actor stops, what became of the round it had in flight
+     * @param claim  how this engine takes the sync: its name, and which other owners it must leave it to
+     */
+    static Behavior<Command> create(RoundService rounds, Executor blocking, SyncSettings settings, Consumer<String> onStop,
+                                    Claim claim) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            SyncActor a = new SyncActor(ctx, timers, rounds, blocking, settings, onStop);
+            SyncActor a = new SyncActor(ctx, timers, rounds, blocking, settings.name(), settings, onStop, claim);
             ctx.getSelf().tell(new Tick());
+            return a.behavior();
+        }));
+    }
+
+    /**
+     * The sync's Cluster Sharding entity: tells {@code guardian} it runs here and starts with the
+     * settings the guardian sends back.
+     */
+    static Behavior<Command> entity(RoundService rounds, Executor blocking, String name, Consumer<String> onStop, Claim claim,
+                                    org.apache.pekko.actor.typed.ActorRef<Guardian.Command> guardian) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            SyncActor a = new SyncActor(ctx, timers, rounds, blocking, name, null, onStop, claim);
+            guardian.tell(new Guardian.EntityStarted(name, ctx.getSelf()));
             return a.behavior();
         }));
     }
@@ -76,23 +123,26 @@ final class SyncActor {
                 .onMessage(Tick.class, m -> start())
                 .onMessage(Kick.class, m -> start())
                 .onMessage(Update.class, m -> {
+                    boolean first = settings == null;
                     settings = m.settings();
-                    return Behaviors.same();
+                    return first ? start() : Behaviors.same();
                 })
+                .onMessage(Ensure.class, m -> Behaviors.same())
                 .onMessage(Done.class, this::done)
                 .onMessage(Stop.class, m -> {
                     stopping = true;
                     if (running) {
                         return Behaviors.same();
                     }
-                    onStop.accept("sync " + settings.name() + ": no round in flight");
+                    release();
+                    onStop.accept("sync " + name + ": no round in flight");
                     return Behaviors.stopped();
                 })
                 .build();
     }
 
     private Behavior<Command> start() {
-        if (stopping) {
+        if (stopping || settings == null) {
             return Behaviors.same();
         }
         if (running) {
@@ -106,16 +156,59 @@ final class SyncActor {
         running = true;
         again = false;
         timers.cancel("tick");
-        String name = settings.name();
-        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> rounds.runIfActive(name).orElse(null), blocking), Done::new);
+        Fence held = fence;
+        ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> turn(name, held), blocking), Done::new);
         return Behaviors.same();
     }
 
-    private Behavior<Command> done(Done d) {
+    /** Takes the sync if this engine does not own it yet (and may), then runs a round; blocking. */
+    private Outcome turn(String name, Fence held) {
+        Fence f = held;
+        if (f == null) {
+            java.util.Optional<Fence> taken = rounds.ownership().take(name, claim.engine(), claim.ownerStillRuns());
+            if (taken.isEmpty()) {
+                return new Outcome(null, null, rounds.ownership().owner(name).map(Ownership.Owner::engine).orElse(null));
+            }
+            f = taken.get();
+        }
+        try {
+            return new Outcome(f, rounds.runIfActive(f).orElse(null), null);
+        } catch (RuntimeException e) {
+            throw new java.util.concurrent.CompletionException(new Turned(f, e));
+        }
+    }
+
+    /** A round that failed, with the fence it ran with. */
+    private static final class Turned extends RuntimeException {
+        final Fence fence;
+
+        Turned(Fence fence, RuntimeException cause) {
+            super(cause);
+            this.fence = fence;
+        }
+    }
+
+    private Behavior<Command> done(Done raw) {
         running = false;
+        Done d = unwrap(raw);
         if (stopping) {
+            release();
             onStop.accept(stopped(d));
             return Behaviors.stopped();
+        }
+        if (d.failure() != null && Fence.rejected(d.failure())) {
+            fenced(d.failure());
+            timers.startSingleTimer("tick", new Tick(), settings.interval());
+            return Behaviors.same();
+        }
+        if (d.outcome() != null && d.outcome().fence() == null) {
+            if (!java.util.Objects.equals(ownerElsewhere, d.outcome().owner())) {
+                ctx.getLog().info("sync {}: owned by engine {}, which still runs it; this engine leaves it alone", name,
+                        d.outcome().owner());
+                ownerElsewhere = d.outcome().owner();
+            }
+            timers.startSingleTimer("tick", new Tick(), settings.interval());
+            return Behaviors.same();
         }
         // a partial round (a node down, a table paused) replicated among the others: no backoff for them; but a table
         // some target did not fully take (a lock timeout, a dropped connection, rows an application held locked) is
@@ -123,13 +216,13 @@ final class SyncActor {
         boolean failed = d.failure() != null
                 || (d.report() != null && ("failed".equals(d.report().outcome()) || d.report().tablesLeftBehind() > 0));
         if (d.failure() != null) {
-            ctx.getLog().warn("sync {}: round failed: {}", settings.name(), FailureText.of(d.failure()));
+            ctx.getLog().warn("sync {}: round failed: {}", name, FailureText.of(d.failure()));
         } else if (d.report() != null && !d.report().errors().isEmpty()) {
-            ctx.getLog().warn("sync {}: round finished with errors: {}", settings.name(), d.report().errors());
+            ctx.getLog().warn("sync {}: round finished with errors: {}", name, d.report().errors());
         }
         if (d.report() != null) {
             ctx.getLog().debug("sync {}: round {} in {} ms: {} keys decided, {} rows applied, {} conflicts, more work: {}",
-                    settings.name(), d.report().outcome(), d.report().duration().toMillis(), d.report().keysDecided(),
+                    name, d.report().outcome(), d.report().duration().toMillis(), d.report().keysDecided(),
                     d.report().rowsApplied(), d.report().conflicts(), d.report().moreWork());
         }
         failures = failed ? failures + 1 : 0;
@@ -138,9 +231,53 @@ final class SyncActor {
         return Behaviors.same();
     }
 
+    /** The turn's outcome with its failure unwrapped; remembers the fence the turn ran with. */
+    private Done unwrap(Done d) {
+        Throwable f = d.failure();
+        while (f instanceof java.util.concurrent.CompletionException && f.getCause() != null) {
+            f = f.getCause();
+        }
+        if (f instanceof Turned t) {
+            fence = t.fence;
+            return new Done(null, t.getCause());
+        }
+        if (d.outcome() != null) {
+            Fence before = fence;
+            fence = d.outcome().fence();
+            if (fence != null && before == null) {
+                ctx.getLog().info("sync {}: this engine owns it now, at epoch {}", name, fence.epoch());
+                ownerElsewhere = null;
+            }
+        }
+        return new Done(d.outcome(), f);
+    }
+
+    /** Another engine took the sync: this one commits nothing more for it, says so, and counts it. */
+    private void fenced(Throwable failure) {
+        String why = FailureText.of(failure);
+        ctx.getLog().warn("sync {}: fence rejected this engine's write (epoch {}), the sync has another owner now: {}", name,
+                fence == null ? "?" : fence.epoch(), why);
+        fence = null;
+        CompletableFuture.runAsync(() -> rounds.ownership().recordRejection(name, why), blocking).exceptionally(e -> null);
+        claim.rejections().run();
+    }
+
+    /** Gives the sync up when the actor stops (the engine stops, or hands the sync over); best effort. */
+    private void release() {
+        if (fence != null) {
+            Fence f = fence;
+            fence = null;
+            try {
+                rounds.ownership().release(f);
+            } catch (RuntimeException e) {
+                ctx.getLog().warn("sync {}: could not release it on stopping: {}", name, FailureText.of(e));
+            }
+        }
+    }
+
     /** What the stop did to the round that was in flight: finished, or ended at a chunk boundary. */
     private String stopped(Done d) {
-        String sync = "sync " + settings.name() + ": ";
+        String sync = "sync " + name + ": ";
         if (d.failure() != null) {
             return sync + "the round in flight failed (its open transaction rolled back): " + d.failure();
         }
