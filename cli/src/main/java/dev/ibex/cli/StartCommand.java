@@ -1,27 +1,58 @@
 package dev.ibex.cli;
 
 import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.UsageException;
 import dev.ibex.engine.runtime.Engine;
+import dev.ibex.engine.runtime.EngineOptions;
 import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 @Command(name = "start", mixinStandardHelpOptions = true,
-        description = "Run the engine in the foreground until SIGTERM or Ctrl-C; a round in flight stops after the chunk "
-                + "it is applying (or is abandoned after 15 s), with nothing half-applied.")
+        description = {"Run the engine in the foreground until SIGTERM or Ctrl-C; a round in flight stops after the chunk "
+                + "it is applying (or is abandoned after 15 s), with nothing half-applied.",
+                "",
+                "Alone, the engine runs every sync of the control database that no other running engine owns. With "
+                + "--cluster-bind and --cluster-seeds it joins the other engines in a Pekko Cluster: each sync runs on exactly "
+                + "one engine, the syncs spread over the engines, and when an engine stops, crashes or is cut off its syncs move "
+                + "to the others (see 'Running several engines' in README.md). Cluster settings: ibex-cluster.conf in the jar, "
+                + "overridden by --cluster-config FILE and by -D system properties."})
 final class StartCommand implements Callable<Integer> {
     @Mixin
     ControlOptions control;
     @Spec
     CommandSpec spec;
 
+    @Option(names = "--engine-name", paramLabel = "NAME",
+            description = "This engine's name, recorded as the owner of the syncs it runs and listed by 'ibex engines' "
+                    + "(default: HOST:PORT of --cluster-bind, or HOST/PID alone).")
+    String engineName;
+
+    @Option(names = "--cluster-bind", paramLabel = "HOST:PORT",
+            description = "Join a cluster of engines, listening on HOST:PORT for the others (Artery TCP).")
+    String clusterBind;
+
+    @Option(names = "--cluster-seeds", paramLabel = "HOST:PORT[,HOST:PORT...]", split = ",",
+            description = "Engines to join the cluster through; list the same seeds on every engine. The first seed forms "
+                    + "the cluster when it starts and no other seed runs.")
+    List<String> clusterSeeds;
+
+    @Option(names = "--cluster-config", paramLabel = "FILE",
+            description = "A HOCON file whose settings override the jar's ibex-cluster.conf (for example the Split Brain "
+                    + "Resolver's strategy).")
+    Path clusterConfig;
+
     @Override
     public Integer call() throws InterruptedException {
+        EngineOptions options = options();
         ControlStore c = control.open();
-        Engine engine = Engine.start(c);
+        Engine engine = Engine.start(c, options);
         PrintWriter out = spec.commandLine().getOut();
         Thread hook = new Thread(() -> {
             out.println("ibex engine stopping: rounds in flight end after the chunk they are applying");
@@ -33,12 +64,31 @@ final class StartCommand implements Callable<Integer> {
             c.close();
         }, "ibex-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        out.println("ibex engine running (" + c.syncs().size() + " sync(s)); stop with SIGTERM or Ctrl-C");
+        out.println("ibex engine running (engine " + engine.name() + ", " + c.syncs().size() + " sync(s)"
+                + (options.cluster() != null ? ", cluster member at " + options.cluster().bind() + ", seeds "
+                + options.cluster().seeds().stream().map(Object::toString).collect(java.util.stream.Collectors.joining(","))
+                : "") + "); stop with SIGTERM or Ctrl-C");
         out.flush();
         engine.awaitTermination();
         if (!engine.stoppedOnRequest()) {
             throw Cli.failed("the engine stopped by itself; see the log above");
         }
         return Cli.OK;
+    }
+
+    private EngineOptions options() {
+        if (engineName != null && engineName.isBlank()) {
+            throw new UsageException("--engine-name must not be empty");
+        }
+        if (clusterBind == null && clusterSeeds == null && clusterConfig == null) {
+            return new EngineOptions(engineName, null);
+        }
+        if (clusterBind == null || clusterSeeds == null) {
+            throw new UsageException("a cluster member needs both --cluster-bind HOST:PORT and --cluster-seeds HOST:PORT[,...]");
+        }
+        EngineOptions.HostPort bind = EngineOptions.HostPort.parse("--cluster-bind", clusterBind);
+        List<EngineOptions.HostPort> seeds = clusterSeeds.stream().map(s -> EngineOptions.HostPort.parse("--cluster-seeds", s.trim()))
+                .toList();
+        return new EngineOptions(engineName, new EngineOptions.Cluster(bind, seeds, clusterConfig));
     }
 }

@@ -1,10 +1,12 @@
 package dev.ibex.cli;
 
+import dev.ibex.engine.status.EngineStatus;
 import dev.ibex.engine.status.StatusReader;
 import dev.ibex.engine.status.SyncStatus;
 import java.io.PrintWriter;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.locks.LockSupport;
@@ -16,8 +18,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 @Command(name = "status", mixinStandardHelpOptions = true, description = {
-        "Per sync: state, nodes (reachable, pending changes, lag, clock skew, ledger entries and size), last round, total pending,",
-        "lag, open conflicts, last error and warnings (unreachable nodes, nodes needing a resync, clock skew above the sync's",
+        "Per sync: state, owner engine (and whether it still responds), nodes (reachable, pending changes, lag, clock skew,",
+        "ledger entries and size), last round, total pending, lag, open conflicts, last error, writes its fence refused (from an",
+        "engine that had lost the sync) and warnings (unreachable nodes, nodes needing a resync, clock skew above the sync's",
         "--max-clock-skew, conflicts held for an operator).",
         "Pending and lag are read from the nodes' ledgers, not from the engine's memory; clock skew is the node's clock minus",
         "the engine's as the last round measured it (measured now for a node no round has reached)."})
@@ -65,6 +68,11 @@ final class StatusCommand implements Callable<Integer> {
     static void printOne(PrintWriter out, SyncStatus st) {
         out.printf("sync %s: %s, strategy %s, %d pending, lag %s, %d open conflict(s)%n", st.sync(), st.state(), st.strategy(),
                 st.pending(), st.lagSeconds() == null ? "0 s" : String.format("%.3f s", st.lagSeconds()), st.openConflicts());
+        out.println("  owner: " + owner(st.owner()));
+        if (st.fenceRejections() > 0) {
+            out.printf("  fence rejections: %d, the last at %s: %s%n", st.fenceRejections(), second(st.lastFenceRejectionAt()),
+                    st.lastFenceRejection());
+        }
         st.warnings().forEach(w -> out.println("WARNING: " + w));
         Output.table(out, List.of("NODE", "REACHABLE", "PENDING", "LAG", "CLOCK SKEW (LAST ROUND)", "LEDGER ROWS", "LEDGER SIZE", "ERROR"),
                 st.nodes().stream().map(n -> Output.row(n.node(), n.resyncNeeded() != null ? "NEEDS RESYNC" : n.reachable() ? "yes" : "NO",
@@ -84,6 +92,32 @@ final class StatusCommand implements Callable<Integer> {
             out.println("  last error (" + st.lastErrorAt() + "): " + st.lastError());
         }
         out.println();
+    }
+
+    /**
+     * {@code engine eng-2 (127.0.0.1:25521) since 2026-12-06T23:40:01Z, epoch 7}, followed by what
+     * the engine's own row says when it no longer runs the sync: {@code not responding for 42 s},
+     * {@code stopping}, {@code stopped}.
+     */
+    static String owner(SyncStatus.Owner o) {
+        if (o == null) {
+            return "none (no engine runs this sync)";
+        }
+        String line = "engine " + o.engine() + " (" + (o.address() == null ? "standalone" : o.address()) + ") since "
+                + second(o.since()) + ", epoch " + o.epoch();
+        if (o.state() == null) {
+            return line + ", no heartbeat on record";
+        }
+        return switch (o.state()) {
+            case "up" -> line;
+            case EngineStatus.NOT_RESPONDING -> line + ", not responding for " + EnginesCommand.age(o.heartbeatAgeSeconds());
+            default -> line + ", " + o.state();
+        };
+    }
+
+    /** A time from the status document to the second, as people read it; {@code ?} when there is none. */
+    static String second(String time) {
+        return time == null ? "?" : ConflictsCommand.time(OffsetDateTime.parse(time));
     }
 
     /** {@code 8 kB}, {@code 1.5 MB}: a size in the units PostgreSQL's pg_size_pretty uses. */

@@ -23,6 +23,11 @@ final class InProcessEngine implements AutoCloseable {
         }
     }
 
+    /** The engine's name: the owner that the control database records for the syncs it runs. */
+    String name() {
+        return engine.name();
+    }
+
     @Override
     public void close() {
         try {

@@ -146,7 +146,10 @@ class LedgerRetentionIT {
             versions.add(VersionVector.of(java.util.Arrays.stream(row.get(1).split(",")).mapToLong(Long::parseLong).toArray()));
         }
         assertEquals(10, keys.size());
-        new LedgerPurges(CLUSTER.control().dsl()).open("halfpurged", t, keys, versions, List.of("a", "b", "c"));
+        // recorded as the round that crashed would have, at the sync's epoch
+        dev.ibex.engine.fence.Fence fence = CLUSTER.rounds().ownership().owner("halfpurged")
+                .map(o -> new dev.ibex.engine.fence.Fence("halfpurged", o.epoch())).orElseThrow();
+        new LedgerPurges(CLUSTER.control().dsl()).open(fence, t, keys, versions, List.of("a", "b", "c"));
         CLUSTER.exec("a", "delete from " + Cluster.ledger(t));
         // the batch stays recorded for a too (the crash came before a's deletion was recorded): finishing is idempotent
 

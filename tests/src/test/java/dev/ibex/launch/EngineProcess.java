@@ -37,7 +37,12 @@ public final class EngineProcess implements AutoCloseable {
 
     /** Starts {@code ibex start} on the control database (-Xmx256m) with the given {@code -D} system properties. */
     public static EngineProcess start(String controlUrl, String... systemProperties) {
-        return launch(controlUrl, "256m", null, systemProperties);
+        return launch(controlUrl, "256m", null, List.of(), systemProperties);
+    }
+
+    /** Starts {@code ibex start ARGS} on the control database (-Xmx256m) with the given {@code -D} system properties. */
+    public static EngineProcess start(String controlUrl, List<String> args, String... systemProperties) {
+        return launch(controlUrl, "256m", null, args, systemProperties);
     }
 
     /**
@@ -49,7 +54,7 @@ public final class EngineProcess implements AutoCloseable {
             // the JVM keeps a log file it finds at start as "<name>.0": hand it a name that does not exist yet
             Path gcLog = Files.createTempFile("ibex-engine-gc", ".log");
             Files.delete(gcLog);
-            EngineProcess engine = launch(control, maxHeap, gcLog);
+            EngineProcess engine = launch(control, maxHeap, gcLog, List.of());
             engine.awaitOutput("ibex engine running", Duration.ofSeconds(60));
             return engine;
         } catch (IOException e) {
@@ -57,7 +62,7 @@ public final class EngineProcess implements AutoCloseable {
         }
     }
 
-    private static EngineProcess launch(String controlUrl, String maxHeap, Path gcLog, String... systemProperties) {
+    private static EngineProcess launch(String controlUrl, String maxHeap, Path gcLog, List<String> args, String... systemProperties) {
         try {
             Path log = Files.createTempFile("ibex-start", ".log");
             List<String> cmd = new ArrayList<>(List.of(javaBin(), "-Xmx" + maxHeap));
@@ -68,6 +73,7 @@ public final class EngineProcess implements AutoCloseable {
                 cmd.add("-D" + p);
             }
             cmd.addAll(List.of("-jar", shadedJar().toString(), "start"));
+            cmd.addAll(args);
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
             pb.environment().put("IBEX_CONTROL", controlUrl);
             Process p = pb.start();
@@ -161,6 +167,28 @@ public final class EngineProcess implements AutoCloseable {
     public void kill() {
         process.destroyForcibly();
         waitFor(Duration.ofSeconds(30));
+    }
+
+    /** SIGSTOP: the process stops dead (its sockets stay open), as under a long pause of the OS or a collector. */
+    public void suspend() {
+        signal("STOP");
+    }
+
+    /** SIGCONT after {@link #suspend}. */
+    public void resume() {
+        signal("CONT");
+    }
+
+    private void signal(String name) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+            assertEquals(0, kill.waitFor(), "kill -" + name + " " + process.pid());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     /** SIGTERM; returns at once. */

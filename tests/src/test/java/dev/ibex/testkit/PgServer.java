@@ -294,7 +294,8 @@ public final class PgServer implements AutoCloseable {
         Map<String, String> settings = new LinkedHashMap<>();
         settings.put("listen_addresses", "127.0.0.1");
         settings.put("timezone", "UTC");
-        settings.put("max_connections", "50");
+        // three engines in a cluster (EngineClusterIT) each hold up to three connections per round in flight, on every node
+        settings.put("max_connections", "150");
         settings.put("fsync", "off");
         settings.put("synchronous_commit", "on");
         settings.put("full_page_writes", "off");

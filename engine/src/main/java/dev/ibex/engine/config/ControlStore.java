@@ -38,11 +38,16 @@ import org.jooq.impl.DefaultExecuteListenerProvider;
  * and is validated before anything is written, so a refused command changes nothing.
  */
 public final class ControlStore implements AutoCloseable {
+    /** Connections for rounds' round locks, each held for a whole round, apart from the others so that they never starve them. */
+    static final int LOCK_POOL_SIZE = dev.ibex.engine.round.RoundService.MAX_CONCURRENT_ROUNDS + 1;
+
     private final HikariDataSource pool;
+    private final HikariDataSource locks;
     private final DSLContext dsl;
 
-    private ControlStore(HikariDataSource pool) {
+    private ControlStore(HikariDataSource pool, HikariDataSource locks) {
         this.pool = pool;
+        this.locks = locks;
         this.dsl = DSL.using(new DefaultConfiguration().set(SQLDialect.POSTGRES).set(new Connections(pool))
                 .set(new DefaultExecuteListenerProvider(new LostConnections())));
     }
@@ -91,7 +96,8 @@ public final class ControlStore implements AutoCloseable {
         if (!url.startsWith("jdbc:postgresql:")) {
             throw new UsageException("--control must be a PostgreSQL JDBC URL (jdbc:postgresql://HOST:PORT/DATABASE)");
         }
-        return new ControlStore(Pools.open("control database", url, passwordEnv, 4, true));
+        HikariDataSource pool = Pools.open("control database", url, passwordEnv, 8, true);
+        return new ControlStore(pool, Pools.open("control database (round locks)", url, passwordEnv, LOCK_POOL_SIZE, false));
     }
 
     public javax.sql.DataSource dataSource() {
@@ -385,7 +391,7 @@ public final class ControlStore implements AutoCloseable {
     private Optional<RoundLock> roundLock(String sync, String sql, Duration wait, String sessionName) {
         java.sql.Connection c = null;
         try {
-            c = pool.getConnection();
+            c = locks.getConnection();
             if (wait != null) {
                 try (var st = c.createStatement()) {
                     st.execute("set lock_timeout = " + wait.toMillis());
@@ -451,6 +457,7 @@ public final class ControlStore implements AutoCloseable {
 
     @Override
     public void close() {
+        locks.close();
         pool.close();
     }
 

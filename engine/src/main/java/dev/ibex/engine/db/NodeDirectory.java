@@ -23,11 +23,12 @@ public final class NodeDirectory implements AutoCloseable {
     }
 
     /**
-     * Connections per node: a round holds two, the wake-up listener one, a schema upgrade one for a
-     * moment, and several syncs may run rounds on the same node at once. Idle ones close after two
-     * minutes (the pool keeps no minimum).
+     * Connections per node: a round holds up to three (reader, writer, change stream), and an engine
+     * runs up to {@code RoundService.MAX_CONCURRENT_ROUNDS} rounds at once, possibly all on the same
+     * node; the change poller holds one, a schema upgrade one for a moment. Idle ones close after
+     * two minutes (the pool keeps no minimum).
      */
-    static final int POOL_SIZE = 12;
+    static final int POOL_SIZE = 3 * 8 + 4;
 
     public DataSource pool(String node) {
         NodeSettings s = lookup.apply(node);

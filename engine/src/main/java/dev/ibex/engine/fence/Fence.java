@@ -27,7 +27,8 @@ public record Fence(String sync, long epoch) {
     static final int TAKE_ATTEMPTS = 10;
 
     private static final String STALE = "select count(pg_catalog.pg_terminate_backend(a.pid)) from pg_catalog.pg_stat_activity a "
-            + "where a.pid <> pg_catalog.pg_backend_pid() and a.application_name like 'ibex fence ' || left(md5(?), 16) || ' %' "
+            + "where a.pid <> pg_catalog.pg_backend_pid() and a.datname = pg_catalog.current_database() "
+            + "and a.application_name like 'ibex fence ' || left(md5(?), 16) || ' %' "
             + "and split_part(a.application_name, ' ', 4) ~ '^[0-9]+$' and split_part(a.application_name, ' ', 4)::bigint < ?";
 
     /** Checks the fence in the transaction open on {@code c} (a node's or the control database's). */
@@ -97,7 +98,11 @@ public record Fence(String sync, long epoch) {
         }
     }
 
-    /** Ends the sessions whose open transaction or round lock names an older epoch of this sync. */
+    /**
+     * Ends the sessions of this database whose open transaction or round lock names an older epoch
+     * of this sync (not those of other databases on the same server: another installation may have
+     * a sync of the same name).
+     */
     int endStale(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(STALE)) {
             ps.setString(1, sync);

@@ -27,6 +27,11 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class RoundService {
     /** The owner name of rounds run in process, outside an engine ({@link #run(String)}: tests, benchmarks). */
     public static final String IN_PROCESS = "in-process";
+    /**
+     * Rounds one engine runs at once; more wait. Each holds up to three connections to each of its
+     * nodes and one to the control database, so this bounds the pools (see {@code NodeDirectory}).
+     */
+    public static final int MAX_CONCURRENT_ROUNDS = 8;
     private static final Duration PURGE_EVERY = Duration.ofMinutes(1);
 
     private final ControlStore control;
@@ -37,6 +42,7 @@ public final class RoundService {
     private final Clock clock;
     private final Map<String, Instant> purged = new ConcurrentHashMap<>();
     private final Map<String, Fence> inProcess = new ConcurrentHashMap<>();
+    private final java.util.concurrent.Semaphore concurrent = new java.util.concurrent.Semaphore(MAX_CONCURRENT_ROUNDS, true);
 
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock) {
         this(control, directory, clock, RoundRunner.PURGE_BUDGET, FoldListener.NONE);
@@ -140,6 +146,15 @@ public final class RoundService {
      * another engine has taken the sync since.
      */
     public Optional<RoundReport> runIfActive(Fence fence) {
+        concurrent.acquireUninterruptibly();
+        try {
+            return runIfActiveNow(fence);
+        } finally {
+            concurrent.release();
+        }
+    }
+
+    private Optional<RoundReport> runIfActiveNow(Fence fence) {
         Optional<ControlStore.RoundLock> lock = control.tryRoundLock(fence);
         if (lock.isEmpty()) {
             return Optional.empty();

@@ -7,9 +7,9 @@ import java.util.function.Predicate;
  * other owners it must leave a sync to, and what it does when a fence refuses its write.
  *
  * @param ownerStillRuns true for another engine that still runs the sync it owns: standalone, one
- *                       whose heartbeat is recent; in a cluster, a reachable member (Cluster
- *                       Sharding decided that this engine runs the sync, so any other owner has
- *                       left, crashed, or been cut off)
+ *                       whose heartbeat is recent; in a cluster, none (Cluster Sharding decided
+ *                       that this engine runs the sync, so any other owner has handed it over,
+ *                       crashed, or been cut off and downed)
  * @param rejections     told of every fence rejection (the engine counts them)
  */
 record Claim(String engine, Predicate<String> ownerStillRuns, Runnable rejections) {

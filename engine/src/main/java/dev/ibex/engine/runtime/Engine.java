@@ -22,9 +22,6 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.cluster.Member;
-import org.apache.pekko.cluster.MemberStatus;
-import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * The running engine: an actor system whose guardian runs every configured sync on its schedule,
@@ -42,8 +39,6 @@ public final class Engine implements AutoCloseable {
     static final Duration POLL_EVERY = Duration.ofMillis(5);
     /** How long {@link #close()} waits for rounds in flight before abandoning them. */
     public static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
-    /** The cluster role that names an engine: {@code engine:NAME}. */
-    static final String ROLE_PREFIX = "engine:";
     /** This build's version, as {@code ibex engines} lists it. */
     public static final String VERSION = java.util.Objects.requireNonNullElse(Engine.class.getPackage().getImplementationVersion(), "dev");
 
@@ -74,7 +69,9 @@ public final class Engine implements AutoCloseable {
         this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
                 (sync, node, counter, snapshot, next) -> poller(node).folded(sync, counter, snapshot, next));
         Config config = config(options);
-        Claim claim = new Claim(name, clustered ? this::isReachableMember : engines::running, fenceRejections::incrementAndGet);
+        // in a cluster, Sharding has stopped the sync's entity on its last owner before starting it here (or that owner
+        // crashed, or was cut off and downed): take it whoever the control database names; fencing covers the rest
+        Claim claim = new Claim(name, clustered ? other -> false : engines::running, fenceRejections::incrementAndGet);
         this.system = ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc", note -> {
             if (closed) {
                 stopReport.add(note);
@@ -113,8 +110,7 @@ public final class Engine implements AutoCloseable {
                 .withValue("pekko.remote.artery.canonical.hostname", ConfigValueFactory.fromAnyRef(c.bind().host()))
                 .withValue("pekko.remote.artery.canonical.port", ConfigValueFactory.fromAnyRef(c.bind().port()))
                 .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(
-                        c.seeds().stream().map(s -> "pekko://ibex@" + s).toList()))
-                .withValue("pekko.cluster.roles", ConfigValueFactory.fromIterable(List.of(ROLE_PREFIX + name)));
+                        c.seeds().stream().map(s -> "pekko://ibex@" + s).toList()));
         Config file = ConfigFactory.empty();
         if (c.config() != null) {
             if (!java.nio.file.Files.isReadable(c.config())) {
@@ -125,20 +121,6 @@ public final class Engine implements AutoCloseable {
         // system properties win over the file, which wins over the jar's ibex-cluster.conf
         return ConfigFactory.systemProperties().withFallback(command).withFallback(file).withFallback(own)
                 .withFallback(ConfigFactory.parseResources("ibex-cluster.conf")).withFallback(ConfigFactory.load()).resolve();
-    }
-
-    /** True when {@code engine} is a member of this engine's cluster that this engine can reach. */
-    private boolean isReachableMember(String engine) {
-        Cluster cluster = Cluster.get(system);
-        var state = cluster.state();
-        for (Member m : state.getMembers()) {
-            if (m.hasRole(ROLE_PREFIX + engine) && !state.getUnreachable().contains(m)
-                    && (m.status() == MemberStatus.up() || m.status() == MemberStatus.joining()
-                    || m.status() == MemberStatus.weaklyUp() || m.status() == MemberStatus.leaving())) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** This engine's name: the owner the control database records for the syncs it runs. */

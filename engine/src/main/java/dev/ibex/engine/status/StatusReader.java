@@ -56,12 +56,14 @@ public final class StatusReader {
     private final NodeDirectory directory;
     private final Clock clock;
     private final RoundHistory history;
+    private final OwnerReader owners;
 
     public StatusReader(ControlStore control, NodeDirectory directory, Clock clock) {
         this.control = control;
         this.directory = directory;
         this.clock = clock;
         this.history = new RoundHistory(control.dsl());
+        this.owners = new OwnerReader(control);
     }
 
     public List<SyncStatus> all() {
@@ -116,10 +118,12 @@ public final class StatusReader {
             Double lag = nodes.stream().map(SyncStatus.NodeStatus::lagSeconds).filter(x -> x != null).max(Double::compare).orElse(null);
             List<SyncStatus.TableStatus> tables = s.tables().stream().map(t -> new SyncStatus.TableStatus(t.table().toString(),
                     s.strategyFor(t), t.paused(), t.pauseReason())).toList();
-            return new SyncStatus(s.name(), s.paused() ? "paused" : "active", s.strategy(), s.interval().toMillis(), nodes, tables,
-                    h.last(s.name()).map(StatusReader::lastRound).orElse(null), pending, lag,
+            OwnerReader.Report owner = owners.read(s.name());
+            return new SyncStatus(s.name(), s.paused() ? "paused" : "active", owner.owner(), s.strategy(), s.interval().toMillis(),
+                    nodes, tables, h.last(s.name()).map(StatusReader::lastRound).orElse(null), pending, lag,
                     state.map(x -> x.getLastError()).orElse(null),
                     state.map(x -> x.getLastErrorAt() == null ? null : x.getLastErrorAt().toString()).orElse(null),
+                    owner.fenceRejections(), owner.lastFenceRejection(), owner.lastFenceRejectionAt(),
                     open, s.maxClockSkew().toMillis(), warnings);
         } finally {
             conns.values().forEach(c -> {

@@ -3,13 +3,23 @@ package dev.ibex.engine.status;
 import java.util.List;
 
 /**
- * The truth about one sync for {@code ibex status}: its state, each node, the last round, the
- * total pending changes and the lag (age of the oldest change not yet reconciled everywhere).
+ * The truth about one sync for {@code ibex status}: its state, its owner engine ({@code null}:
+ * none), each node, the last round, the total pending changes and the lag (age of the oldest
+ * change not yet reconciled everywhere), and the writes its fence refused (an engine that had
+ * lost the sync tried them).
  */
-public record SyncStatus(String sync, String state, String strategy, long intervalMillis, List<NodeStatus> nodes,
+public record SyncStatus(String sync, String state, Owner owner, String strategy, long intervalMillis, List<NodeStatus> nodes,
                          List<TableStatus> tables, LastRound lastRound, long pending, Double lagSeconds,
-                         String lastError, String lastErrorAt, long openConflicts, long maxClockSkewMillis,
-                         List<String> warnings) {
+                         String lastError, String lastErrorAt, long fenceRejections, String lastFenceRejection,
+                         String lastFenceRejectionAt, long openConflicts, long maxClockSkewMillis, List<String> warnings) {
+
+    /**
+     * The engine that runs the sync: its name, cluster address ({@code null} when standalone), since
+     * when and at which epoch; and its state and heartbeat age as {@code ibex engines} shows them
+     * ({@code null} when the engine has no row in {@code ibex.engine}).
+     */
+    public record Owner(String engine, String address, String since, long epoch, String state, Long heartbeatAgeSeconds) {
+    }
 
     /**
      * A node: reachability, pending changes that other nodes have not reconciled, clock skew (the

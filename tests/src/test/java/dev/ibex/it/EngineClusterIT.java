@@ -1,0 +1,510 @@
+package dev.ibex.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.launch.EngineProcess;
+import dev.ibex.testkit.Await;
+import dev.ibex.testkit.Sql;
+import dev.ibex.testkit.TcpProxy;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Three {@code ibex start} JVMs in a Pekko Cluster on loopback share twelve syncs (issue 13): the
+ * syncs spread over the engines, and when an engine is killed, paused or stopped its syncs move
+ * to the others, with writers running on every node all along. Each test ends with the usual
+ * oracle: every node identical; a key written on one node only holds that node's last value, its
+ * balance (one more per write) showing that no write was applied twice or lost; and a last write
+ * to each key written on several nodes wins everywhere (latest wins).
+ */
+class EngineClusterIT {
+    @RegisterExtension
+    static final Cluster CLUSTER = Cluster.of("a", "b", "c");
+    private static final int SYNCS = 12;
+    private static final int SOLO_KEYS = 60;
+    private static final int SHARED_KEYS = 20;
+    /** The key that a test writes on node a right after a fault, to see when each moved sync replicates again. */
+    private static final int MARKER = 0;
+    private static final Duration FAILOVER_LIMIT = Duration.ofSeconds(30);
+    private static final Duration HANDOFF_LIMIT = Duration.ofSeconds(10);
+    private static final Duration SETTLE = Duration.ofSeconds(90);
+
+    @BeforeAll
+    static void syncs() {
+        for (String sync : syncNames()) {
+            CLUSTER.execAll("create table " + sync + " (id integer primary key, val text not null, balance bigint not null)");
+            CLUSTER.addSync(sync, TableRef.parse(sync));
+        }
+    }
+
+    @Test
+    void syncsOfAKilledEngineReplicateAgainWithinThirtySeconds() {
+        try (Engines engines = Engines.start("k"); Writers writers = Writers.start("kill", 1)) {
+            Map<String, Owner> owners = awaitSpread(engines);
+            writers.runFor(Duration.ofSeconds(3));
+            String victim = busiest(owners);
+            List<String> moved = syncsOf(owners, victim);
+            long killed = System.nanoTime();
+            engines.get(victim).kill();
+            long replicated = awaitReplicatedAgain(engines, writers, moved, "kill", killed);
+            Map<String, Owner> after = owners();
+            for (String sync : moved) {
+                assertNotEquals(victim, after.get(sync).engine(), "sync " + sync + " moved off the killed engine");
+                assertTrue(after.get(sync).epoch() > owners.get(sync).epoch(), "sync " + sync + " was taken at a new epoch");
+            }
+            writers.stop();
+            writers.finish(engines);
+            System.out.printf("EngineClusterIT kill -9: engine %s owned %d syncs; they replicated again %d ms after the kill; "
+                            + "fence rejections %d; %s%n", victim, moved.size(), replicated, fenceRejections(), writers.summary());
+            assertTrue(replicated <= FAILOVER_LIMIT.toMillis(), "replicating again took " + replicated + " ms, more than "
+                    + FAILOVER_LIMIT.toSeconds() + " s");
+        }
+    }
+
+    @Test
+    void aPausedOwnerLosesItsSyncsAndCommitsNothingStaleWhenItWakes() {
+        try (Engines engines = Engines.start("p"); Writers writers = Writers.start("pause", 2)) {
+            Map<String, Owner> owners = awaitSpread(engines);
+            writers.runFor(Duration.ofSeconds(3));
+            String victim = busiest(owners);
+            List<String> moved = syncsOf(owners, victim);
+            EngineProcess paused = engines.get(victim);
+            long stopped = System.nanoTime();
+            paused.suspend();
+            long replicated = awaitReplicatedAgain(engines, writers, moved, "pause", stopped);
+            writers.runFor(Duration.ofNanos(stopped + Duration.ofSeconds(60).toNanos() - System.nanoTime()));
+            Map<String, Owner> meanwhile = owners();
+            paused.resume();
+            long resumed = System.nanoTime();
+            // downed by the others while it was stopped, it shuts down on waking for its supervisor to restart it
+            writers.runUntil(() -> !paused.isAlive(), Duration.ofSeconds(60));
+            assertTrue(!paused.isAlive(), "the woken engine exits:\n" + paused.outputTail(40));
+            assertEquals(1, paused.exitValue(), () -> "exit status 1 (stopped by itself):\n" + paused.outputTail(40));
+            long exited = (System.nanoTime() - resumed) / 1_000_000;
+            for (String sync : moved) {
+                assertNotEquals(victim, meanwhile.get(sync).engine(), "sync " + sync + " moved while its owner was stopped");
+            }
+            writers.stop();
+            writers.finish(engines);
+            System.out.printf("EngineClusterIT SIGSTOP: engine %s owned %d syncs; they replicated again %d ms after SIGSTOP; "
+                            + "after 60 s and SIGCONT it exited in %d ms; fence rejections %d; %s%n", victim, moved.size(),
+                    replicated, exited, fenceRejections(), writers.summary());
+            assertTrue(replicated <= FAILOVER_LIMIT.toMillis(), "replicating again took " + replicated + " ms");
+        }
+    }
+
+    @Test
+    void aRollingRestartHandsEachSyncOverWithinSeconds() {
+        try (Engines engines = Engines.start("r"); Writers writers = Writers.start("rolling", 3)) {
+            awaitSpread(engines);
+            writers.runFor(Duration.ofSeconds(2));
+            List<Long> handoffs = new ArrayList<>();
+            for (String name : engines.names()) {
+                Map<String, Owner> owners = owners();
+                List<String> moving = syncsOf(owners, name);
+                long sent = System.nanoTime();
+                EngineProcess leaving = engines.get(name);
+                leaving.terminate();
+                long handedOff = awaitReplicatedAgain(engines, writers, moving, "rolling-" + name, sent);
+                writers.runUntil(() -> !leaving.isAlive(), Duration.ofSeconds(30));
+                assertEquals(143, leaving.exitValue(), () -> "engine " + name + " stopped on SIGTERM:\n" + leaving.outputTail(40));
+                assertTrue(leaving.output().contains("ibex engine stopped"), leaving.outputTail(20));
+                handoffs.add(handedOff);
+                engines.restart(name);
+                writers.runUntil(() -> owners().values().stream().anyMatch(o -> name.equals(o.engine())), Duration.ofSeconds(60));
+            }
+            writers.stop();
+            writers.finish(engines);
+            System.out.printf("EngineClusterIT rolling SIGTERM: hand-off of each engine's syncs (SIGTERM to replicating again): "
+                    + "%s ms; fence rejections %d; %s%n", handoffs, fenceRejections(), writers.summary());
+            for (long h : handoffs) {
+                assertTrue(h <= HANDOFF_LIMIT.toMillis(), "a hand-off took " + h + " ms: " + handoffs);
+            }
+        }
+    }
+
+    @Test
+    void anEngineCutOffFromTheControlDatabaseFailsItsRoundsAndKeepsItsSyncs() {
+        try (TcpProxy toControl = TcpProxy.start("127.0.0.1", CLUSTER.server("a").port());
+             Engines engines = Engines.start("c", Map.of("c3", toControl.rewrite(CLUSTER.controlUrl())));
+             Writers writers = Writers.start("cut", 4)) {
+            Map<String, Owner> before = awaitSpread(engines);
+            writers.runFor(Duration.ofSeconds(2));
+            List<String> cutOff = syncsOf(before, "c3");
+            List<String> others = before.keySet().stream().filter(s -> !cutOff.contains(s)).toList();
+            long cut = System.nanoTime();
+            toControl.cut();
+            // longer than the failure detector and the Split Brain Resolver take to act on an unreachable engine
+            writers.runFor(Duration.ofSeconds(15));
+            long othersReplicated = awaitReplicatedAgain(engines, writers, others, "cut-others", System.nanoTime());
+            String marker = "cut-" + System.nanoTime();
+            writers.mark(cutOff.get(0), marker);
+            writers.runFor(Duration.ofSeconds(3));
+            assertEquals(0L, CLUSTER.count("b", "select count(*) from " + cutOff.get(0) + " where id = ? and val = ?",
+                    writers.key(MARKER), marker), "the cut-off engine's rounds fail: nothing of its syncs replicates");
+            assertEquals(before, owners(), "no sync changed hands while one engine could not reach the control database");
+            dev.ibex.engine.fence.Engines.EngineRow row = engineRow("c3");
+            assertTrue(row.heartbeatAgeMillis() > 10_000, "ibex engines shows it not responding: " + row);
+            toControl.heal();
+            long healed = System.nanoTime();
+            long replicated = awaitReplicatedAgain(engines, writers, cutOff, "cut-healed", healed);
+            assertEquals(before, owners(), "the same owners at the same epochs after the cut healed");
+            writers.stop();
+            writers.finish(engines);
+            System.out.printf("EngineClusterIT control database cut off from one engine for %d s: its %d syncs stayed with it "
+                            + "(no epoch moved), the others' syncs replicated (%d ms), its syncs replicated again %d ms after the "
+                            + "cut healed; %s%n", (healed - cut) / 1_000_000_000L, cutOff.size(), othersReplicated, replicated,
+                    writers.summary());
+        }
+    }
+
+    private static dev.ibex.engine.fence.Engines.EngineRow engineRow(String name) {
+        return new dev.ibex.engine.fence.Engines(CLUSTER.control().dataSource()).list().stream().filter(e -> e.name().equals(name))
+                .findFirst().orElseThrow();
+    }
+
+    private static List<String> syncNames() {
+        return IntStream.rangeClosed(1, SYNCS).mapToObj(i -> "ec" + i).toList();
+    }
+
+    /** A sync's owner as the control database records it. */
+    private record Owner(String engine, long epoch) {
+    }
+
+    private static Map<String, Owner> owners() {
+        Map<String, Owner> out = new LinkedHashMap<>();
+        CLUSTER.control().dsl().fetch("select name, owner_engine, epoch from ibex.sync where name like 'ec%' order by name")
+                .forEach(r -> out.put(r.get(0, String.class), new Owner(r.get(1, String.class), r.get(2, Long.class))));
+        return out;
+    }
+
+    /** Waits until every sync is owned by a running engine, 4 ± 1 each (3 engines, 12 syncs), and returns the owners. */
+    private static Map<String, Owner> awaitSpread(Engines engines) {
+        return Await.value("every sync owned, 4 ± 1 per engine", Duration.ofSeconds(90), EngineClusterIT::owners, owners -> {
+            Map<String, Long> per = owners.values().stream().filter(o -> o.engine() != null)
+                    .collect(Collectors.groupingBy(Owner::engine, Collectors.counting()));
+            return owners.values().stream().allMatch(o -> engines.names().contains(o.engine())) && per.size() == 3
+                    && per.values().stream().allMatch(n -> n >= 3 && n <= 5);
+        });
+    }
+
+    private static String busiest(Map<String, Owner> owners) {
+        return owners.values().stream().collect(Collectors.groupingBy(Owner::engine, Collectors.counting())).entrySet().stream()
+                .max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+    }
+
+    private static List<String> syncsOf(Map<String, Owner> owners, String engine) {
+        List<String> out = owners.entrySet().stream().filter(e -> engine.equals(e.getValue().engine())).map(Map.Entry::getKey).toList();
+        assertTrue(!out.isEmpty(), "engine " + engine + " owns syncs: " + owners);
+        return out;
+    }
+
+    /**
+     * Writes a marker on node a to every sync in {@code moved}, keeps the writers writing, and waits
+     * until every other node holds every marker; returns the milliseconds since {@code since}.
+     */
+    private static long awaitReplicatedAgain(Engines engines, Writers writers, List<String> moved, String what, long since) {
+        String marker = what + "-" + System.nanoTime();
+        for (String sync : moved) {
+            writers.mark(sync, marker);
+        }
+        try {
+            writers.runUntil(() -> moved.stream().allMatch(sync -> CLUSTER.nodes().stream().allMatch(n -> CLUSTER.count(n,
+                    "select count(*) from " + sync + " where id = ? and val = ?", writers.key(MARKER), marker) == 1)),
+                    Duration.ofSeconds(90));
+        } catch (AssertionError e) {
+            throw new AssertionError(what + ": syncs " + moved + " do not replicate again; owners " + owners() + "\n"
+                    + engines.outputs(), e);
+        }
+        return (System.nanoTime() - since) / 1_000_000;
+    }
+
+    /** Fence rejections the engines counted, over all syncs. */
+    private static long fenceRejections() {
+        return CLUSTER.control().dsl().fetchOne("select coalesce(sum(fence_rejections), 0)::bigint from ibex.sync").get(0, Long.class);
+    }
+
+    private static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Three engines, each its own {@code ibex start} JVM, in one cluster on loopback, messages
+     * serialized even locally; named {@code PREFIX1..PREFIX3} so that each test tells its engines
+     * from the last test's, which may still be named the owners of syncs.
+     */
+    private static final class Engines implements AutoCloseable {
+        private final Map<String, Integer> ports = new LinkedHashMap<>();
+        private final Map<String, EngineProcess> running = new LinkedHashMap<>();
+
+        private final Map<String, String> controlUrls;
+
+        private Engines(Map<String, String> controlUrls) {
+            this.controlUrls = controlUrls;
+        }
+
+        static Engines start(String prefix) {
+            return start(prefix, Map.of());
+        }
+
+        /** @param controlUrls the control database's URL for some engines (through a proxy), by name */
+        static Engines start(String prefix, Map<String, String> controlUrls) {
+            Engines e = new Engines(controlUrls);
+            for (int i = 1; i <= 3; i++) {
+                e.ports.put(prefix + i, freePort());
+            }
+            e.ports.keySet().forEach(e::launch);
+            e.running.values().forEach(p -> p.awaitOutput("ibex engine running", Duration.ofSeconds(60)));
+            return e;
+        }
+
+        private void launch(String name) {
+            String seeds = ports.values().stream().limit(2).map(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
+            running.put(name, EngineProcess.start(controlUrls.getOrDefault(name, CLUSTER.controlUrl()), List.of("--engine-name", name, "--cluster-bind",
+                    "127.0.0.1:" + ports.get(name), "--cluster-seeds", seeds), "pekko.actor.serialize-messages=on"));
+        }
+
+        List<String> names() {
+            return List.copyOf(ports.keySet());
+        }
+
+        EngineProcess get(String name) {
+            return running.get(name);
+        }
+
+        void restart(String name) {
+            running.remove(name).close();
+            launch(name);
+            running.get(name).awaitOutput("ibex engine running", Duration.ofSeconds(60));
+        }
+
+        /** Output of every engine, for a failure message. */
+        String outputs() {
+            return running.entrySet().stream().map(e -> "--- engine " + e.getKey() + " ---\n" + e.getValue().outputTail(30))
+                    .collect(Collectors.joining("\n"));
+        }
+
+        @Override
+        public void close() {
+            running.values().forEach(EngineProcess::close);
+        }
+    }
+
+    /**
+     * Application writers on every node: keys {@code 1..SOLO_KEYS} of each sync's table are each
+     * written on one node only (node i writes the keys i + 1, i + 1 + 3, ...), adding one to the
+     * balance each time; keys above 1000 on any node. One connection per node, written in turn from
+     * the test's thread between its checks, about 60 writes a second.
+     */
+    private static final class Writers implements AutoCloseable {
+        private static final long WRITE_EVERY_NANOS = Duration.ofMillis(15).toNanos();
+        private final Random random = new Random(13);
+        private final Map<String, WriteLog> solo = new HashMap<>();
+        private final Map<String, Connection> connections = new LinkedHashMap<>();
+        private final String context;
+        /** Each test writes its own keys: {@code base + k}. */
+        private final int base;
+        private long blocked;
+        private long sequence;
+        private final AtomicBoolean stopped = new AtomicBoolean();
+
+        private Writers(String context, int test) {
+            this.context = context;
+            this.base = test * 10_000;
+            syncNames().forEach(s -> solo.put(s, new WriteLog()));
+        }
+
+        static Writers start(String context, int test) {
+            return new Writers(context, test);
+        }
+
+        /** The row of this test's key {@code k}. */
+        int key(int k) {
+            return base + k;
+        }
+
+        void runFor(Duration d) {
+            long end = System.nanoTime() + d.toNanos();
+            runUntil(() -> System.nanoTime() >= end, d.plusSeconds(5));
+        }
+
+        /** Writes until {@code done}, checked about every 200 ms; fails after {@code timeout}. */
+        void runUntil(java.util.function.BooleanSupplier done, Duration timeout) {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            long next = System.nanoTime();
+            long check = 0;
+            while (true) {
+                if (System.nanoTime() >= check) {
+                    if (done.getAsBoolean()) {
+                        return;
+                    }
+                    check = System.nanoTime() + Duration.ofMillis(200).toNanos();
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError(context + ": timed out after " + timeout.toSeconds() + " s");
+                }
+                if (!stopped.get()) {
+                    write();
+                }
+                next += WRITE_EVERY_NANOS;
+                long wait = next - System.nanoTime();
+                if (wait > 0) {
+                    LockSupport.parkNanos(wait);
+                } else {
+                    next = System.nanoTime();
+                }
+            }
+        }
+
+        private void write() {
+            List<String> nodes = CLUSTER.nodes();
+            String node = nodes.get(random.nextInt(nodes.size()));
+            String sync = syncNames().get(random.nextInt(SYNCS));
+            String value = node + "-" + (++sequence);
+            if (random.nextInt(3) > 0) {
+                int key = key(1 + nodes.indexOf(node) + nodes.size() * random.nextInt(SOLO_KEYS / nodes.size()));
+                WriteLog log = solo.get(sync);
+                String last = log.last(node, key);
+                if (last == null) {
+                    if (run(node, "insert into " + sync + " values (?, ?, 1)", key, value)) {
+                        log.wrote(node, key, value + "|1");
+                    }
+                } else {
+                    long balance = Long.parseLong(last.substring(last.indexOf('|') + 1)) + 1;
+                    if (run(node, "update " + sync + " set val = ?, balance = balance + 1 where id = ?", value, key)) {
+                        log.wrote(node, key, value + "|" + balance);
+                    }
+                }
+            } else {
+                int key = key(1001 + random.nextInt(SHARED_KEYS));
+                run(node, "insert into " + sync + " values (?, ?, 0) on conflict (id) do update set val = excluded.val", key, value);
+            }
+        }
+
+        /**
+         * Writes {@code marker} to the sync's marker row on node a (node a alone writes it), again
+         * while a stale engine's open transaction holds the row and the statement timeout cancels it.
+         */
+        void mark(String sync, String marker) {
+            retry(() -> run("a", "insert into " + sync + " values (?, ?, 0) on conflict (id) do update set val = excluded.val",
+                    key(MARKER), marker));
+            solo.get(sync).wrote("a", key(MARKER), marker + "|0");
+        }
+
+        private void retry(java.util.function.BooleanSupplier write) {
+            Await.until(context + ": a write that a stale engine's row lock no longer holds up", Duration.ofSeconds(60),
+                    write::getAsBoolean);
+        }
+
+        void stop() {
+            stopped.set(true);
+        }
+
+        /**
+         * Writes each shared key once more, one after the other, on a random node (these are the
+         * latest writes), waits until every node holds the same rows, and checks the oracle.
+         */
+        void finish(Engines engines) {
+            Map<String, Map<Integer, String>> last = new HashMap<>();
+            for (String sync : syncNames()) {
+                for (int k = 1001; k <= 1000 + SHARED_KEYS; k++) {
+                    String node = CLUSTER.nodes().get(random.nextInt(CLUSTER.nodes().size()));
+                    String value = "last-" + node + "-" + (++sequence);
+                    int key = key(k);
+                    retry(() -> run(node, "insert into " + sync + " values (?, ?, 0) on conflict (id) do update set val = excluded.val",
+                            key, value));
+                    last.computeIfAbsent(sync, s -> new HashMap<>()).put(key(k), value);
+                    LockSupport.parkNanos(Duration.ofMillis(1).toNanos());
+                }
+            }
+            for (String sync : syncNames()) {
+                try {
+                    CLUSTER.awaitIdentical(sync, SETTLE);
+                } catch (AssertionError e) {
+                    throw new AssertionError(context + ": " + e.getMessage() + "\n" + engines.outputs(), e);
+                }
+                int checked = solo.get(sync).assertSoleWriterRows(CLUSTER, CLUSTER.nodes(),
+                        "select val || '|' || balance from " + sync + " where id = ?", context + ", sync " + sync);
+                assertTrue(checked > 0, "keys written on one node only in " + sync);
+                for (String n : CLUSTER.nodes()) {
+                    for (Map.Entry<Integer, String> e : last.get(sync).entrySet()) {
+                        assertEquals(e.getValue(), CLUSTER.rows(n, "select val from " + sync + " where id = ?", e.getKey()).get(0).get(0),
+                                context + ": the last write to key " + e.getKey() + " of " + sync + " wins on node " + n);
+                    }
+                }
+            }
+        }
+
+        String summary() {
+            long writes = solo.values().stream().mapToLong(WriteLog::writes).sum();
+            return sequence + " writes (" + writes + " to keys of one node), " + blocked
+                    + " cancelled by the 2 s statement timeout behind a stale engine's row locks";
+        }
+
+        /** One autocommit statement; false if the statement timeout cancelled it (it did not commit). */
+        private boolean run(String node, String sql, Object... args) {
+            try (PreparedStatement ps = connection(node).prepareStatement(sql)) {
+                for (int i = 0; i < args.length; i++) {
+                    ps.setObject(i + 1, args[i]);
+                }
+                ps.executeUpdate();
+                return true;
+            } catch (SQLException e) {
+                if (!"57014".equals(e.getSQLState())) {
+                    throw new Sql.UncheckedSqlException(context + ": an application write on node " + node + " failed: " + sql, e);
+                }
+                blocked++;
+                return false;
+            }
+        }
+
+        private Connection connection(String node) throws SQLException {
+            Connection c = connections.get(node);
+            if (c == null) {
+                c = CLUSTER.connect(node);
+                try (Statement s = c.createStatement()) {
+                    s.execute("set statement_timeout = '2s'");
+                }
+                connections.put(node, c);
+            }
+            return c;
+        }
+
+        @Override
+        public void close() {
+            for (Connection c : connections.values()) {
+                try {
+                    c.close();
+                } catch (SQLException ignored) {
+                    // the test is over
+                }
+            }
+        }
+    }
+}
