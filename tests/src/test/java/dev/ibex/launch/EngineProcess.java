@@ -124,7 +124,7 @@ public final class EngineProcess implements AutoCloseable {
     }
 
     /** Fails, with the engine's exit code (3: out of memory) and output, if the engine has exited. */
-    void assertAlive() {
+    public void assertAlive() {
         assertTrue(process.isAlive(), () -> "the engine is no longer running: it exited with "
                 + (process.isAlive() ? "(running)" : Integer.toString(process.exitValue())) + ": " + output());
     }

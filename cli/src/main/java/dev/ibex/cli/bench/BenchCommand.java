@@ -38,22 +38,31 @@ import picocli.CommandLine.Spec;
                 + " 500 ms (the highest rate sustained is reported);",
         "W4 time for a, b, c to settle after concurrent conflicting writes;",
         "S1 a round of a sync of 1000 idle tables; S2 rows/s of a bulk UPDATE reaching all other masters, with 3 and"
-                + " with 5 masters.",
+                + " with 5 masters;",
+        "S3 engine scale (not in the default list; a minute or more per run at --seconds 10): 12 syncs a-b of one table each,"
+                + " run by 1 standalone 'ibex start' JVM, then by 3 in a cluster, each started afresh (one JVM after the other); once every sync has an"
+                + " owner (3 to 5 per engine with 3), 12 writers on a (one per sync) make --s3-rate single-row updates/s in all"
+                + " for --seconds, each stamped with clock_timestamp(); lag to b (a's stamp to the poll that first sees the"
+                + " row on b, every 10 ms), median and p99 over all syncs; updates/s achieved; drain (last commit on a until b"
+                + " shows every update); replicated rows/s (updates / (writing + drain)); 3 engines as a ratio of 1.",
         "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
 public final class BenchCommand implements Callable<Integer> {
-    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "S1", "S2");
+    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "S1", "S2", "S3");
 
     @Spec
     CommandSpec spec;
-    @Option(names = "--rows", defaultValue = "100000", description = "Rows in each table (default 100000).")
+    @Option(names = "--rows", defaultValue = "100000", description = "Rows in each table but S3's (default 100000).")
     long rows;
     @Option(names = "--runs", defaultValue = "3", description = "How many times each figure is measured (default 3).")
     int runs;
-    @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3 and W4 writers write per run (default 10; each rate of the W3 sweep half as long).")
+    @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3, W4 and S3 writers write per run (default 10; each rate of the W3 sweep half as long).")
     int seconds;
     @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,S1,S2", split = ",",
-            description = "Which workloads to run, from B0, W1, W2, W3, W4, S1, S2 (default all).")
+            description = "Which workloads to run, from B0, W1, W2, W3, W4, S1, S2, S3 (default all but S3).")
     List<String> workloads;
+    @Option(names = "--s3-rate", defaultValue = "1200", paramLabel = "UPDATES_PER_S",
+            description = "S3: single-row updates per second of the 12 writers together (default 1200, 100 per sync).")
+    int s3Rate;
     @Option(names = "--fsync", defaultValue = "on", paramLabel = "on|off",
             description = "on (default): the servers keep PostgreSQL's defaults fsync=on and synchronous_commit=on;"
                     + " off: both off.")
@@ -74,7 +83,9 @@ public final class BenchCommand implements Callable<Integer> {
         boolean b0 = chosen.contains("B0");
         boolean s1 = chosen.contains("S1");
         boolean s2 = chosen.contains("S2");
-        try (BenchCluster cluster = BenchCluster.start(out, rows, chosen, fsync.equals("on")); ScaleWorkload scale = new ScaleWorkload()) {
+        boolean s3 = chosen.contains("S3");
+        try (BenchCluster cluster = BenchCluster.start(out, rows, chosen, fsync.equals("on")); ScaleWorkload scale = new ScaleWorkload();
+             EngineScaleWorkload engineScale = s3 ? EngineScaleWorkload.prepare(cluster, out, s3Rate, seconds) : null) {
             if (s1) {
                 scale.prepareIdle(cluster, out);
             }
@@ -127,6 +138,9 @@ public final class BenchCommand implements Callable<Integer> {
                     f.add(out, run, "S2 bulk to all, 3 masters", "rows/s", scale.masters(cluster, out, 3, run, n));
                     f.add(out, run, "S2 bulk to all, 5 masters", "rows/s", scale.masters(cluster, out, 5, run, n));
                 }
+                if (s3) {
+                    engineScale(out, engineScale, f, run);
+                }
             }
             List<BenchResult> results = f.results();
             print(out, results);
@@ -170,6 +184,23 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** S3: one measurement with 1 engine, then one with 3. */
+    private static void engineScale(PrintWriter out, EngineScaleWorkload workload, Figures f, int run) throws Exception {
+        for (int engines : EngineScaleWorkload.ENGINES) {
+            EngineScaleWorkload.Run r = workload.run(out, run, engines);
+            String p = s3Figure(engines);
+            f.add(out, run, p + " updates/s", "tx/s", r.updatesPerSecond());
+            f.add(out, run, p + " lag median", "ms", r.medianMillis());
+            f.add(out, run, p + " lag p99", "ms", r.p99Millis());
+            f.add(out, run, p + " drain", "s", r.drainSeconds());
+            f.add(out, run, p + " replicated", "rows/s", r.replicatedPerSecond());
+        }
+    }
+
+    private static String s3Figure(int engines) {
+        return "S3 " + EngineScaleWorkload.SYNCS + " syncs, " + engines + (engines == 1 ? " engine" : " engines");
+    }
+
     /** How long each rate of the W3 sweep runs: half of {@code --seconds}, at least 2 s. */
     private int sweepSeconds() {
         return Math.max(2, seconds / 2);
@@ -179,6 +210,10 @@ public final class BenchCommand implements Callable<Integer> {
         if (rows < 10 || runs < 1 || seconds < 1) {
             throw new UsageException("--rows must be at least 10, --runs and --seconds at least 1; got --rows " + rows
                     + " --runs " + runs + " --seconds " + seconds);
+        }
+        if (s3Rate < EngineScaleWorkload.SYNCS) {
+            throw new UsageException("--s3-rate must be at least " + EngineScaleWorkload.SYNCS + " (one update per second per sync); got "
+                    + s3Rate);
         }
         Set<String> chosen = new LinkedHashSet<>();
         for (String w : workloads) {
@@ -225,6 +260,15 @@ public final class BenchCommand implements Callable<Integer> {
         s.put("w3SustainedWhen", "lag p99 <= " + (int) LagWorkload.SUSTAINED_P99_MILLIS + " ms and at least 90% of the rate achieved");
         s.put("w3PollMillis", LagWorkload.POLL.toMillis());
         s.put("w4PollMillis", SettleWorkload.POLL.toMillis());
+        if (chosen.contains("S3")) {
+            s.put("s3Syncs", EngineScaleWorkload.SYNCS);
+            s.put("s3RowsPerTable", EngineScaleWorkload.rowsPerTable(s3Rate, seconds));
+            s.put("s3Rate", s3Rate);
+            s.put("s3Engines", EngineScaleWorkload.ENGINES);
+            s.put("s3EngineProcesses", "each engine its own 'ibex start' JVM (-Xmx" + EngineProcesses.HEAP + "), started afresh for"
+                    + " each measurement, one after the other; 1 standalone, 3 in a Pekko Cluster on loopback; control database ibex_control_s3 on a");
+            s.put("s3PollMillis", EngineScaleWorkload.POLL.toMillis());
+        }
         s.put("syncIntervalMillis", BenchCluster.INTERVAL.toMillis());
         s.put("autokick", true);
         s.put("engines", "one per sync, each with its own control database and node pools");
@@ -279,6 +323,11 @@ public final class BenchCommand implements Callable<Integer> {
                 relate(byName, "W2 " + s.label + " capture", "W2 " + s.label + " no capture");
             }
             relate(byName, "S2 bulk to all, 5 masters", "S2 bulk to all, 3 masters");
+            for (int engines : EngineScaleWorkload.ENGINES.subList(1, EngineScaleWorkload.ENGINES.size())) {
+                for (String figure : List.of(" updates/s", " replicated")) {
+                    relate(byName, s3Figure(engines) + figure, s3Figure(1) + figure);
+                }
+            }
             return List.copyOf(byName.values());
         }
 

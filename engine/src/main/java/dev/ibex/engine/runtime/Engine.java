@@ -77,7 +77,7 @@ public final class Engine implements AutoCloseable {
                 stopReport.add(note);
             }
         }, claim, clustered), "ibex", config);
-        heartbeat("up");
+        heartbeat(memberState());
         this.kicks = new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake);
         this.watcher = new Thread(this::watchNodes, "ibex-node-watch");
         this.watcher.setDaemon(true);
@@ -133,6 +133,23 @@ public final class Engine implements AutoCloseable {
         return fenceRejections.get();
     }
 
+    /**
+     * What this engine says of itself: {@code up} standalone; in a cluster, its membership status
+     * ({@code joining} until the others have seen it join, then {@code up}; {@code leaving}...).
+     */
+    private String memberState() {
+        if (!clustered) {
+            return "up";
+        }
+        try {
+            String status = org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system))
+                    .selfMember().status().toString();
+            return status.toLowerCase(java.util.Locale.ROOT).replace("weaklyup", "weakly-up");
+        } catch (RuntimeException e) {
+            return "up";
+        }
+    }
+
     private void heartbeat(String state) {
         try {
             engines.heartbeat(name, address, state, VERSION, started);
@@ -157,7 +174,7 @@ public final class Engine implements AutoCloseable {
     /** Keeps one change poller per configured node; picks up nodes added while running. */
     private void watchNodes() {
         while (!closed) {
-            heartbeat("up");
+            heartbeat(memberState());
             try {
                 List<NodeSettings> nodes = control.nodes();
                 for (NodeSettings n : nodes) {
