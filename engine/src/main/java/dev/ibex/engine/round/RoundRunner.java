@@ -374,6 +374,19 @@ public final class RoundRunner {
         }
     }
 
+    /**
+     * Brings the node's ibex schema up to this engine's version now, as the first round that reaches
+     * it would (an engine does it when it starts, so that the syncs it takes over do not wait for it);
+     * a failure is left for that round to report.
+     */
+    public void prepare(String node) {
+        try {
+            upgrade(new NodeId(node, 0), directory.pool(node));
+        } catch (RuntimeException e) {
+            // unreachable now: the first round that reaches the node upgrades it, or says why it cannot
+        }
+    }
+
     /** Brings the node's ibex schema up to this engine's version, once per node and engine run. */
     private void upgrade(NodeId n, DataSource pool) {
         if (upgraded.contains(n.name())) {

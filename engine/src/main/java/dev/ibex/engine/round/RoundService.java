@@ -129,6 +129,11 @@ public final class RoundService {
         }
     }
 
+    /** See {@link RoundRunner#prepare}. */
+    public void prepare(String node) {
+        runner.prepare(node);
+    }
+
     /** Rounds in flight end after their current chunk; see {@link RoundRunner#stop()}. */
     public void stop() {
         runner.stop();

@@ -178,6 +178,9 @@ public final class Engine implements AutoCloseable {
             try {
                 List<NodeSettings> nodes = control.nodes();
                 for (NodeSettings n : nodes) {
+                    if (!pollers.containsKey(n.name())) {
+                        rounds.prepare(n.name());
+                    }
                     poller(n.name());
                 }
             } catch (RuntimeException e) {
