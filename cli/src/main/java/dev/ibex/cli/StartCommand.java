@@ -83,6 +83,9 @@ final class StartCommand implements Callable<Integer> {
         if (clusterBind == null && clusterSeeds == null && clusterConfig == null) {
             return new EngineOptions(engineName, null);
         }
+        if (clusterConfig != null && !java.nio.file.Files.isReadable(clusterConfig)) {
+            throw new UsageException("--cluster-config: cannot read " + clusterConfig);
+        }
         if (clusterBind == null || clusterSeeds == null) {
             throw new UsageException("a cluster member needs both --cluster-bind HOST:PORT and --cluster-seeds HOST:PORT[,...]");
         }

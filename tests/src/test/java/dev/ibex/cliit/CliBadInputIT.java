@@ -121,6 +121,16 @@ class CliBadInputIT {
     }
 
     @Test
+    void badClusterOptionsOfStart() {
+        refused("--cluster-seeds", "start", "--cluster-bind", "127.0.0.1:25520");
+        refused("notaport", "start", "--cluster-bind", "127.0.0.1:notaport", "--cluster-seeds", "127.0.0.1:25520");
+        refused("70000", "start", "--cluster-bind", "127.0.0.1:25520", "--cluster-seeds", "127.0.0.1:70000");
+        refused("/nonexistent/ibex-cluster.conf", "start", "--cluster-bind", "127.0.0.1:25520", "--cluster-seeds", "127.0.0.1:25520",
+                "--cluster-config", "/nonexistent/ibex-cluster.conf");
+        refused("--engine-name", "start", "--engine-name", " ");
+    }
+
+    @Test
     void unknownNode() {
         refused("zz", "node", "check", "zz");
         refused("zz", "node", "remove", "zz");

@@ -7,7 +7,6 @@ import dev.ibex.launch.EngineProcess;
 import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.Sql;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -153,25 +152,19 @@ class ChaosIT {
             }
         }
 
-        /**
-         * Runs one autocommit statement; false if the statement timeout cancelled it (it waited on a
-         * row lock held by an engine session cut off behind a stalled proxy), so that it did not
-         * commit and is not in the model. Any other failure fails the test.
-         */
+        /** One application write (see {@link AppWrite#run}); false, and counted, if the statement timeout cancelled it. */
         private boolean run(String node, String sql, Object... args) {
-            try (PreparedStatement ps = writer(node).prepareStatement(sql)) {
-                for (int i = 0; i < args.length; i++) {
-                    ps.setObject(i + 1, args[i]);
-                }
-                ps.executeUpdate();
-                return true;
+            Connection c;
+            try {
+                c = writer(node);
             } catch (SQLException e) {
-                if (!"57014".equals(e.getSQLState())) {
-                    throw new Sql.UncheckedSqlException(context + ": an application write on node " + node + " failed: " + sql, e);
-                }
-                blockedWrites++;
-                return false;
+                throw new Sql.UncheckedSqlException(context + ": connecting to node " + node, e);
             }
+            if (AppWrite.run(c, context + ": an application write on node " + node, sql, args)) {
+                return true;
+            }
+            blockedWrites++;
+            return false;
         }
 
         private Connection writer(String node) throws SQLException {

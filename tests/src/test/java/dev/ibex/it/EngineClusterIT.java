@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -49,7 +48,7 @@ class EngineClusterIT {
     /** The key that a test writes on node a right after a fault, to see when each moved sync replicates again. */
     private static final int MARKER = 0;
     private static final Duration FAILOVER_LIMIT = Duration.ofSeconds(30);
-    private static final Duration HANDOFF_LIMIT = Duration.ofSeconds(5);
+    private static final Duration HANDOFF_LIMIT = Duration.ofSeconds(10);
     private static final Duration SETTLE = Duration.ofSeconds(90);
 
     @BeforeAll
@@ -537,21 +536,19 @@ class EngineClusterIT {
                     + " cancelled by the 2 s statement timeout behind a stale engine's row locks";
         }
 
-        /** One autocommit statement; false if the statement timeout cancelled it (it did not commit). */
+        /** One application write (see {@link AppWrite#run}); false, and counted, if the statement timeout cancelled it. */
         private boolean run(String node, String sql, Object... args) {
-            try (PreparedStatement ps = connection(node).prepareStatement(sql)) {
-                for (int i = 0; i < args.length; i++) {
-                    ps.setObject(i + 1, args[i]);
-                }
-                ps.executeUpdate();
-                return true;
+            Connection c;
+            try {
+                c = connection(node);
             } catch (SQLException e) {
-                if (!"57014".equals(e.getSQLState())) {
-                    throw new Sql.UncheckedSqlException(context + ": an application write on node " + node + " failed: " + sql, e);
-                }
-                blocked++;
-                return false;
+                throw new Sql.UncheckedSqlException(context + ": connecting to node " + node, e);
             }
+            if (AppWrite.run(c, context + ": an application write on node " + node, sql, args)) {
+                return true;
+            }
+            blocked++;
+            return false;
         }
 
         private Connection connection(String node) throws SQLException {

@@ -39,7 +39,7 @@ import org.jooq.impl.DefaultExecuteListenerProvider;
  */
 public final class ControlStore implements AutoCloseable {
     /** Connections for rounds' round locks, each held for a whole round, apart from the others so that they never starve them. */
-    static final int LOCK_POOL_SIZE = dev.ibex.engine.round.RoundService.MAX_CONCURRENT_ROUNDS + 1;
+    static final int LOCK_POOL_SIZE = 9; // RoundService.MAX_CONCURRENT_ROUNDS (8), and one for a resync or a test
 
     private final HikariDataSource pool;
     private final HikariDataSource locks;

@@ -217,7 +217,8 @@ final class SyncActor {
                 || (d.report() != null && ("failed".equals(d.report().outcome()) || d.report().tablesLeftBehind() > 0));
         if (d.failure() != null) {
             ctx.getLog().warn("sync {}: round failed: {}", name, FailureText.of(d.failure()));
-        } else if (d.report() != null && !d.report().errors().isEmpty()) {
+        } else if (d.report() != null && !d.report().errors().isEmpty()
+                && !d.report().errors().stream().allMatch(e -> e.startsWith(RoundRunner.STOPPED))) {
             ctx.getLog().warn("sync {}: round finished with errors: {}", name, d.report().errors());
         }
         if (d.report() != null) {
