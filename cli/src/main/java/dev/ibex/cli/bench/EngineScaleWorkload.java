@@ -38,7 +38,9 @@ import java.util.stream.IntStream;
  * {@code ibex_control_s3} on a), run by 1 standalone {@code ibex start} JVM and then by 3 in a
  * Pekko Cluster (see {@link EngineProcesses}), started afresh for each measurement and stopped
  * after it. Measuring starts once every sync has an owner among the engines just started and,
- * with 3, once each engine owns 3 to 5 syncs. Then one writer per sync on a updates rows 1, 2, 3,
+ * with 3, once each engine owns 3 to 5 syncs, and after a warm-up (the same writes once, not
+ * counted: fresh JVMs compile the round's code meanwhile, and Sharding finishes spreading the
+ * syncs). Then one writer per sync on a updates rows 1, 2, 3,
  * ... of its table once each, autocommit, paced so that the writers together make {@code rate}
  * updates/s for {@code seconds} (each writer offset by 1/{@value #SYNCS} of its step), stamping
  * {@code updated_at = clock_timestamp()} (during the UPDATE, before its commit) and the
@@ -132,6 +134,8 @@ final class EngineScaleWorkload implements AutoCloseable {
             Map<String, Long> owned = awaitOwners(procs);
             Progress.line(out, String.format(Locale.ROOT, "S3 run %d: every sync owned %.1f s after the first launch (%s); writing"
                     + " %d updates/s for %d updates", run, (System.nanoTime() - launched) / 1e9, owned, rate, perSync * SYNCS));
+            // the same writes once before measuring: fresh JVMs compile the round's code and Sharding settles meanwhile
+            measure(name + "-warm-up", procs);
             Instant from = Instant.now();
             r = measure(name, procs);
             Progress.line(out, "S3 run " + run + ", " + engines + " engine(s), while writing and draining: "
