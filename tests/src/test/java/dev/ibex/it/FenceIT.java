@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.fence.Engines;
@@ -143,6 +144,37 @@ class FenceIT {
         assertTrue(taken.isPresent(), "an owner silent for a minute no longer runs it");
         engines.heartbeat("other", null, "stopped", "test", Instant.now());
         assertTrue(ownership().take(sync, "third", engines::running).isPresent(), "nor does one that says it stopped");
+    }
+
+    @Test
+    void aRoundTakenOverBetweenItsDecisionsAndItsApplyCommitsNothingMore() {
+        String sync = sync("fence_midround");
+        RoundService former = new RoundService(CLUSTER.control(), new dev.ibex.engine.db.NodeDirectory(CLUSTER.control()::node),
+                Clock.systemUTC());
+        Fence old = former.ownership().take(sync, "former", other -> false).orElseThrow();
+        assertTrue(former.runIfActive(old).isPresent(), "its owner runs a round: every node at its epoch");
+        CLUSTER.exec("a", "update fence_midround set v = 'decided, then taken over' where id = 4");
+        long marks = CLUSTER.count("b", "select count(*) from ibex.watermark");
+        // a successor takes the sync, and every node, while the former owner's round has decided a chunk and not applied it
+        CrashPoints.at(CrashPoints.JOURNAL_WRITTEN, () -> {
+            Fence now = take(sync, "successor");
+            for (String node : CLUSTER.nodes()) {
+                try (Connection c = CLUSTER.connect(node)) {
+                    now.take(c, node);
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        });
+        try {
+            Fence.Rejected refused = assertThrows(Fence.Rejected.class, () -> former.runIfActive(old));
+            assertTrue(refused.getMessage().contains("fenced"), refused.getMessage());
+        } finally {
+            CrashPoints.clear();
+        }
+        assertEquals(0L, CLUSTER.count("b", "select count(*) from fence_midround where v = 'decided, then taken over'"),
+                "the apply transaction's fence check refused the chunk");
+        assertEquals(marks, CLUSTER.count("b", "select count(*) from ibex.watermark"), "no watermark moved");
     }
 
     @Test

@@ -344,6 +344,10 @@ final class TableRound {
                         CrashPoints.reach(CrashPoints.TARGET_COMMITTED);
                     }
                 } catch (IbexException e) {
+                    if (Fence.rejected(e)) {
+                        // another engine took the sync: nothing more of this round may commit anywhere
+                        throw Fence.asRejection("node " + n + ", table " + table, e).orElseThrow();
+                    }
                     if (rejected(e)) {
                         throw stall(s, rows, e);
                     }
