@@ -66,8 +66,14 @@ class EngineClusterIT {
      */
     @Test
     void threeEnginesShareTheSyncsAndTakeOverFromEachOther() {
+        int b = CLUSTER.server("b").port();
+        // engine e3 reaches the control database through one proxy, and node b through another: its JVM resolves
+        // 'localhost', the host of node b's URL, to 127.0.0.2, where that proxy listens on b's port
+        CLUSTER.control().dsl().execute("update ibex.node set url = replace(url, '127.0.0.1', 'localhost') where name = 'b'");
         try (TcpProxy toControl = TcpProxy.start("127.0.0.1", CLUSTER.server("a").port());
-             Engines engines = Engines.start("e", Map.of("e3", toControl.rewrite(CLUSTER.controlUrl())));
+             TcpProxy toNodeB = TcpProxy.start("127.0.0.2", b, "127.0.0.1", b);
+             Engines engines = Engines.start("e", Map.of("e3", toControl.rewrite(CLUSTER.controlUrl())),
+                     Map.of("e3", List.of("jdk.net.hosts.file=" + hostsFile("127.0.0.2 localhost"))));
              Writers writers = Writers.start("cluster", 1)) {
             awaitSpread(engines);
             syncsAddedPausedAndRemovedArePickedUpWithinSeconds(engines, writers);
@@ -76,13 +82,17 @@ class EngineClusterIT {
             long[] paused = aPausedOwnerLosesItsSyncsAndCommitsNothingStaleWhenItWakes(engines, writers);
             List<List<Long>> handoffs = aRollingRestartHandsEachSyncOverWithinSeconds(engines, writers);
             long[] cut = anEngineCutOffFromTheControlDatabaseFailsItsRoundsAndKeepsItsSyncs(engines, writers, toControl);
+            long[] nodeCut = anEngineCutOffFromANodeFailsItsRoundsThereAndKeepsItsSyncs(engines, writers, toNodeB);
             writers.stop();
             writers.finish(engines);
             System.out.printf("EngineClusterIT: kill -9 of an owner: its syncs replicated again %d ms after the kill; SIGSTOP of an "
                             + "owner: %d ms after SIGSTOP, and after 60 s and SIGCONT it exited in %d ms; rolling SIGTERM: per engine, "
                             + "ms from its SIGTERM until others had taken its syncs, and until they replicated again %s; one engine cut off from the control database "
-                            + "for %d s kept its syncs, which replicated again %d ms after the cut healed; fence rejections %d; %s%n",
-                    killed, paused[0], paused[1], handoffs, cut[0], cut[1], fenceRejections(), writers.summary());
+                            + "for %d s kept its syncs, which replicated again %d ms after the cut healed; one engine cut off from "
+                            + "node b for %d s kept its syncs, which replicated to b again %d ms after the cut healed; fence "
+                            + "rejections %d; %s%n",
+                    killed, paused[0], paused[1], handoffs, cut[0], cut[1], nodeCut[0], nodeCut[1], fenceRejections(),
+                    writers.summary());
             assertTrue(killed <= FAILOVER_LIMIT.toMillis(), "after kill -9, replicating again took " + killed + " ms");
             assertTrue(paused[0] <= FAILOVER_LIMIT.toMillis(), "after SIGSTOP, replicating again took " + paused[0] + " ms");
             for (List<Long> h : handoffs) {
@@ -170,13 +180,7 @@ class EngineClusterIT {
      */
     private static long[] anEngineCutOffFromTheControlDatabaseFailsItsRoundsAndKeepsItsSyncs(Engines engines, Writers writers,
                                                                                              TcpProxy toControl) {
-        // once Sharding has finished spreading the syncs (the last engine restarted gets its share), so that none moves in the cut
-        Map<String, Owner> before = Await.value("the syncs spread 4, 4, 4 and settled", Duration.ofSeconds(60), () -> {
-            Map<String, Owner> now = owners();
-            LockSupport.parkNanos(Duration.ofSeconds(3).toNanos());
-            return now.equals(owners()) ? now : Map.<String, Owner>of();
-        }, owners -> owners.size() == SYNCS && owners.values().stream().collect(Collectors.groupingBy(o -> String.valueOf(o.engine()),
-                Collectors.counting())).equals(Map.of("e1", 4L, "e2", 4L, "e3", 4L)));
+        Map<String, Owner> before = awaitSettled();
         List<String> cutOff = syncsOf(before, "e3");
         List<String> others = before.keySet().stream().filter(s -> !cutOff.contains(s)).toList();
         long cut = System.nanoTime();
@@ -196,6 +200,56 @@ class EngineClusterIT {
         long replicated = awaitReplicatedAgain(engines, writers, cutOff, "cut-healed", healed);
         assertEquals(before, owners(), "the same owners at the same epochs after the cut healed");
         return new long[] {(healed - cut) / 1_000_000_000L, replicated};
+    }
+
+    /**
+     * Cuts the connections of one engine to node b for about 10 s: its syncs' rounds leave b out
+     * (the other nodes still replicate among themselves), and no sync changes hands. Returns the
+     * cut's seconds and the milliseconds from healing until its syncs replicate to b again.
+     */
+    private static long[] anEngineCutOffFromANodeFailsItsRoundsThereAndKeepsItsSyncs(Engines engines, Writers writers,
+                                                                                     TcpProxy toNodeB) {
+        Map<String, Owner> before = awaitSettled();
+        List<String> cutOff = syncsOf(before, "e3");
+        long cut = System.nanoTime();
+        toNodeB.cut();
+        writers.runFor(Duration.ofSeconds(5));
+        String sync = cutOff.get(0);
+        String marker = "node-cut-" + System.nanoTime();
+        writers.mark(sync, marker);
+        writers.runUntil(() -> CLUSTER.count("c", "select count(*) from " + sync + " where id = ? and val = ?", writers.key(MARKER),
+                marker) == 1, Duration.ofSeconds(30));
+        assertEquals(0L, CLUSTER.count("b", "select count(*) from " + sync + " where id = ? and val = ?", writers.key(MARKER), marker),
+                "the engine that cannot reach b leaves it out of its rounds");
+        assertEquals(before, owners(), "no sync changed hands while one engine could not reach node b");
+        toNodeB.heal();
+        long healed = System.nanoTime();
+        long replicated = awaitReplicatedAgain(engines, writers, cutOff, "node-cut-healed", healed);
+        assertEquals(before, owners(), "the same owners at the same epochs after the cut healed");
+        return new long[] {(healed - cut) / 1_000_000_000L, replicated};
+    }
+
+    /**
+     * Waits until Sharding has finished spreading the syncs, 4, 4, 4 and unchanged for 3 s (an
+     * engine started again gets its share within seconds), so that none moves during a fault.
+     */
+    private static Map<String, Owner> awaitSettled() {
+        return Await.value("the syncs spread 4, 4, 4 and settled", Duration.ofSeconds(60), () -> {
+            Map<String, Owner> now = owners();
+            LockSupport.parkNanos(Duration.ofSeconds(3).toNanos());
+            return now.equals(owners()) ? now : Map.<String, Owner>of();
+        }, owners -> owners.size() == SYNCS && owners.values().stream().collect(Collectors.groupingBy(o -> String.valueOf(o.engine()),
+                Collectors.counting())).equals(Map.of("e1", 4L, "e2", 4L, "e3", 4L)));
+    }
+
+    private static java.nio.file.Path hostsFile(String line) {
+        try {
+            java.nio.file.Path f = java.nio.file.Files.createTempFile("ibex-hosts", ".txt");
+            f.toFile().deleteOnExit();
+            return java.nio.file.Files.writeString(f, line + "\n");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Waits until {@code engine} owns a sync (a restarted engine gets its share within seconds); returns the owners. */
@@ -318,18 +372,19 @@ class EngineClusterIT {
         private final Map<String, EngineProcess> running = new LinkedHashMap<>();
 
         private final Map<String, String> controlUrls;
+        private final Map<String, List<String>> properties;
 
-        private Engines(Map<String, String> controlUrls) {
+        private Engines(Map<String, String> controlUrls, Map<String, List<String>> properties) {
             this.controlUrls = controlUrls;
+            this.properties = properties;
         }
 
-        static Engines start(String prefix) {
-            return start(prefix, Map.of());
-        }
-
-        /** @param controlUrls the control database's URL for some engines (through a proxy), by name */
-        static Engines start(String prefix, Map<String, String> controlUrls) {
-            Engines e = new Engines(controlUrls);
+        /**
+         * @param controlUrls the control database's URL for some engines (through a proxy), by name
+         * @param properties  more {@code -D} system properties for some engines, by name
+         */
+        static Engines start(String prefix, Map<String, String> controlUrls, Map<String, List<String>> properties) {
+            Engines e = new Engines(controlUrls, properties);
             for (int i = 1; i <= 3; i++) {
                 e.ports.put(prefix + i, freePort());
             }
@@ -353,8 +408,10 @@ class EngineClusterIT {
 
         private void launch(String name) {
             String seeds = ports.values().stream().limit(2).map(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
-            running.put(name, EngineProcess.start(controlUrls.getOrDefault(name, CLUSTER.controlUrl()), List.of("--engine-name", name, "--cluster-bind",
-                    "127.0.0.1:" + ports.get(name), "--cluster-seeds", seeds), "pekko.actor.serialize-messages=on"));
+            List<String> props = new ArrayList<>(List.of("pekko.actor.serialize-messages=on"));
+            props.addAll(properties.getOrDefault(name, List.of()));
+            running.put(name, EngineProcess.start(controlUrls.getOrDefault(name, CLUSTER.controlUrl()), List.of("--engine-name", name,
+                    "--cluster-bind", "127.0.0.1:" + ports.get(name), "--cluster-seeds", seeds), props.toArray(String[]::new)));
         }
 
         List<String> names() {

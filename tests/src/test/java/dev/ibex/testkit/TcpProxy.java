@@ -50,10 +50,10 @@ public final class TcpProxy implements AutoCloseable {
     private long delayNanos;
     private boolean closed;
 
-    private TcpProxy(String targetHost, int targetPort) throws IOException {
+    private TcpProxy(InetAddress bind, int bindPort, String targetHost, int targetPort) throws IOException {
         this.targetHost = targetHost;
         this.targetPort = targetPort;
-        this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.listener = new ServerSocket(bindPort, 50, bind);
         this.threads = Executors.newCachedThreadPool(daemonThreads("tcp-proxy-" + listener.getLocalPort() + "-"));
         threads.execute(this::acceptLoop);
     }
@@ -61,9 +61,23 @@ public final class TcpProxy implements AutoCloseable {
     /** Starts a proxy on an ephemeral port of 127.0.0.1 forwarding to {@code targetHost:targetPort}. */
     public static TcpProxy start(String targetHost, int targetPort) {
         try {
-            return new TcpProxy(targetHost, targetPort);
+            return new TcpProxy(InetAddress.getLoopbackAddress(), 0, targetHost, targetPort);
         } catch (IOException e) {
             throw new IllegalStateException("cannot start a proxy to " + targetHost + ":" + targetPort, e);
+        }
+    }
+
+    /**
+     * Starts a proxy listening on {@code bindHost:bindPort} (another loopback address, such as
+     * 127.0.0.2, with the target's own port: a JVM that resolves the target's host name to it goes
+     * through the proxy without any change to the URLs it is given).
+     */
+    public static TcpProxy start(String bindHost, int bindPort, String targetHost, int targetPort) {
+        try {
+            return new TcpProxy(InetAddress.getByName(bindHost), bindPort, targetHost, targetPort);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start a proxy on " + bindHost + ":" + bindPort + " to " + targetHost + ":"
+                    + targetPort, e);
         }
     }
 
