@@ -7,6 +7,9 @@
 -- afterwards.
 
 alter table ibex.sync add column epoch bigint not null default 0;
+-- Epochs come from one sequence, so that a sync removed and added again under the same name starts
+-- above every epoch its nodes may still hold from before.
+create sequence ibex.sync_epoch;
 alter table ibex.sync add column owner_engine varchar;
 alter table ibex.sync add column owner_since timestamptz;
 alter table ibex.sync add column fence_rejections bigint not null default 0;

@@ -50,13 +50,14 @@ public final class Ownership {
                 if (o.engine() != null && !o.engine().equals(engine) && stillRuns.test(o.engine())) {
                     return Optional.empty();
                 }
-                Fence next = new Fence(sync, o.epoch() + 1);
-                next.endStale(c);
+                // every session of this sync's current epoch or older is stale from now on
+                new Fence(sync, o.epoch() + 1).endStale(c);
                 try {
-                    if (raise(c, sync, engine, o.epoch())) {
+                    Optional<Fence> raised = raise(c, sync, engine, o.epoch());
+                    if (raised.isPresent()) {
                         // an older owner's session may have taken the round lock meanwhile
-                        next.endStale(c);
-                        return Optional.of(next);
+                        raised.get().endStale(c);
+                        return raised;
                     }
                 } catch (SQLException e) {
                     if (!"55P03".equals(e.getSQLState()) || attempt >= ATTEMPTS) {
@@ -69,17 +70,23 @@ public final class Ownership {
         }
     }
 
-    /** Raises the epoch from {@code from} and names the owner; false when someone else raised it first. */
-    private static boolean raise(Connection c, String sync, String engine, long from) throws SQLException {
+    /**
+     * Raises the epoch from {@code from} to the next of {@code ibex.sync_epoch} (above every epoch of
+     * every sync so far) and names the owner; empty when someone else raised it first.
+     */
+    private static Optional<Fence> raise(Connection c, String sync, String engine, long from) throws SQLException {
         c.setAutoCommit(false);
         try (Statement s = c.createStatement()) {
             s.execute("set local lock_timeout = " + Fence.TAKE_WAIT.toMillis());
-            try (PreparedStatement ps = c.prepareStatement("update ibex.sync set epoch = epoch + 1, owner_engine = ?, "
-                    + "owner_since = now() where name = ? and epoch = ?")) {
+            try (PreparedStatement ps = c.prepareStatement("update ibex.sync set epoch = nextval('ibex.sync_epoch'), owner_engine = ?, "
+                    + "owner_since = now() where name = ? and epoch = ? returning epoch")) {
                 ps.setString(1, engine);
                 ps.setString(2, sync);
                 ps.setLong(3, from);
-                boolean raised = ps.executeUpdate() == 1;
+                Optional<Fence> raised;
+                try (ResultSet rs = ps.executeQuery()) {
+                    raised = rs.next() ? Optional.of(new Fence(sync, rs.getLong(1))) : Optional.empty();
+                }
                 c.commit();
                 return raised;
             }

@@ -24,9 +24,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorSystem;
 
 /**
- * The running engine: an actor system whose guardian runs every configured sync on its schedule,
+ * The running engine: an actor system whose guardian runs the configured syncs on their schedule,
  * woken by each node's change counters (see {@link ChangePoller}) and by operator kicks (NOTIFY on
- * the control database).
+ * the control database). Standalone it runs every sync that no other running engine owns; as a
+ * member of a Pekko Cluster ({@link EngineOptions.Cluster}) the syncs that Cluster Sharding places
+ * on it. Either way it takes each sync before running it, at a new fencing epoch (ADR 0005), and
+ * records itself in {@code ibex.engine} every {@link Engines#HEARTBEAT_EVERY}.
  * {@link #close()} stops gracefully and within a bound: a round in flight ends after the chunk it is
  * applying (each target's chunk and watermarks commit together, so nothing is half-applied), and a
  * round still running after {@link #STOP_TIMEOUT} is abandoned: its connections close and its open
@@ -186,7 +189,7 @@ public final class Engine implements AutoCloseable {
             } catch (RuntimeException e) {
                 // control database unreachable: the guardian reports it; try again later
             }
-            java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofSeconds(2).toNanos());
+            java.util.concurrent.locks.LockSupport.parkNanos(Engines.HEARTBEAT_EVERY.toNanos());
         }
     }
 
