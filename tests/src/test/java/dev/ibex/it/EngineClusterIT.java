@@ -48,7 +48,7 @@ class EngineClusterIT {
     /** The key that a test writes on node a right after a fault, to see when each moved sync replicates again. */
     private static final int MARKER = 0;
     private static final Duration FAILOVER_LIMIT = Duration.ofSeconds(30);
-    private static final Duration HANDOFF_LIMIT = Duration.ofSeconds(10);
+    private static final Duration HANDOFF_LIMIT = Duration.ofSeconds(15);
     private static final Duration SETTLE = Duration.ofSeconds(90);
 
     @BeforeAll

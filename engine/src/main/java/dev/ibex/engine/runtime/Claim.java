@@ -1,5 +1,6 @@
 package dev.ibex.engine.runtime;
 
+import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 
 /**
@@ -10,7 +11,11 @@ import java.util.function.Predicate;
  *                       whose heartbeat is recent; in a cluster, none (Cluster Sharding decided
  *                       that this engine runs the sync, so any other owner has handed it over,
  *                       crashed, or been cut off and downed)
+ * @param settled        whether this engine may take syncs now: standalone always; in a cluster,
+ *                       while it is an Up member that sees every other member (an engine that
+ *                       wakes after being frozen sees the others unreachable until it learns that
+ *                       they downed it, and must not take back the syncs that moved meanwhile)
  * @param rejections     told of every fence rejection (the engine counts them)
  */
-record Claim(String engine, Predicate<String> ownerStillRuns, Runnable rejections) {
+record Claim(String engine, Predicate<String> ownerStillRuns, BooleanSupplier settled, Runnable rejections) {
 }

@@ -74,7 +74,8 @@ public final class Engine implements AutoCloseable {
         Config config = config(options);
         // in a cluster, Sharding has stopped the sync's entity on its last owner before starting it here (or that owner
         // crashed, or was cut off and downed): take it whoever the control database names; fencing covers the rest
-        Claim claim = new Claim(name, clustered ? other -> false : engines::running, fenceRejections::incrementAndGet);
+        Claim claim = new Claim(name, clustered ? other -> false : engines::running, clustered ? this::settledMember : () -> true,
+                fenceRejections::incrementAndGet);
         this.system = ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc", note -> {
             if (closed) {
                 stopReport.add(note);
@@ -124,6 +125,12 @@ public final class Engine implements AutoCloseable {
         // system properties win over the file, which wins over the jar's ibex-cluster.conf
         return ConfigFactory.systemProperties().withFallback(command).withFallback(file).withFallback(own)
                 .withFallback(ConfigFactory.parseResources("ibex-cluster.conf")).withFallback(ConfigFactory.load()).resolve();
+    }
+
+    /** True while this engine is an Up member of its cluster that sees every other member as reachable. */
+    private boolean settledMember() {
+        org.apache.pekko.cluster.Cluster cluster = org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system));
+        return cluster.selfMember().status() == org.apache.pekko.cluster.MemberStatus.up() && cluster.state().getUnreachable().isEmpty();
     }
 
     /** This engine's name: the owner the control database records for the syncs it runs. */

@@ -57,8 +57,11 @@ final class SyncActor {
         }
     }
 
-    /** What a turn did: the fence it ran with (null when another engine owns the sync, named in {@code owner}) and its round. */
-    private record Outcome(Fence fence, RoundReport report, String owner) {
+    /**
+     * What a turn did: the fence it ran with and its round; or, when it did not take the sync, the
+     * owner it left it to and why.
+     */
+    private record Outcome(Fence fence, RoundReport report, String owner, String why) {
     }
 
     static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
@@ -165,17 +168,24 @@ final class SyncActor {
     private Outcome turn(String name, Fence held) {
         Fence f = held;
         if (f == null) {
+            if (!claim.settled().getAsBoolean()) {
+                return new Outcome(null, null, owner(name), "this engine does not see every other engine of the cluster now");
+            }
             java.util.Optional<Fence> taken = rounds.ownership().take(name, claim.engine(), claim.ownerStillRuns());
             if (taken.isEmpty()) {
-                return new Outcome(null, null, rounds.ownership().owner(name).map(Ownership.Owner::engine).orElse(null));
+                return new Outcome(null, null, owner(name), "its owner still runs it");
             }
             f = taken.get();
         }
         try {
-            return new Outcome(f, rounds.runIfActive(f).orElse(null), null);
+            return new Outcome(f, rounds.runIfActive(f).orElse(null), null, null);
         } catch (RuntimeException e) {
             throw new java.util.concurrent.CompletionException(new Turned(f, e));
         }
+    }
+
+    private String owner(String sync) {
+        return rounds.ownership().owner(sync).map(Ownership.Owner::engine).orElse(null);
     }
 
     /** A round that failed, with the fence it ran with. */
@@ -203,8 +213,7 @@ final class SyncActor {
         }
         if (d.outcome() != null && d.outcome().fence() == null) {
             if (!java.util.Objects.equals(ownerElsewhere, d.outcome().owner())) {
-                ctx.getLog().info("sync {}: owned by engine {}, which still runs it; this engine leaves it alone", name,
-                        d.outcome().owner());
+                ctx.getLog().info("sync {}: not taken (owner: {}): {}", name, d.outcome().owner(), d.outcome().why());
                 ownerElsewhere = d.outcome().owner();
             }
             timers.startSingleTimer("tick", new Tick(), settings.interval());
