@@ -22,7 +22,7 @@ import java.time.Duration;
 public record Fence(String sync, long epoch) {
     /** The SQLSTATE of a fence rejection. */
     public static final String REJECTED = "IBF01";
-    /** How long a takeover waits, each time, for older epochs' transactions before it ends them. */
+    /** How long a takeover waits, each time, for older epochs' transactions before it ends them and tries again. */
     static final Duration TAKE_WAIT = Duration.ofSeconds(1);
     static final int TAKE_ATTEMPTS = 10;
 
@@ -61,11 +61,12 @@ public record Fence(String sync, long epoch) {
     }
 
     /**
-     * Raises the sync's epoch on the node reached through {@code c} (autocommit) to this fence's;
-     * when transactions of older epochs hold it for longer than {@link #TAKE_WAIT}, ends them
-     * ({@code pg_terminate_backend}: the engine's role may end its own sessions) and tries again.
-     * Returns how many such transactions it ended. Fails with {@link Rejected} when the node holds
-     * a newer epoch already.
+     * Raises the sync's epoch on the node reached through {@code c} (autocommit) to this fence's:
+     * first ends the sessions of older epochs, such as a frozen owner's open transaction
+     * ({@code pg_terminate_backend}: the engine's role may end its own sessions), then raises it,
+     * waiting at most {@link #TAKE_WAIT} for a transaction that checked an older epoch meanwhile,
+     * and starts over if one did. Returns how many sessions it ended. Fails with {@link Rejected}
+     * when the node holds a newer epoch already.
      */
     public int take(Connection c, String node) throws SQLException {
         int ended = 0;

@@ -16,10 +16,10 @@ import javax.sql.DataSource;
 /**
  * Who owns each sync, in the control database (ADR 0005). An engine takes a sync by raising its
  * epoch and naming itself its owner, in one transaction; the {@link Fence} it gets back is what
- * every later write on behalf of the sync checks. Taking waits for the transactions of older
- * epochs that hold the sync's row, and ends them when they hold it longer than a second (an owner
- * paused by the OS or a collector holds them until it runs again); it also ends an older owner's
- * session that holds the sync's round lock.
+ * every later write on behalf of the sync checks. Taking first ends the sessions of older epochs
+ * that hold the sync's row or its round lock (an owner paused by the OS or a collector would hold
+ * them until it runs again), then raises the epoch, waiting at most a second, and again, for a
+ * transaction that checked the old epoch meanwhile.
  */
 public final class Ownership {
     /** A sync's owner as the control database records it. */
