@@ -17,8 +17,9 @@ import picocli.CommandLine.Spec;
         "The engines that ran against this control database: state, syncs owned, last heartbeat.",
         "By name: cluster address (blank when standalone), state, syncs owned, version and the age of the last heartbeat.",
         "Read from the control database alone, so it answers when no engine runs. Every engine writes its row every 2 seconds;",
-        "state is up, stopping, stopped, or not responding (not stopped, but no heartbeat for more than 10 seconds: the engine",
-        "died, hangs or cannot reach the control database)."})
+        "state is up, stopping, stopped, in a cluster also joining, leaving or exiting (its membership status), or not",
+        "responding (not stopped, but no heartbeat for more than 10 seconds: the engine died, hangs or cannot reach the",
+        "control database)."})
 final class EnginesCommand implements Callable<Integer> {
     @Mixin
     ControlOptions control;

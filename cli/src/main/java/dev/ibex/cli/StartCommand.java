@@ -38,7 +38,7 @@ final class StartCommand implements Callable<Integer> {
             description = "Join a cluster of engines, listening on HOST:PORT for the others (Artery TCP).")
     String clusterBind;
 
-    @Option(names = "--cluster-seeds", paramLabel = "HOST:PORT[,HOST:PORT...]", split = ",",
+    @Option(names = "--cluster-seeds", paramLabel = "HOST:PORT", split = ",",
             description = "Engines to join the cluster through; list the same seeds on every engine. The first seed forms "
                     + "the cluster when it starts and no other seed runs.")
     List<String> clusterSeeds;
