@@ -129,8 +129,12 @@ public final class Engine implements AutoCloseable {
 
     /** True while this engine is an Up member of its cluster that sees every other member as reachable. */
     private boolean settledMember() {
-        org.apache.pekko.cluster.Cluster cluster = org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system));
+        org.apache.pekko.cluster.Cluster cluster = cluster();
         return cluster.selfMember().status() == org.apache.pekko.cluster.MemberStatus.up() && cluster.state().getUnreachable().isEmpty();
+    }
+
+    private org.apache.pekko.cluster.Cluster cluster() {
+        return org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system));
     }
 
     /** This engine's name: the owner the control database records for the syncs it runs. */
@@ -152,8 +156,7 @@ public final class Engine implements AutoCloseable {
             return "up";
         }
         try {
-            String status = org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system))
-                    .selfMember().status().toString();
+            String status = cluster().selfMember().status().toString();
             return status.toLowerCase(java.util.Locale.ROOT).replace("weaklyup", "weakly-up");
         } catch (RuntimeException e) {
             return "up";
