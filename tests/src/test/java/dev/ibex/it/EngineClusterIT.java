@@ -109,8 +109,8 @@ class EngineClusterIT {
 
     /** Kills the busiest engine with SIGKILL; returns the milliseconds until its syncs replicate again. */
     private static long killedOwnersSyncsReplicateAgain(Engines engines, Writers writers) {
-        Map<String, Owner> owners = owners();
-        String victim = busiest(owners);
+        Map<String, Owner> owners = awaitEveryOwned(engines.names(), all -> true);
+        String victim = busiest(owners, e -> true);
         List<String> moved = syncsOf(owners, victim);
         long killed = System.nanoTime();
         engines.get(victim).kill();
@@ -133,11 +133,10 @@ class EngineClusterIT {
      */
     private static long[] aPausedOwnerLosesItsSyncsAndCommitsNothingStaleWhenItWakes(Engines engines, Writers writers,
                                                                                    java.util.function.Consumer<java.util.Set<String>> meanwhileDo) {
-        Map<String, Owner> owners = owners();
+        // settled first: the engine restarted by the previous step may be taking its share back
+        Map<String, Owner> owners = awaitEveryOwned(engines.names(), all -> true);
         // not e3, which the cuts done meanwhile need
-        String victim = owners.values().stream().map(Owner::engine).filter(e -> !"e3".equals(e))
-                .collect(Collectors.groupingBy(e -> e, Collectors.counting())).entrySet().stream()
-                .max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+        String victim = busiest(owners, e -> !"e3".equals(e));
         List<String> moved = syncsOf(owners, victim);
         EngineProcess paused = engines.get(victim);
         long stopped = System.nanoTime();
@@ -244,13 +243,19 @@ class EngineClusterIT {
      * Waits until every sync is owned by one of the {@code live} engines, e3 among them, unchanged
      * for 3 s (Sharding has finished moving syncs), so that none moves during a fault.
      */
+    /** Owners once every sync has one among {@code live}, e3 owns some, and nothing changed hands for 3 s. */
     private static Map<String, Owner> awaitSettled(java.util.Set<String> live) {
-        return Await.value("the syncs owned by " + live + " and settled", Duration.ofSeconds(60), () -> {
+        return awaitEveryOwned(live, owners -> owners.values().stream().anyMatch(o -> "e3".equals(o.engine())));
+    }
+
+    /** Owners once every sync has one among {@code live}, {@code also} holds, and nothing changed hands for 3 s. */
+    private static Map<String, Owner> awaitEveryOwned(java.util.Collection<String> live,
+                                                      java.util.function.Predicate<Map<String, Owner>> also) {
+        return Await.value("every sync owned by one of " + live + ", settled", Duration.ofSeconds(60), () -> {
             Map<String, Owner> now = owners();
             LockSupport.parkNanos(Duration.ofSeconds(3).toNanos());
             return now.equals(owners()) ? now : Map.<String, Owner>of();
-        }, owners -> owners.size() == SYNCS && owners.values().stream().allMatch(o -> live.contains(o.engine()))
-                && owners.values().stream().anyMatch(o -> "e3".equals(o.engine())));
+        }, owners -> owners.size() == SYNCS && owners.values().stream().allMatch(o -> live.contains(o.engine())) && also.test(owners));
     }
 
     private static java.nio.file.Path hostsFile(String line) {
@@ -329,8 +334,10 @@ class EngineClusterIT {
         });
     }
 
-    private static String busiest(Map<String, Owner> owners) {
-        return owners.values().stream().collect(Collectors.groupingBy(Owner::engine, Collectors.counting())).entrySet().stream()
+    /** The engine owning the most syncs among those {@code eligible}. */
+    private static String busiest(Map<String, Owner> owners, java.util.function.Predicate<String> eligible) {
+        return owners.values().stream().map(Owner::engine).filter(eligible)
+                .collect(Collectors.groupingBy(e -> e, Collectors.counting())).entrySet().stream()
                 .max(Map.Entry.comparingByValue()).orElseThrow().getKey();
     }
 
