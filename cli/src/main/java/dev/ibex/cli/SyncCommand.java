@@ -7,6 +7,7 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.journal.RoundHistory;
+import dev.ibex.engine.status.SyncWait;
 import dev.ibex.schema.control.jooq.tables.records.RoundRecord;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -27,9 +28,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "sync", mixinStandardHelpOptions = true, description = "Add, list, change, remove, pause, resume and kick syncs.",
+@Command(name = "sync", mixinStandardHelpOptions = true, description = "Add, list, change, remove, pause, resume, kick and wait for syncs.",
         subcommands = {SyncCommand.Add.class, SyncCommand.ListSyncs.class, SyncSetCommand.class, SyncCommand.Remove.class,
-                SyncCommand.Pause.class, SyncCommand.Resume.class, SyncCommand.Kick.class})
+                SyncCommand.Pause.class, SyncCommand.Resume.class, SyncCommand.Kick.class, SyncCommand.Wait.class})
 final class SyncCommand {
     static final String STRATEGY_HELP = "How concurrent changes to a row are decided: latest (the newest change wins), "
             + "priority (the first node of --priority wins), manual (held until 'ibex conflicts resolve'), "
@@ -251,6 +252,80 @@ final class SyncCommand {
                 }
                 throw Cli.failed("no round of sync " + name + " finished within " + timeout + "; is 'ibex start' running?");
             }
+        }
+    }
+
+    @Command(name = "wait", mixinStandardHelpOptions = true, description = {
+            "Wait until everything committed so far on every active node of the sync has been applied on --nodes other nodes"
+                    + " (for deploy scripts and maintenance; the running engine does the work, asked for rounds by this command).",
+            "Exit 0 when reached; 1 on timeout, listing for each node the nodes that do not have its changes yet;"
+                    + " 2 on bad input. Applications wait per transaction with the SQL function ibex.wait_replicated (see README)."})
+    static final class Wait implements Callable<Integer> {
+        @Mixin
+        ControlOptions control;
+        @Spec
+        CommandSpec spec;
+        @Parameters(paramLabel = "SYNC")
+        String name;
+        @Option(names = "--nodes", paramLabel = "N",
+                description = "How many other nodes must have each node's changes (default: all other active nodes).")
+        Integer nodes;
+        @Option(names = "--timeout", defaultValue = "60s", paramLabel = "DURATION", description = "How long to wait (default 60s).")
+        String timeout;
+        @Option(names = "--json", description = "Print JSON: whether it was reached, and each node's state.")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            Duration limit = Durations.positive("--timeout", timeout, "60s");
+            try (Session s = new Session(control)) {
+                SyncSettings sync = s.control.sync(name);
+                int others = sync.activeNodes().size() - 1;
+                if (others < 1) {
+                    throw new dev.ibex.engine.UsageException("sync " + name + " has fewer than two active nodes: nothing to wait for");
+                }
+                int needed = nodes == null ? others : nodes;
+                if (needed < 1 || needed > others) {
+                    throw new dev.ibex.engine.UsageException("--nodes must be between 1 and " + others + " (the other active nodes of sync "
+                            + name + "); got " + needed);
+                }
+                PrintWriter err = spec.commandLine().getErr();
+                SyncWait.Result r = SyncWait.await(sync, s.nodes, needed, limit, () -> s.control.kick(name), Duration.ofSeconds(5),
+                        states -> {
+                            err.println("ibex: waiting: " + String.join("; ", states.stream().filter(w -> !w.reached(needed))
+                                    .map(Wait::describe).toList()));
+                            err.flush();
+                        });
+                PrintWriter out = spec.commandLine().getOut();
+                if (json) {
+                    Map<String, Object> doc = new LinkedHashMap<>();
+                    doc.put("sync", name);
+                    doc.put("reached", r.reached());
+                    doc.put("nodesNeeded", needed);
+                    doc.put("seconds", r.took().toMillis() / 1000.0);
+                    doc.put("nodes", r.nodes());
+                    Output.json(out, doc);
+                    return r.reached() ? Cli.OK : Cli.FAILED;
+                }
+                String took = String.format(java.util.Locale.ROOT, "%.2f s", r.took().toMillis() / 1000.0);
+                if (r.reached()) {
+                    out.println("sync " + name + ": every node's changes so far are applied on " + (needed == others ? "every other node"
+                            : needed + " other node(s)") + " (" + took + ")");
+                    return Cli.OK;
+                }
+                r.nodes().stream().filter(w -> !w.reached(needed)).forEach(w -> out.println(describe(w)));
+                out.flush();
+                throw Cli.failed("sync " + name + ": not every node's changes reached " + needed + " other node(s) within " + timeout
+                        + "; 'ibex status " + name + "' shows why");
+            }
+        }
+
+        private static String describe(SyncWait.NodeWait w) {
+            if (w.error() != null) {
+                return "node " + w.node() + ": " + w.error();
+            }
+            return "node " + w.node() + ": not yet on " + String.join(", ", w.lacking())
+                    + (w.have().isEmpty() ? "" : " (applied on " + String.join(", ", w.have()) + ")");
         }
     }
 

@@ -3,6 +3,7 @@ package dev.ibex.engine.round;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
+import dev.ibex.engine.window.AppliedStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -78,6 +79,23 @@ final class NodeSession implements AutoCloseable {
     /** The sync's change counter on the node, as {@link #changes} reads it, without the clock. */
     long changes(String sync) throws SQLException {
         return changes(sync, java.time.Clock.systemUTC());
+    }
+
+    /**
+     * The sync's change counter as {@link #changes(String)} reads it, publishing {@code p} on the
+     * node in the same statement (autocommit, on the writer): how far the other members have applied
+     * this node's changes.
+     */
+    long changes(String sync, AppliedStore.Publication p) throws SQLException {
+        try (PreparedStatement ps = writer.prepareStatement(AppliedStore.publishing(COUNTER))) {
+            int i = AppliedStore.bind(ps, p);
+            ps.setString(i, sync);
+            ps.setString(i + 1, sync);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
     }
 
     /** The epoch of the sync's owner as the node held it when {@link #changes} read it (0: no owner yet). */

@@ -15,6 +15,7 @@ import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.capture.LogFolder;
 import dev.ibex.engine.capture.LogRotation;
+import dev.ibex.engine.window.AppliedStore;
 import dev.ibex.engine.window.Snapshot;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -95,10 +96,16 @@ public final class RoundRunner {
         boolean more = false;
         int tablesLeftBehind = 0;
         LedgerPurger purger = new LedgerPurger(fence, purges);
+        // per source, the targets this round did not bring up to date with its fold; null: none can be said to be
+        Map<String, Set<String>> behind = new LinkedHashMap<>();
         try {
             open(sync, fence, sessions, counters, nodes, errors);
             purger.finish(sessions, errors, (s, why) -> drop(s, why, counters, nodes));
-            Map<String, Snapshot> folds = fold(fence, sessions, counters, nodes, errors);
+            Set<String> partlyFolded = new java.util.HashSet<>();
+            Map<String, Snapshot> folds = fold(fence, sessions, counters, nodes, errors, partlyFolded);
+            if (sync.tables().stream().anyMatch(TableSettings::paused)) {
+                behind = null; // a paused table's changes reach no one
+            }
             CrashPoints.reach(CrashPoints.LOGS_FOLDED);
             List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
             Map<TableRef, ChangedTables.TableState> states = sessions.size() < 2 ? Map.of() : tableStates(sync, active, sessions);
@@ -128,6 +135,13 @@ public final class RoundRunner {
                     r.skipped().forEach((n, c) -> nodes.computeIfPresent(n, (k, v) -> v.plus(0, c)));
                     r.failed().forEach((n, why) -> nodes.computeIfPresent(n, (k, v) -> v.failed(why)));
                     errors.addAll(r.errors());
+                    if (behind != null) {
+                        Map<String, Set<String>> b = behind;
+                        r.behind().forEach((source, targets) -> b.computeIfAbsent(source, k -> new java.util.HashSet<>()).addAll(targets));
+                    }
+                    if (r.stoppedAfter() >= 0) {
+                        behind = null;
+                    }
                     more |= r.deferred() > 0;
                     tablesLeftBehind += r.leftBehind() ? 1 : 0;
                     if (r.stoppedAfter() >= 0) {
@@ -135,6 +149,7 @@ public final class RoundRunner {
                                 + "committed on every target; its watermarks are unchanged, so the next run reads those keys again");
                     }
                 } catch (TableStall e) {
+                    behind = null;
                     String why = Redactor.text(e.getMessage());
                     pauser.pause(fence, t.table(), why);
                     errors.add("table " + t.table() + " paused: " + why);
@@ -144,12 +159,13 @@ public final class RoundRunner {
                         throw fenced.get();
                     }
                     tablesLeftBehind++;
+                    behind = null;
                     errors.add("table " + t.table() + ": " + Redactor.text(e.getMessage()));
                 }
             }
             if (!stopping) {
                 tidy(fence, sessions, errors);
-                more |= moreWork(sync, sessions, counters);
+                more |= moreWork(sync, sessions, counters, publications(sync, sessions, folds, partlyFolded, behind));
             }
             if (!stopping && sessions.size() >= 2 && purgeIfDue(sync, purger, sessions, errors)) {
                 more = true;
@@ -173,7 +189,7 @@ public final class RoundRunner {
      * ledger would not account for changes its rows show.
      */
     private Map<String, Snapshot> fold(Fence fence, List<NodeSession> sessions, Map<String, Long> counters,
-                                       Map<String, NodeRound> nodes, List<String> errors) {
+                                       Map<String, NodeRound> nodes, List<String> errors, Set<String> partlyFolded) {
         String sync = fence.sync();
         Map<String, Snapshot> out = new LinkedHashMap<>();
         List<Object> folded;
@@ -193,6 +209,9 @@ public final class RoundRunner {
             NodeSession s = all.get(i);
             if (folded.get(i) instanceof LogFolder.Fold f) {
                 out.put(s.node.name(), f.snapshot());
+                if (!f.failed().isEmpty()) {
+                    partlyFolded.add(s.node.name()); // a table left unfolded: its changes are not all in this round
+                }
                 listener.folded(sync, s.node.name(), counters.get(s.node.name()), f.snapshot(), f.next());
                 f.failed().forEach((t, why) -> errors.add("node " + s.node + ", table " + t + ": folding its change log: " + why));
             } else if (folded.get(i) instanceof Fence.Rejected r) {
@@ -406,12 +425,45 @@ public final class RoundRunner {
     }
 
     /**
-     * True when some node's capture counted a statement since the counter was read before its
-     * fold: a change this round could not take may be committed already.
+     * What each source publishes at the end of the round (ADR 0006): the other members that now hold
+     * every change its fold took. None when the round cannot tell (a table paused, failed or cut
+     * short), and none for a source that could not fold every table.
      */
-    private static boolean moreWork(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters) {
+    private static Map<String, AppliedStore.Publication> publications(SyncSettings sync, List<NodeSession> sessions,
+                                                                      Map<String, Snapshot> folds, Set<String> partlyFolded,
+                                                                      Map<String, Set<String>> behind) {
+        Map<String, AppliedStore.Publication> out = new LinkedHashMap<>();
+        if (behind == null || sessions.size() < 2) {
+            return out;
+        }
+        for (NodeSession s : sessions) {
+            String source = s.node.name();
+            Snapshot fold = folds.get(source);
+            if (fold == null || partlyFolded.contains(source)) {
+                continue;
+            }
+            Set<String> lagging = behind.getOrDefault(source, Set.of());
+            List<String> reached = sessions.stream().map(o -> o.node.name())
+                    .filter(n -> !n.equals(source) && !lagging.contains(n)).toList();
+            List<String> members = sync.nodes().stream().map(NodeId::name).filter(n -> !n.equals(source)).toList();
+            out.put(source, new AppliedStore.Publication(sync.name(), fold, reached, members));
+        }
+        return out;
+    }
+
+    /**
+     * True when some node's capture counted a statement since the counter was read before its
+     * fold: a change this round could not take may be committed already. The same statement
+     * carries the node's publication, if any.
+     */
+    private static boolean moreWork(SyncSettings sync, List<NodeSession> sessions, Map<String, Long> counters,
+                                    Map<String, AppliedStore.Publication> publications) {
         try {
-            return PerNode.each(sessions, s -> s.changes(sync.name()) != counters.getOrDefault(s.node.name(), -1L)).contains(true);
+            return PerNode.each(sessions, s -> {
+                AppliedStore.Publication p = publications.get(s.node.name());
+                long now = p == null ? s.changes(sync.name()) : s.changes(sync.name(), p);
+                return now != counters.getOrDefault(s.node.name(), -1L);
+            }).contains(true);
         } catch (SQLException e) {
             return true;
         }

@@ -52,9 +52,14 @@ import java.util.function.IntFunction;
  * again (already applied, they decide as equal).
  */
 final class TableRound {
-    /** What the table's round did, for the round's report. */
+    /**
+     * What the table's round did, for the round's report; {@code behind}: per source whose changes
+     * the round read, the targets it did not bring up to date with everything that source's fold
+     * took (a source absent from it had nothing another node lacked).
+     */
     record Result(long decided, long conflicts, long deferred, Map<String, Long> applied, Map<String, Long> skipped,
-                  List<String> errors, Map<String, String> failed, boolean leftBehind, long stoppedAfter) {
+                  List<String> errors, Map<String, String> failed, boolean leftBehind, long stoppedAfter,
+                  Map<String, Set<String>> behind) {
     }
 
     /** Where each source's chunks are read and decided while the round's thread applies the previous one. */
@@ -79,6 +84,7 @@ final class TableRound {
     private final Map<String, Long> skipped = new LinkedHashMap<>();
     private final List<String> errors = new ArrayList<>();
     private final Map<String, String> failed = new LinkedHashMap<>();
+    private final Map<String, Set<String>> behind = new LinkedHashMap<>();
     private long decided;
     private long conflicts;
     private long deferred;
@@ -130,7 +136,7 @@ final class TableRound {
             pass.choices();
         }
         return new Result(decided, conflicts, deferred, applied, skipped, errors, failed, leftBehind || !failed.isEmpty(),
-                stopped ? chunks : -1);
+                stopped ? chunks : -1, behind);
     }
 
     /** One decided chunk on its way to the targets, or the end of a stream, or what ended it. */
@@ -146,6 +152,8 @@ final class TableRound {
         private final ApplyWriter writer;
         /** Targets whose watermark for the source must stay this pass: busy rows, or keys they deferred. */
         private final Set<String> held = new HashSet<>();
+        /** Keys of this pass held for an operator's choice ({@code manual}): no target has their changes. */
+        private long heldForOperator;
 
         Pass(TableShape shape) {
             this.shape = shape;
@@ -161,16 +169,24 @@ final class TableRound {
         void run(NodeSession source, TxId from) throws SQLException {
             String name = source.node.name();
             held.clear();
+            heldForOperator = 0;
+            Set<String> targets = new HashSet<>();
+            sessions.stream().map(s -> s.node.name()).filter(n -> !n.equals(name)).forEach(targets::add);
+            behind.put(name, targets);
             SynchronousQueue<Planned> handoff = new SynchronousQueue<>();
             AtomicBoolean halt = new AtomicBoolean();
             try (ChangeStream stream = new ChangeStream(source.streamer(), source.node, shape, folds.get(name), from, byOrdinal)) {
                 Future<?> producer = PIPELINE.submit(() -> produce(stream, source, handoff, halt));
+                boolean complete;
                 try {
-                    consume(handoff, name);
+                    complete = consume(handoff, name);
                 } finally {
                     halt.set(true);
                     handoff.poll();
                     awaitQuietly(producer);
+                }
+                if (complete && heldForOperator == 0) {
+                    targets.removeIf(t -> !held.contains(t) && !failed.containsKey(t));
                 }
             }
         }
@@ -230,8 +246,11 @@ final class TableRound {
             }
         }
 
-        /** Applies the handed chunks in order until the last one, a failure, or the engine's stop. */
-        private void consume(SynchronousQueue<Planned> handoff, String name) {
+        /**
+         * Applies the handed chunks in order until the last one, a failure, or the engine's stop;
+         * true when it applied the last one with no key deferred (or there was none).
+         */
+        private boolean consume(SynchronousQueue<Planned> handoff, String name) {
             while (true) {
                 Planned p;
                 try {
@@ -244,7 +263,7 @@ final class TableRound {
                     throw p.failure();
                 }
                 if (p == Planned.END) {
-                    return;
+                    return true;
                 }
                 boolean complete = p.last() && !p.deferredAny();
                 Function<String, Map<String, TxId>> marks = target -> complete && !target.equals(name) && !held.contains(target)
@@ -253,11 +272,11 @@ final class TableRound {
                 chunks++;
                 if (p.last()) {
                     leftBehind |= p.deferredAny() || !held.isEmpty();
-                    return;
+                    return complete;
                 }
                 if (stopping.getAsBoolean()) {
                     stopped = true;
-                    return;
+                    return false;
                 }
             }
         }
@@ -315,6 +334,9 @@ final class TableRound {
                     }
                     if (o.decision().conflicted()) {
                         conflicted.add(o.decision());
+                    }
+                    if (o.decision().held()) {
+                        heldForOperator++;
                     }
                     o.changes().forEach((n, c) -> changes.computeIfAbsent(n, x -> new ArrayList<>()).add(c));
                 }
