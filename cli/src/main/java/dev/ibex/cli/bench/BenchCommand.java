@@ -37,6 +37,10 @@ import picocli.CommandLine.Spec;
         "W3 lag from a to b of updates paced at 500/s, then at 1000, 2000, 4000 and 8000/s until the lag's p99 passes"
                 + " 500 ms (the highest rate sustained is reported);",
         "W4 time for a, b, c to settle after concurrent conflicting writes;",
+        "W5 an application's wait for other sites: on a sync of 2, 3 and 5 masters (databases on the bench's servers) with its"
+                + " engine running and idle, a single-row UPDATE committed on the first master and then"
+                + " ibex.wait_replicated(k, '5s'), k = 1 and k = all others, 100 times 100 ms apart; ms from the UPDATE to the"
+                + " wait's return, median and p99, and how many waits fell short;",
         "S1 a round of a sync of 1000 idle tables; S2 rows/s of a bulk UPDATE reaching all other masters, with 3 and"
                 + " with 5 masters;",
         "S3 engine scale (not in the default list; a minute or more per run at --seconds 10): 12 syncs a-b of one table each,"
@@ -47,7 +51,7 @@ import picocli.CommandLine.Spec;
                 + " shows every update); replicated rows/s (updates / (writing + drain)); 3 engines as a ratio of 1.",
         "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
 public final class BenchCommand implements Callable<Integer> {
-    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "S1", "S2", "S3");
+    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "W5", "S1", "S2", "S3");
 
     @Spec
     CommandSpec spec;
@@ -57,8 +61,8 @@ public final class BenchCommand implements Callable<Integer> {
     int runs;
     @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3, W4 and S3 writers write per run (default 10; each rate of the W3 sweep half as long).")
     int seconds;
-    @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,S1,S2", split = ",",
-            description = "Which workloads to run, from B0, W1, W2, W3, W4, S1, S2, S3 (default all but S3).")
+    @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,W5,S1,S2", split = ",",
+            description = "Which workloads to run, from B0, W1, W2, W3, W4, W5, S1, S2, S3 (default all but S3).")
     List<String> workloads;
     @Option(names = "--s3-rate", defaultValue = "1200", paramLabel = "UPDATES_PER_S",
             description = "S3: single-row updates per second of the 12 writers together (default 1200, 100 per sync).")
@@ -80,14 +84,19 @@ public final class BenchCommand implements Callable<Integer> {
         boolean w2 = chosen.contains("W2");
         boolean w3 = chosen.contains("W3");
         boolean w4 = chosen.contains("W4");
+        boolean w5 = chosen.contains("W5");
         boolean b0 = chosen.contains("B0");
         boolean s1 = chosen.contains("S1");
         boolean s2 = chosen.contains("S2");
         boolean s3 = chosen.contains("S3");
         try (BenchCluster cluster = BenchCluster.start(out, rows, chosen, fsync.equals("on")); ScaleWorkload scale = new ScaleWorkload();
+             WaitWorkload waits = new WaitWorkload();
              EngineScaleWorkload engineScale = s3 ? EngineScaleWorkload.prepare(cluster, out, s3Rate, seconds) : null) {
             if (s1) {
                 scale.prepareIdle(cluster, out);
+            }
+            if (w5) {
+                waits.prepare(cluster, out);
             }
             long wideBytes = w1 ? WideWorkload.bytes(cluster) : 0;
             Map<String, Object> machine = machine(cluster);
@@ -129,6 +138,9 @@ public final class BenchCommand implements Callable<Integer> {
                     SettleWorkload.Run r = SettleWorkload.run(cluster, rows, Duration.ofSeconds(seconds));
                     f.add(out, run, "W4 writes, 3 nodes", "tx/s", r.transactions() / (double) seconds);
                     f.add(out, run, "W4 settle", "s", r.settleSeconds());
+                }
+                if (w5) {
+                    waitForOthers(out, cluster, waits, f, run);
                 }
                 if (s1) {
                     f.add(out, run, "S1 idle round, " + ScaleWorkload.TABLES + " tables", "ms", scale.idleRound());
@@ -182,6 +194,21 @@ public final class BenchCommand implements Callable<Integer> {
             cluster.startEngine(BenchCluster.SYNC);
             CaptureOverheadWorkload.drain(cluster);
         }
+    }
+
+    /** W5: write + wait with 2, 3 and 5 masters, for one other master and for all. */
+    private static void waitForOthers(PrintWriter out, BenchCluster cluster, WaitWorkload waits, Figures f, int run) throws Exception {
+        int fellShort = 0;
+        for (int masters : WaitWorkload.MASTERS) {
+            for (int k : masters == 2 ? List.of(1) : List.of(1, masters - 1)) {
+                WaitWorkload.Run r = waits.measure(cluster, masters, k, run);
+                String p = "W5 write+wait " + (k == masters - 1 && k > 1 ? "all " + k : String.valueOf(k)) + ", " + masters + " masters";
+                f.add(out, run, p + " median", "ms", r.medianMillis());
+                f.add(out, run, p + " p99", "ms", r.p99Millis());
+                fellShort += r.shortWaits();
+            }
+        }
+        f.add(out, run, "W5 waits that fell short", "waits", fellShort);
     }
 
     /** S3: one measurement with 1 engine, then one with 3. */
@@ -260,6 +287,11 @@ public final class BenchCommand implements Callable<Integer> {
         s.put("w3SustainedWhen", "lag p99 <= " + (int) LagWorkload.SUSTAINED_P99_MILLIS + " ms and at least 90% of the rate achieved");
         s.put("w3PollMillis", LagWorkload.POLL.toMillis());
         s.put("w4PollMillis", SettleWorkload.POLL.toMillis());
+        if (chosen.contains("W5")) {
+            s.put("w5Masters", WaitWorkload.MASTERS);
+            s.put("w5Samples", WaitWorkload.SAMPLES);
+            s.put("w5PauseMillis", WaitWorkload.PAUSE_MILLIS);
+        }
         if (chosen.contains("S3")) {
             s.put("s3Syncs", EngineScaleWorkload.SYNCS);
             s.put("s3RowsPerTable", EngineScaleWorkload.rowsPerTable(s3Rate, seconds));
