@@ -27,7 +27,7 @@ class BenchSmokeIT {
     void benchRunsEveryWorkloadAndWritesTheFigures(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("bench.json");
         IbexCli.Result r = IbexCli.run("bench", "--rows", "2000", "--seconds", "2", "--runs", "1",
-                "--workloads", "B0,W1,W2,W3,W4", "--json-out", json.toString());
+                "--workloads", "B0,W1,W2,W3,W4,W5", "--json-out", json.toString());
         assertEquals(0, r.code(), () -> "the bench exits 0: " + r);
         assertEquals("", r.err(), () -> "nothing on standard error: " + r);
         JsonNode doc = IbexCli.parseJson(Files.readString(json));
@@ -47,7 +47,11 @@ class BenchSmokeIT {
             }
             assertEquals(1, result.path("runs").size(), () -> "one value per run in " + result);
         }
-        for (String workload : List.of("B0", "W1", "W2", "W3", "W4")) {
+        assertTrue(names.contains("W5 write+wait 1, 2 masters median") && names.contains("W5 write+wait all 4, 5 masters p99"),
+                () -> "W5 is reported for 2 to 5 masters: " + names);
+        assertEquals(0, figure(doc, "W5 waits that fell short").path("median").asInt(),
+                () -> "with the engine running, every wait saw its change applied on the nodes it asked for: " + doc);
+        for (String workload : List.of("B0", "W1", "W2", "W3", "W4", "W5")) {
             assertTrue(names.stream().anyMatch(n -> n.startsWith(workload + " ")), () -> workload + " is reported: " + names);
         }
         assertTrue(names.contains("W3 sustained rate") && names.contains("W3 lag p99 at 1000/s"),

@@ -124,21 +124,47 @@ final class BenchCluster implements AutoCloseable {
     }
 
     private void installSync(String database, List<String> names, String syncName, List<TableRef> tables) throws SQLException {
+        Map<String, String> urls = new LinkedHashMap<>();
+        names.forEach(n -> urls.put(n, url(n, "postgres")));
+        Control control = installControl(database, urls, ids -> sync(syncName, ids, tables));
+        closing.add(control);
+        controls.put(syncName, control.store());
+        statuses.put(syncName, new StatusReader(control.store(), control.directory(), Clock.systemUTC()));
+        startEngine(syncName);
+    }
+
+    /** A control database of the bench's and the node pools over it; closing closes both. */
+    record Control(ControlStore store, NodeDirectory directory) implements AutoCloseable {
+        @Override
+        public void close() {
+            directory.close();
+            store.close();
+        }
+    }
+
+    /**
+     * Creates control database {@code database} on node a with the nodes {@code urls} (name to JDBC
+     * URL, ordinals in that order) and the sync {@code sync} builds over them; the caller closes it.
+     */
+    Control installControl(String database, Map<String, String> urls, java.util.function.Function<List<NodeId>, SyncSettings> sync)
+            throws SQLException {
         createDatabase("a", database);
         ControlStore control = ControlStore.open(url("a", database), null);
-        closing.add(control);
-        control.migrate();
         NodeDirectory directory = new NodeDirectory(control::node);
-        closing.add(directory);
-        List<NodeId> ids = new ArrayList<>();
-        for (String n : names) {
-            control.addNode(new NodeSettings(n, url(n, "postgres"), null));
-            ids.add(new NodeId(n, ids.size() + 1));
+        Control out = new Control(control, directory);
+        try {
+            control.migrate();
+            List<NodeId> ids = new ArrayList<>();
+            for (Map.Entry<String, String> n : urls.entrySet()) {
+                control.addNode(new NodeSettings(n.getKey(), n.getValue(), null));
+                ids.add(new NodeId(n.getKey(), ids.size() + 1));
+            }
+            new SyncInstaller(control, directory).addSync(sync.apply(ids), null, (t, f, to, d, total) -> { });
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
         }
-        new SyncInstaller(control, directory).addSync(sync(syncName, ids, tables), null, (t, f, to, d, total) -> { });
-        controls.put(syncName, control);
-        statuses.put(syncName, new StatusReader(control, directory, Clock.systemUTC()));
-        startEngine(syncName);
     }
 
     /** Starts the engine of {@code sync} on its control database; it must not be running. */

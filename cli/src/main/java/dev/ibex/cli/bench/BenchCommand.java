@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
         "W4 time for a, b, c to settle after concurrent conflicting writes;",
         "W5 an application's wait for other sites: on a sync of 2, 3 and 5 masters (databases on the bench's servers) with its"
                 + " engine running and idle, a single-row UPDATE committed on the first master and then"
-                + " ibex.wait_replicated(k, '5s'), k = 1 and k = all others, 100 times 100 ms apart; ms from the UPDATE to the"
+                + " ibex.wait_replicated(k, '5s'), k = 1 and k = all others, 10 times per --seconds, 100 ms apart; ms from the UPDATE to the"
                 + " wait's return, median and p99, and how many waits fell short;",
         "S1 a round of a sync of 1000 idle tables; S2 rows/s of a bulk UPDATE reaching all other masters, with 3 and"
                 + " with 5 masters;",
@@ -59,7 +59,7 @@ public final class BenchCommand implements Callable<Integer> {
     long rows;
     @Option(names = "--runs", defaultValue = "3", description = "How many times each figure is measured (default 3).")
     int runs;
-    @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3, W4 and S3 writers write per run (default 10; each rate of the W3 sweep half as long).")
+    @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3, W4 and S3 writers write per run (default 10; each rate of the W3 sweep half as long); W5 takes 10 samples per second of it.")
     int seconds;
     @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,W5,S1,S2", split = ",",
             description = "Which workloads to run, from B0, W1, W2, W3, W4, W5, S1, S2, S3 (default all but S3).")
@@ -197,11 +197,11 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** W5: write + wait with 2, 3 and 5 masters, for one other master and for all. */
-    private static void waitForOthers(PrintWriter out, BenchCluster cluster, WaitWorkload waits, Figures f, int run) throws Exception {
+    private void waitForOthers(PrintWriter out, BenchCluster cluster, WaitWorkload waits, Figures f, int run) throws Exception {
         int fellShort = 0;
         for (int masters : WaitWorkload.MASTERS) {
             for (int k : masters == 2 ? List.of(1) : List.of(1, masters - 1)) {
-                WaitWorkload.Run r = waits.measure(cluster, masters, k, run);
+                WaitWorkload.Run r = waits.measure(cluster, masters, k, run, seconds);
                 String p = "W5 write+wait " + (k == masters - 1 && k > 1 ? "all " + k : String.valueOf(k)) + ", " + masters + " masters";
                 f.add(out, run, p + " median", "ms", r.medianMillis());
                 f.add(out, run, p + " p99", "ms", r.p99Millis());
@@ -289,7 +289,7 @@ public final class BenchCommand implements Callable<Integer> {
         s.put("w4PollMillis", SettleWorkload.POLL.toMillis());
         if (chosen.contains("W5")) {
             s.put("w5Masters", WaitWorkload.MASTERS);
-            s.put("w5Samples", WaitWorkload.SAMPLES);
+            s.put("w5Samples", WaitWorkload.samples(seconds));
             s.put("w5PauseMillis", WaitWorkload.PAUSE_MILLIS);
         }
         if (chosen.contains("S3")) {

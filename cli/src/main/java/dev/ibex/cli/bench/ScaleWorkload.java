@@ -1,13 +1,8 @@
 package dev.ibex.cli.bench;
 
-import dev.ibex.conflict.NodeId;
-import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
-import dev.ibex.engine.config.SyncInstaller;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
-import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.round.RoundReport;
 import dev.ibex.engine.round.RoundService;
 import java.io.PrintWriter;
@@ -18,7 +13,9 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * S1 and S2, with rounds run directly (no engine, no wake-ups), so that they time the round alone.
@@ -108,28 +105,22 @@ final class ScaleWorkload implements AutoCloseable {
      */
     private RoundService service(BenchCluster cluster, String controlDb, List<String> nodes, String database, String sync,
                                  List<TableSettings> tables) {
-        try {
-            cluster.createDatabase("a", controlDb);
-        } catch (SQLException e) {
-            throw new IllegalStateException("creating " + controlDb + ": " + e.getMessage(), e);
-        }
-        ControlStore control = ControlStore.open(cluster.url("a", controlDb), null);
-        closing.add(control);
-        control.migrate();
-        NodeDirectory directory = new NodeDirectory(control::node);
-        closing.add(directory);
-        List<NodeId> ids = new ArrayList<>();
+        Map<String, String> urls = new LinkedHashMap<>();
         for (String n : nodes) {
             String server = n.contains(":") ? n.substring(0, n.indexOf(':')) : n;
             String db = n.contains(":") ? n.substring(n.indexOf(':') + 1) : database;
-            String name = n.contains(":") ? "m" + (ids.size() + 1) : n;
-            control.addNode(new NodeSettings(name, cluster.url(server, db), null));
-            ids.add(new NodeId(name, ids.size() + 1));
+            urls.put(n.contains(":") ? "m" + (urls.size() + 1) : n, cluster.url(server, db));
         }
-        // no ledger purge during the measured rounds: S1 and S2 time replication rounds alone
-        new SyncInstaller(control, directory).addSync(new SyncSettings(sync, ids, tables, "latest", List.of(), Duration.ofHours(1), false)
-                .withLedgerRetention(Duration.ofDays(1), SyncSettings.DEFAULT_NODE_RETENTION), null, (t, f, to, d, total) -> { });
-        return new RoundService(control, directory, Clock.systemUTC());
+        BenchCluster.Control control;
+        try {
+            // no ledger purge during the measured rounds: S1 and S2 time replication rounds alone
+            control = cluster.installControl(controlDb, urls, ids -> new SyncSettings(sync, ids, tables, "latest", List.of(),
+                    Duration.ofHours(1), false).withLedgerRetention(Duration.ofDays(1), SyncSettings.DEFAULT_NODE_RETENTION));
+        } catch (SQLException e) {
+            throw new IllegalStateException("creating " + controlDb + ": " + e.getMessage(), e);
+        }
+        closing.add(control);
+        return new RoundService(control.store(), control.directory(), Clock.systemUTC());
     }
 
     @Override

@@ -19,8 +19,14 @@ public final class CaptureInstaller {
         call(c, node, t, "select ibex.install_capture(?, ?, ?, ?, ?, ?)", sync, t.ledgerName(), ordinal, bases);
     }
 
+    /** Removes the table's capture, and what the node published for a sync once no table of it is left there. */
     public static void remove(Connection c, String node, TableRef t) {
         call(c, node, t, "select ibex.remove_capture(?, ?)");
+        try {
+            dev.ibex.engine.window.AppliedStore.forgetUncaptured(c);
+        } catch (SQLException e) {
+            throw new IbexException("node " + node + ", table " + t + ": removing capture failed: " + e.getMessage(), e);
+        }
     }
 
     private static void call(Connection c, String node, TableRef t, String sql, Object... more) {

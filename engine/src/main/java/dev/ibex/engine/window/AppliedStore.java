@@ -59,6 +59,14 @@ public final class AppliedStore {
         return 7;
     }
 
+    /** Deletes the rows of syncs that no longer capture a table on this node. */
+    public static void forgetUncaptured(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("delete from ibex.applied a where not exists "
+                + "(select 1 from ibex.capture k where k.sync_name = a.sync_name)")) {
+            ps.executeUpdate();
+        }
+    }
+
     /** This node's current snapshot: what has committed here so far. */
     public static Snapshot now(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("select pg_current_snapshot()::text"); ResultSet rs = ps.executeQuery()) {
