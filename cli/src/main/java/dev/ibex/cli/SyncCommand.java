@@ -315,8 +315,9 @@ final class SyncCommand {
                 }
                 r.nodes().stream().filter(w -> !w.reached(needed)).forEach(w -> out.println(describe(w)));
                 out.flush();
+                boolean none = r.nodes().stream().allMatch(w -> w.have().isEmpty());
                 throw Cli.failed("sync " + name + ": not every node's changes reached " + needed + " other node(s) within " + timeout
-                        + "; 'ibex status " + name + "' shows why");
+                        + "; 'ibex status " + name + "' shows why" + (none ? " (no node's changes reached any other: is 'ibex start' running?)" : ""));
             }
         }
 

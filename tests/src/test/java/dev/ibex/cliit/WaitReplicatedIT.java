@@ -165,6 +165,10 @@ class WaitReplicatedIT {
             SQLException e = refused(app, "select ibex.wait_replicated(1, '500ms', true)");
             assertEquals("IBW01", e.getSQLState(), e.getMessage());
             assertTrue(e.getMessage().contains("0 of 1 other node(s) applied this node's changes within 00:00:00.5"), e.getMessage());
+            IbexCli.Result r = IbexCli.run("sync", "wait", SYNC, "--timeout", "1s", "--control", CLUSTER.controlUrl());
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.out().contains("node a: not yet on b, c"), r.toString());
+            assertTrue(r.err().endsWith("(no node's changes reached any other: is 'ibex start' running?)\n"), r.toString());
         }
         // nothing was lost: the next engine replicates the change the dead one left
         try (Engine engine = CLUSTER.startEngine(); Connection app = as(APP, "a")) {
