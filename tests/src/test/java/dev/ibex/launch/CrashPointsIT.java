@@ -8,7 +8,9 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.journal.ConflictEntry;
 import dev.ibex.it.Cluster;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -53,6 +55,8 @@ class CrashPointsIT {
                 "insert into " + table + " select g, 0, 'init' from generate_series(100001, " + (100000 + INITIAL) + ") g");
         CLUSTER.addSync(sync, ref);
         writeBacklog(table);
+        Map<String, String> written = new LinkedHashMap<>();
+        CLUSTER.nodes().forEach(n -> written.put(n, CLUSTER.rows(n, "select pg_current_snapshot()::text").get(0).get(0)));
 
         long started = System.nanoTime();
         try {
@@ -61,8 +65,13 @@ class CrashPointsIT {
                 engine.kill();
             }
             checkPartlyApplied(point, table, ref, sync);
+            checkPublishedOnlyWhatWasApplied(point, table, sync, written);
 
             List<?> rounds = CLUSTER.converge(sync);
+            for (String node : CLUSTER.nodes()) {
+                assertEquals(CLUSTER.nodes().stream().filter(n -> !n.equals(node)).toList(), published(node, sync, written.get(node)),
+                        "after recovery " + node + " records that every other node has its backlog");
+            }
             for (String node : CLUSTER.nodes()) {
                 assertEquals(EXPECTED_ROWS, CLUSTER.count(node, "select count(*) from " + table), "rows on " + node);
                 assertEquals(EXPECTED_ROWS, CLUSTER.count(node, String.format(AS_MODELLED, table)), "rows as modelled on " + node);
@@ -124,6 +133,37 @@ class CrashPointsIT {
             }
             default -> throw new AssertionError("no expectation for crash point " + point);
         }
+    }
+
+    /**
+     * What a source records as applied elsewhere (ibex.wait_replicated's answer) holds on those
+     * nodes: each node named as having a source's backlog shows that source's part of it. Only the
+     * round that applied everything may have recorded anything.
+     */
+    private static void checkPublishedOnlyWhatWasApplied(String point, String table, String sync, Map<String, String> written) {
+        Map<String, String> backlog = Map.of(
+                "a", "select count(*) = 1495 from " + table + " where id between 100006 and 101500 and note = 'a1'",
+                "b", "select count(*) = 1300 from " + table + " where (id between 102001 and 102500 and note = 'b1') or id > 105000",
+                "c", "select count(*) = 0 from " + table + " where id between 102801 and 102810");
+        for (String source : CLUSTER.nodes()) {
+            List<String> have = published(source, sync, written.get(source));
+            if (CrashPoints.ROUND_APPLIED.equals(point)) {
+                assertEquals(CLUSTER.nodes().stream().filter(n -> !n.equals(source)).toList(), have,
+                        point + ": the round that applied everything records it on " + source);
+            } else {
+                assertEquals(List.of(), have, point + ": a round that did not finish records nothing on " + source);
+            }
+            for (String target : have) {
+                assertEquals("t", CLUSTER.rows(target, backlog.get(source)).get(0).get(0),
+                        point + ": " + source + " records that " + target + " has its backlog, and it does");
+            }
+        }
+    }
+
+    private static List<String> published(String node, String sync, String since) {
+        String nodes = CLUSTER.rows(node, "select array_to_string(ibex.replicated_nodes(array[?], ?::pg_snapshot), ',')", sync, since)
+                .get(0).get(0);
+        return nodes.isEmpty() ? List.of() : List.of(nodes.split(","));
     }
 
     private static long watermarks(String node, TableRef ref) {
