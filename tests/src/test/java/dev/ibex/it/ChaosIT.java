@@ -29,6 +29,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * until the nodes are identical, and every key written on one node only must hold that node's
  * last value on every node. The faults injected and the time the final recovery took are printed.
  *
+ * <p>Meanwhile, what {@code ibex.wait_replicated} relies on is checked against the nodes: now and
+ * then a node inserts a mark (table {@code chaos_marks}, insert only) and takes a snapshot after
+ * its commit; between faults, every node that the mark's node records as having applied what that
+ * snapshot sees ({@code ibex.replicated_nodes}) must hold the mark. After the recovery every node
+ * must record every other as having all its marks.
+ *
  * <p>About 2 minutes by default; the {@code soak} Maven profile ({@code -Psoak
  * -Dibex.soak.minutes=N}) runs only this test, with N minutes of chaos. The seed is printed;
  * {@code -Dibex.seed=S} replays its schedule (not the engine's timing against the workload).
@@ -67,6 +73,12 @@ class ChaosIT {
         private int cutSteps;
         private long writeSeq;
         private long blockedWrites;
+        /** Marks not yet recorded as applied on every other node; each: its node, id, and the snapshot after its commit. */
+        private final List<Mark> marks = new java.util.ArrayList<>();
+        private long markChecks;
+
+        private record Mark(String node, long id, String since) {
+        }
 
         Chaos(Random random, String context) {
             this.random = random;
@@ -78,8 +90,9 @@ class ChaosIT {
 
         void run(Duration length) {
             CLUSTER.execAll("create table chaos_solo (id integer primary key, val text not null, balance bigint not null)",
-                    "create table chaos_shared (id integer primary key, val text)");
-            CLUSTER.addSync(SYNC, TableRef.parse("chaos_solo"), TableRef.parse("chaos_shared"));
+                    "create table chaos_shared (id integer primary key, val text)",
+                    "create table chaos_marks (id bigint primary key, node text not null)");
+            CLUSTER.addSync(SYNC, TableRef.parse("chaos_solo"), TableRef.parse("chaos_shared"), TableRef.parse("chaos_marks"));
             long started = System.nanoTime();
             long deadline = started + length.toNanos();
             int steps = 0;
@@ -87,6 +100,7 @@ class ChaosIT {
                 engine = EngineProcess.start(CLUSTER.controlUrl());
                 while (System.nanoTime() < deadline) {
                     writeFor(Duration.ofMillis(300 + random.nextInt(1200)));
+                    checkMarks();
                     fault();
                     steps++;
                 }
@@ -96,6 +110,10 @@ class ChaosIT {
             long chaosMillis = (System.nanoTime() - started) / 1_000_000;
             long recoveryMillis = recover();
             CLUSTER.converge(SYNC);
+            int marked = marks.size();
+            checkMarks();
+            assertTrue(marks.isEmpty(), context + ": after the recovery every node records every other as having all its marks; "
+                    + "left: " + marks);
             int soloChecked = solo.assertSoleWriterRows(CLUSTER, nodes, "select val || '|' || balance from chaos_solo where id = ?", context);
             int sharedChecked = shared.assertSoleWriterRows(CLUSTER, nodes, "select val from chaos_shared where id = ?", context);
             assertTrue(soloChecked > 0, "the workload wrote keys on one node only");
@@ -104,6 +122,68 @@ class ChaosIT {
                             + "keys written on one node hold its last value%n", context, chaosMillis / 1000, steps,
                     solo.writes() + shared.writes(), solo.writes(), shared.writes(), blockedWrites, faults, recoveryMillis,
                     soloChecked, sharedChecked);
+            System.out.printf("ChaosIT %s: %d checks of marks against what their nodes recorded as applied elsewhere; %d marks "
+                    + "awaited the final recovery%n", context, markChecks, marked);
+        }
+
+        /**
+         * Checks every pending mark against the nodes that can be reached now: each node its node
+         * records as having it holds it; a mark recorded on every other node is done.
+         */
+        private void checkMarks() {
+            Map<String, Connection> open = new LinkedHashMap<>();
+            try {
+                for (java.util.Iterator<Mark> it = marks.iterator(); it.hasNext(); ) {
+                    Mark m = it.next();
+                    List<String> have = query(open, m.node(), "select array_to_string(ibex.replicated_nodes(array[?], ?::pg_snapshot), ',')",
+                            SYNC, m.since());
+                    if (have == null) {
+                        continue;
+                    }
+                    List<String> named = have.get(0).isEmpty() ? List.of() : List.of(have.get(0).split(","));
+                    for (String target : named) {
+                        List<String> found = query(open, target, "select count(*)::text from chaos_marks where id = ?", m.id());
+                        if (found != null) {
+                            markChecks++;
+                            assertTrue(found.get(0).equals("1"), context + ": node " + m.node() + " records that " + target
+                                    + " has applied mark " + m.id() + " (and all before it), but " + target + " lacks it");
+                        }
+                    }
+                    if (named.size() == nodes.size() - 1) {
+                        it.remove();
+                    }
+                }
+            } finally {
+                open.values().forEach(c -> {
+                    try {
+                        c.close();
+                    } catch (SQLException ignored) {
+                        // a node going down
+                    }
+                });
+            }
+        }
+
+        /** The first column of the first row, or null when the node cannot answer now (down, restarting, timing out). */
+        private List<String> query(Map<String, Connection> open, String node, String sql, Object... args) {
+            if (node.equals(down)) {
+                return null;
+            }
+            try {
+                Connection c = open.get(node);
+                if (c == null) {
+                    c = CLUSTER.connect(node);
+                    open.put(node, c);
+                    try (Statement st = c.createStatement()) {
+                        st.execute("set statement_timeout = '2s'");
+                    }
+                }
+                List<List<String>> rows = Sql.rows(c, sql, args);
+                return List.of(rows.get(0).get(0));
+            } catch (RuntimeException | SQLException e) {
+                open.remove(node);
+                return null;
+            }
         }
 
         /** Writes at a steady pace to every node that is up, for {@code d}. */
@@ -123,7 +203,9 @@ class ChaosIT {
 
         private void write(String node) {
             String value = node + "-" + (++writeSeq);
-            if (random.nextInt(3) > 0) {
+            if (random.nextInt(12) == 0) {
+                mark(node, writeSeq);
+            } else if (random.nextInt(3) > 0) {
                 // node i owns the keys i + 1, i + 1 + n, i + 1 + 2n, ...
                 int key = 1 + nodes.indexOf(node) + nodes.size() * random.nextInt(SOLO_KEYS / nodes.size());
                 String last = solo.last(node, key);
@@ -149,6 +231,18 @@ class ChaosIT {
                 } else if (run(node, "delete from chaos_shared where id = ?", key)) {
                     shared.wrote(node, key, null);
                 }
+            }
+        }
+
+        /** Inserts mark {@code id} on {@code node} and, once committed, takes the node's snapshot for {@link #checkMarks}. */
+        private void mark(String node, long id) {
+            if (!run(node, "insert into chaos_marks values (?, ?)", id, node)) {
+                return;
+            }
+            try {
+                marks.add(new Mark(node, id, Sql.rows(writer(node), "select pg_current_snapshot()::text").get(0).get(0)));
+            } catch (RuntimeException | SQLException e) {
+                // the node went away right after the commit: this mark is not checked
             }
         }
 
