@@ -1,6 +1,7 @@
 package dev.ibex.cli;
 
 import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.SyncSettings;
@@ -282,11 +283,11 @@ final class SyncCommand {
                 SyncSettings sync = s.control.sync(name);
                 int others = sync.activeNodes().size() - 1;
                 if (others < 1) {
-                    throw new dev.ibex.engine.UsageException("sync " + name + " has fewer than two active nodes: nothing to wait for");
+                    throw new UsageException("sync " + name + " has fewer than two active nodes: nothing to wait for");
                 }
                 int needed = nodes == null ? others : nodes;
                 if (needed < 1 || needed > others) {
-                    throw new dev.ibex.engine.UsageException("--nodes must be between 1 and " + others + " (the other active nodes of sync "
+                    throw new UsageException("--nodes must be between 1 and " + others + " (the other active nodes of sync "
                             + name + "); got " + needed);
                 }
                 PrintWriter err = spec.commandLine().getErr();

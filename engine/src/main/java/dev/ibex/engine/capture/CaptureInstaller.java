@@ -2,6 +2,7 @@ package dev.ibex.engine.capture;
 
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.window.AppliedStore;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -23,7 +24,7 @@ public final class CaptureInstaller {
     public static void remove(Connection c, String node, TableRef t) {
         call(c, node, t, "select ibex.remove_capture(?, ?)");
         try {
-            dev.ibex.engine.window.AppliedStore.forgetUncaptured(c);
+            AppliedStore.forgetUncaptured(c);
         } catch (SQLException e) {
             throw new IbexException("node " + node + ", table " + t + ": removing capture failed: " + e.getMessage(), e);
         }

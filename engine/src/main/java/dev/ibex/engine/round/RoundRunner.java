@@ -22,6 +22,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -101,7 +102,7 @@ public final class RoundRunner {
         try {
             open(sync, fence, sessions, counters, nodes, errors);
             purger.finish(sessions, errors, (s, why) -> drop(s, why, counters, nodes));
-            Set<String> partlyFolded = new java.util.HashSet<>();
+            Set<String> partlyFolded = new HashSet<>();
             Map<String, Snapshot> folds = fold(fence, sessions, counters, nodes, errors, partlyFolded);
             if (sync.tables().stream().anyMatch(TableSettings::paused)) {
                 behind = null; // a paused table's changes reach no one
@@ -137,14 +138,12 @@ public final class RoundRunner {
                     errors.addAll(r.errors());
                     if (behind != null) {
                         Map<String, Set<String>> b = behind;
-                        r.behind().forEach((source, targets) -> b.computeIfAbsent(source, k -> new java.util.HashSet<>()).addAll(targets));
-                    }
-                    if (r.stoppedAfter() >= 0) {
-                        behind = null;
+                        r.behind().forEach((source, targets) -> b.computeIfAbsent(source, k -> new HashSet<>()).addAll(targets));
                     }
                     more |= r.deferred() > 0;
                     tablesLeftBehind += r.leftBehind() ? 1 : 0;
                     if (r.stoppedAfter() >= 0) {
+                        behind = null;
                         errors.add(STOPPED + ": table " + t.table() + " stopped after " + r.stoppedAfter() + " chunk(s), each "
                                 + "committed on every target; its watermarks are unchanged, so the next run reads those keys again");
                     }
@@ -385,7 +384,7 @@ public final class RoundRunner {
         try {
             return ChangedTables.read(sync.name(), tables, sessions);
         } catch (SQLException e) {
-            Set<String> all = new java.util.HashSet<>();
+            Set<String> all = new HashSet<>();
             sessions.forEach(s -> all.add(s.node.name()));
             Map<TableRef, ChangedTables.TableState> out = new LinkedHashMap<>();
             tables.forEach(t -> out.put(t.table(), new ChangedTables.TableState(all, null, null)));
