@@ -133,6 +133,17 @@ final class BenchCluster implements AutoCloseable {
         startEngine(syncName);
     }
 
+    /** Closes what a workload opened, the last opened first; a failure to close is ignored (the bench is ending). */
+    static void closeInReverse(List<AutoCloseable> closing) {
+        for (int i = closing.size() - 1; i >= 0; i--) {
+            try {
+                closing.get(i).close();
+            } catch (Exception ignored) {
+                // shutting down
+            }
+        }
+    }
+
     /** A control database of the bench's and the node pools over it; closing closes both. */
     record Control(ControlStore store, NodeDirectory directory) implements AutoCloseable {
         @Override

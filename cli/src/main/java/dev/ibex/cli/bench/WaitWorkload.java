@@ -118,12 +118,6 @@ final class WaitWorkload implements AutoCloseable {
 
     @Override
     public void close() {
-        for (int i = closing.size() - 1; i >= 0; i--) {
-            try {
-                closing.get(i).close();
-            } catch (Exception ignored) {
-                // shutting down
-            }
-        }
+        BenchCluster.closeInReverse(closing);
     }
 }
