@@ -206,7 +206,9 @@ class WaitReplicatedIT {
                     }
                 }));
             }
-            Thread.sleep(1500);
+            Await.until("every caller is waiting in ibex.wait_replicated", Duration.ofSeconds(10), () -> Sql.count(locks,
+                    "select count(*) from pg_stat_activity where usename = ? and query like '%wait_replicated%' and state = 'active'",
+                    APP) == callers);
             long blocked = Sql.count(locks, "select count(*) from pg_locks where not granted");
             for (Future<Integer> f : calls) {
                 assertEquals(0, f.get(30, TimeUnit.SECONDS));
@@ -293,6 +295,8 @@ class WaitReplicatedIT {
         private final ExecutorService pool = Executors.newFixedThreadPool(3);
         private final AtomicBoolean running = new AtomicBoolean(true);
         private final List<Future<Long>> done = new ArrayList<>();
+        /** Each writer's pause between its updates (about 50 a second each). */
+        private static final Duration PACE = Duration.ofMillis(20);
 
         static Writers start() {
             Writers w = new Writers();
@@ -306,7 +310,7 @@ class WaitReplicatedIT {
                         while (w.running.get()) {
                             update(c, first + n % 300, node + " writes #" + n);
                             n++;
-                            Thread.sleep(20);
+                            java.util.concurrent.locks.LockSupport.parkNanos(PACE.toNanos());
                         }
                     }
                     return n;
