@@ -431,7 +431,7 @@ public final class ControlStore implements AutoCloseable {
             });
         } catch (java.sql.SQLException e) {
             closeQuietly(c);
-            if ("55P03".equals(e.getSQLState())) {
+            if (SqlErrors.isLockNotAvailable(e)) {
                 throw new IbexException("sync " + sync + ": a round is still running after " + DurationText.format(wait)
                         + "; try again when it has finished", e);
             }

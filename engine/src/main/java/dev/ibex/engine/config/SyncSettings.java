@@ -56,8 +56,8 @@ public record SyncSettings(String name, List<NodeId> nodes, List<TableSettings> 
                         + nodes.stream().map(NodeId::name).toList());
             }
         }
-        boolean priorityUsed = Strategies.PRIORITY.equals(strategy)
-                || tables.stream().anyMatch(t -> Strategies.PRIORITY.equals(t.strategy()));
+        boolean priorityUsed = Strategies.kind(strategy) == Strategies.Kind.PRIORITY
+                || tables.stream().anyMatch(t -> Strategies.kind(t.strategy()) == Strategies.Kind.PRIORITY);
         if (priorityUsed && priority.isEmpty()) {
             throw new UsageException("sync " + name + ": the priority strategy needs --priority NODE,NODE,... naming the order of the nodes");
         }
