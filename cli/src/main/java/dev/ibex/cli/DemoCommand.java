@@ -2,7 +2,7 @@ package dev.ibex.cli;
 
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
@@ -86,7 +86,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             SyncSettings sync = new SyncSettings(SYNC, ids, TABLES.stream().map(t -> new TableSettings(t, null, false, null)).toList(),
                     "latest", List.of(), Duration.ofSeconds(1), false);
-            new dev.ibex.engine.config.SyncInstaller(control, nodes).addSync(sync, "a", (t, f, to, d, total) -> { });
+            new dev.ibex.engine.install.SyncInstaller(control, nodes).addSync(sync, "a", (t, f, to, d, total) -> { });
             out.println("sync " + SYNC + " set up on nodes a, b, c (initial copy from a); engine starting");
             out.println("writing on all three nodes for " + seconds + " s (hot rows updated everywhere: conflicts expected) ...");
             out.flush();

@@ -2,7 +2,7 @@ package dev.ibex.cli;
 
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.copy.NodeResync;
 import dev.ibex.engine.status.NodeProbe;
 import java.io.PrintWriter;

@@ -11,7 +11,7 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.fence.Engines;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.fence.Ownership;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.RoundService;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;

@@ -225,7 +225,7 @@ class LedgerRetentionIT {
     }
 
     /** Runs rounds until one reports no more work (a purge cut short by its budget reports more), at most 20. */
-    private static List<RoundReport> untilPurged(dev.ibex.engine.round.RoundService rounds, String sync) {
+    private static List<RoundReport> untilPurged(dev.ibex.engine.runtime.RoundService rounds, String sync) {
         List<RoundReport> reports = new ArrayList<>();
         do {
             reports.add(rounds.run(sync));

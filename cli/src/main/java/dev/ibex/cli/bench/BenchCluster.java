@@ -2,8 +2,8 @@ package dev.ibex.cli.bench;
 
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
-import dev.ibex.engine.config.SyncInstaller;
+import dev.ibex.engine.db.NodeSettings;
+import dev.ibex.engine.install.SyncInstaller;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;

@@ -9,6 +9,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.UsageException;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.db.NodeUnreachableException;
 import dev.ibex.engine.db.Pools;
 import dev.ibex.engine.db.Redactor;

@@ -1,6 +1,7 @@
 package dev.ibex.engine.config;
 
 import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.Names;
 import dev.ibex.engine.UsageException;
 import java.time.Duration;
 import java.util.HashSet;

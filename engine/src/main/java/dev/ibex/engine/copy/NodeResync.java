@@ -10,7 +10,6 @@ import dev.ibex.engine.capture.TableInspector;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.Strategies;
-import dev.ibex.engine.config.SyncInstaller;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
@@ -66,7 +65,7 @@ public final class NodeResync {
      * Resyncs {@code node} in {@code syncName} (every sync it is in when null) from {@code from}
      * (when null: the first other node of the sync that does not need a resync itself and answers).
      */
-    public List<Copied> resync(String node, String syncName, String from, SyncInstaller.Progress progress) {
+    public List<Copied> resync(String node, String syncName, String from, ProgressListener progress) {
         control.node(node);
         List<SyncSettings> syncs = syncName != null ? List.of(control.sync(syncName))
                 : control.syncs().stream().filter(s -> s.node(node).isPresent()).toList();
@@ -123,7 +122,7 @@ public final class NodeResync {
                 + "'ibex node check'");
     }
 
-    private Copied copyTable(SyncSettings s, NodeId target, String source, TableSettings t, SyncInstaller.Progress progress) {
+    private Copied copyTable(SyncSettings s, NodeId target, String source, TableSettings t, ProgressListener progress) {
         TableRef table = t.table();
         String ledger = Idents.name("ibex", table.ledgerName());
         try (Connection from = directory.pool(source).getConnection(); Connection to = directory.pool(target.name()).getConnection()) {

@@ -2,7 +2,7 @@ package dev.ibex.engine.runtime;
 
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.SyncSettings;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.RoundService;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

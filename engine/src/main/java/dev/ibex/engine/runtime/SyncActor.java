@@ -5,7 +5,7 @@ import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.fence.Ownership;
 import dev.ibex.engine.round.RoundOutcome;
 import dev.ibex.engine.round.RoundReport;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.RoundService;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;

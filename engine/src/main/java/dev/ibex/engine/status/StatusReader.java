@@ -8,7 +8,7 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
-import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.window.TxId;
 import dev.ibex.engine.window.WatermarkStore;
 import dev.ibex.engine.db.NodeDirectory;

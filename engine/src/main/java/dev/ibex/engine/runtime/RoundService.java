@@ -1,4 +1,4 @@
-package dev.ibex.engine.round;
+package dev.ibex.engine.runtime;
 
 import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.ControlStore;
@@ -10,6 +10,10 @@ import dev.ibex.engine.fence.Ownership;
 import dev.ibex.engine.journal.ConflictJournal;
 import dev.ibex.engine.journal.LedgerPurges;
 import dev.ibex.engine.journal.RoundHistory;
+import dev.ibex.engine.round.FoldListener;
+import dev.ibex.engine.round.NodeRound;
+import dev.ibex.engine.round.RoundReport;
+import dev.ibex.engine.round.RoundRunner;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

@@ -1,5 +1,11 @@
-package dev.ibex.engine.config;
+package dev.ibex.engine.install;
 
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.Strategies;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.copy.ProgressListener;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
@@ -29,11 +35,6 @@ import java.util.Optional;
  * stores the configuration. A refused command changes nothing.
  */
 public final class SyncInstaller {
-    /** Told about long operations (initial copies). */
-    public interface Progress {
-        void copying(TableRef table, String from, String to, long rowsDone, long rowsTotal);
-    }
-
     private final ControlStore control;
     private final NodeDirectory directory;
 
@@ -42,7 +43,7 @@ public final class SyncInstaller {
         this.directory = directory;
     }
 
-    public void addSync(SyncSettings sync, String copyFrom, Progress progress) {
+    public void addSync(SyncSettings sync, String copyFrom, ProgressListener progress) {
         if (control.syncExists(sync.name())) {
             throw new UsageException("sync " + sync.name() + " exists already; remove it first or pick another name");
         }
@@ -56,7 +57,7 @@ public final class SyncInstaller {
         control.addSync(sync);
     }
 
-    public void addTables(String syncName, List<TableSettings> tables, String copyFrom, Progress progress) {
+    public void addTables(String syncName, List<TableSettings> tables, String copyFrom, ProgressListener progress) {
         SyncSettings sync = control.sync(syncName);
         for (TableSettings t : tables) {
             control.syncOf(t.table()).ifPresent(owner -> {
@@ -67,7 +68,7 @@ public final class SyncInstaller {
         control.addTables(syncName, tables);
     }
 
-    private void install(SyncSettings sync, List<TableSettings> tables, String copyFrom, Progress progress) {
+    private void install(SyncSettings sync, List<TableSettings> tables, String copyFrom, ProgressListener progress) {
         if (copyFrom != null && sync.node(copyFrom).isEmpty()) {
             throw new UsageException("--initial-copy-from " + copyFrom + " is not one of the sync's nodes "
                     + sync.nodes().stream().map(NodeId::name).toList());
@@ -165,7 +166,7 @@ public final class SyncInstaller {
     }
 
     private static void copyAll(SyncSettings sync, List<TableSettings> tables, Map<TableRef, TableShape> shapes, String from,
-                                Map<String, Connection> conns, Progress progress) {
+                                Map<String, Connection> conns, ProgressListener progress) {
         for (TableSettings t : tables) {
             long total = TableChecksum.of(conns.get(from), from, t.table()).rows();
             for (NodeId n : sync.nodes()) {
