@@ -74,11 +74,11 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private boolean run(PrintWriter out, Map<String, String> urls, String controlUrl) throws Exception {
-        try (ControlStore control = ControlStore.open(controlUrl, null); NodeDirectory nodes = new NodeDirectory(control::node)) {
+        try (ControlStore control = ControlStore.open(controlUrl, null); NodeDirectory nodes = new NodeDirectory(control.nodes()::get)) {
             control.migrate();
             List<NodeId> ids = new ArrayList<>();
             for (Map.Entry<String, String> e : urls.entrySet()) {
-                control.addNode(new NodeSettings(e.getKey(), e.getValue(), null));
+                control.nodes().add(new NodeSettings(e.getKey(), e.getValue(), null));
                 ids.add(new NodeId(e.getKey(), ids.size() + 1));
             }
             try (Connection a = nodes.pool("a").getConnection()) {

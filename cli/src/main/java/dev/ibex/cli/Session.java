@@ -11,7 +11,7 @@ final class Session implements AutoCloseable {
 
     Session(ControlOptions options) {
         this.control = options.open();
-        this.nodes = new NodeDirectory(control::node);
+        this.nodes = new NodeDirectory(control.nodes()::get);
     }
 
     SyncInstaller installer() {

@@ -64,7 +64,7 @@ final class StartCommand implements Callable<Integer> {
             c.close();
         }, "ibex-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        out.println("ibex engine running (engine " + engine.name() + ", " + c.syncs().size() + " sync(s)"
+        out.println("ibex engine running (engine " + engine.name() + ", " + c.syncs().all().size() + " sync(s)"
                 + (options.cluster() != null ? ", cluster member at " + options.cluster().bind() + ", seeds "
                 + options.cluster().seeds().stream().map(Object::toString).collect(java.util.stream.Collectors.joining(","))
                 : "") + "); stop with SIGTERM or Ctrl-C");

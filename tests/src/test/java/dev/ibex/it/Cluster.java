@@ -1,6 +1,5 @@
 package dev.ibex.it;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.ibex.conflict.NodeId;
@@ -100,9 +99,9 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
                 proxies.put(node, p);
                 url = p.rewrite(url);
             }
-            control.addNode(new NodeSettings(node, url, null));
+            control.nodes().add(new NodeSettings(node, url, null));
         }
-        directory = new NodeDirectory(control::node);
+        directory = new NodeDirectory(control.nodes()::get);
         rounds = new RoundService(control, directory, Clock.systemUTC());
     }
 
@@ -301,7 +300,7 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
 
     /** Asserts that every table of the sync has the same row count and content hash on every node. */
     public void assertIdentical(String sync) {
-        SyncSettings settings = control.sync(sync);
+        SyncSettings settings = control.syncs().get(sync);
         for (TableSettings t : settings.tables()) {
             Map<String, TableChecksum> sums = checksums(settings.nodes().stream().map(NodeId::name).toList(), t.table());
             if (sums.values().stream().distinct().count() != 1) {

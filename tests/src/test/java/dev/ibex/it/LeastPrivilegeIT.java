@@ -52,10 +52,10 @@ class LeastPrivilegeIT {
                     "grant set on parameter session_replication_role to " + ROLE);
             // no password in the URL: Ibex refuses to store one (the test servers trust local connections)
             String url = CLUSTER.server(n).jdbcUrl(db).replace("user=postgres", "user=" + ROLE);
-            CLUSTER.control().addNode(new NodeSettings("least_" + n, url, null));
+            CLUSTER.control().nodes().add(new NodeSettings("least_" + n, url, null));
         }
 
-        NodeProbe.Report check = NodeProbe.probe(CLUSTER.control().node("least_a"), Clock.systemUTC());
+        NodeProbe.Report check = NodeProbe.probe(CLUSTER.control().nodes().get("least_a"), Clock.systemUTC());
         assertFalse(check.superuser(), "the role is no superuser: " + check);
         assertTrue(check.canCreateSchema() && check.canSetReplicationRole(), "node check sees the grants: " + check);
 

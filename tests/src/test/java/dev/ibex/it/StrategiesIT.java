@@ -121,10 +121,10 @@ class StrategiesIT {
         assertTrue(empty.getMessage().contains("--priority"), empty.getMessage());
 
         CLUSTER.addSync("prio_bad", t);
-        SyncSettings s = CLUSTER.control().sync("prio_bad");
+        SyncSettings s = CLUSTER.control().syncs().get("prio_bad");
         UsageException override = assertThrows(UsageException.class, () -> CLUSTER.installer().update(withTableStrategy(s, "priority")));
         assertTrue(override.getMessage().contains("--priority"), override.getMessage());
-        assertEquals(null, CLUSTER.control().sync("prio_bad").tables().get(0).strategy(), "a refused change changes nothing");
+        assertEquals(null, CLUSTER.control().syncs().get("prio_bad").tables().get(0).strategy(), "a refused change changes nothing");
     }
 
     @Test
@@ -181,7 +181,7 @@ class StrategiesIT {
         CLUSTER.exec("a", "update stock2 set qty = 11 where id = 1");
         CLUSTER.converge("stock2");
 
-        CLUSTER.installer().update(withTableStrategy(CLUSTER.control().sync("stock2"), COUNTER));
+        CLUSTER.installer().update(withTableStrategy(CLUSTER.control().syncs().get("stock2"), COUNTER));
         CLUSTER.exec("a", "update stock2 set qty = qty + 4 where id = 1");
         CLUSTER.exec("b", "update stock2 set qty = qty + 6 where id = 1");
         CLUSTER.converge("stock2");

@@ -161,13 +161,13 @@ final class BenchCluster implements AutoCloseable {
             throws SQLException {
         createDatabase("a", database);
         ControlStore control = ControlStore.open(url("a", database), null);
-        NodeDirectory directory = new NodeDirectory(control::node);
+        NodeDirectory directory = new NodeDirectory(control.nodes()::get);
         Control out = new Control(control, directory);
         try {
             control.migrate();
             List<NodeId> ids = new ArrayList<>();
             for (Map.Entry<String, String> n : urls.entrySet()) {
-                control.addNode(new NodeSettings(n.getKey(), n.getValue(), null));
+                control.nodes().add(new NodeSettings(n.getKey(), n.getValue(), null));
                 ids.add(new NodeId(n.getKey(), ids.size() + 1));
             }
             new SyncInstaller(control, directory).addSync(sync.apply(ids), null, (t, f, to, d, total) -> { });

@@ -102,13 +102,13 @@ final class EngineScaleWorkload implements AutoCloseable {
         }
         cluster.createDatabase("a", CONTROL);
         ControlStore control = ControlStore.open(cluster.url("a", CONTROL), null);
-        NodeDirectory directory = new NodeDirectory(control::node);
+        NodeDirectory directory = new NodeDirectory(control.nodes()::get);
         EngineScaleWorkload w = new EngineScaleWorkload(cluster, control, directory, rate, seconds);
         try {
             control.migrate();
             List<NodeId> ids = new ArrayList<>();
             for (String n : List.of("a", "b")) {
-                control.addNode(new NodeSettings(n, cluster.url(n, DATABASE), null));
+                control.nodes().add(new NodeSettings(n, cluster.url(n, DATABASE), null));
                 ids.add(new NodeId(n, ids.size() + 1));
             }
             SyncInstaller installer = new SyncInstaller(control, directory);

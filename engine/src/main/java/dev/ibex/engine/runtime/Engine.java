@@ -68,7 +68,7 @@ public final class Engine implements AutoCloseable {
         this.name = options.name() != null ? options.name()
                 : clustered ? address : hostName() + "/" + ProcessHandle.current().pid();
         this.engines = new Engines(control.dataSource());
-        this.directory = new NodeDirectory(control::node);
+        this.directory = new NodeDirectory(control.nodes()::get);
         this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
                 (sync, node, counter, snapshot, next) -> poller(node).folded(sync, counter, snapshot, next));
         Config config = config(options);
@@ -189,7 +189,7 @@ public final class Engine implements AutoCloseable {
         while (!closed) {
             heartbeat(memberState());
             try {
-                List<NodeSettings> nodes = control.nodes();
+                List<NodeSettings> nodes = control.nodes().all();
                 for (NodeSettings n : nodes) {
                     if (!pollers.containsKey(n.name())) {
                         rounds.prepare(n.name());

@@ -3,6 +3,8 @@ package dev.ibex.engine.runtime;
 import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.DurationText;
+import dev.ibex.engine.config.RoundLocks;
+import dev.ibex.engine.config.SyncCatalog;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.fence.Fence;
@@ -59,7 +61,7 @@ public final class RoundService {
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock, Duration purgeBudget, FoldListener folds) {
         this.control = control;
         this.journal = new ConflictJournal(control.dsl());
-        this.runner = new RoundRunner(directory, journal, new LedgerPurges(control.dsl()), control::pauseTable, clock, purgeBudget,
+        this.runner = new RoundRunner(directory, journal, new LedgerPurges(control.dsl()), control.tables()::pause, clock, purgeBudget,
                 folds);
         this.history = new RoundHistory(control.dsl());
         this.ownership = new Ownership(control.dataSource());
@@ -71,7 +73,7 @@ public final class RoundService {
     }
 
     public SyncSettings settings(String sync) {
-        return control.sync(sync);
+        return control.syncs().get(sync);
     }
 
     /** Runs a round of {@code sync} as its owner at {@code fence}; see {@link RoundRunner#run}. */
@@ -126,7 +128,7 @@ public final class RoundService {
                 continue;
             }
             history.lastReached(sync.name(), n.node()).filter(t -> t.toInstant().plus(sync.nodeRetention()).isBefore(now))
-                    .ifPresent(t -> control.markResyncNeeded(fence, n.node(), "unreachable since " + t
+                    .ifPresent(t -> control.syncs().markResyncNeeded(fence, n.node(), "unreachable since " + t
                             + ", longer than the node retention (" + DurationText.format(sync.nodeRetention()) + "); ledger entries are no longer kept "
                             + "for it and its changes since then will be discarded; bring it back with 'ibex node resync "
                             + n.node() + "'"));
@@ -164,17 +166,17 @@ public final class RoundService {
     }
 
     private Optional<RoundReport> runIfActiveNow(Fence fence) {
-        Optional<ControlStore.RoundLock> lock = control.tryRoundLock(fence);
+        Optional<RoundLocks.RoundLock> lock = control.rounds().tryLock(fence);
         if (lock.isEmpty()) {
             return Optional.empty();
         }
-        try (ControlStore.RoundLock held = lock.get()) {
-            Optional<ControlStore.Owned> owned = control.findOwned(fence.sync());
+        try (RoundLocks.RoundLock held = lock.get()) {
+            Optional<SyncCatalog.Owned> owned = control.syncs().findOwned(fence.sync());
             if (owned.isPresent() && owned.get().epoch() != fence.epoch()) {
                 throw new Fence.Rejected("fenced: sync " + fence.sync() + " was taken at epoch " + owned.get().epoch()
                         + "; this engine held epoch " + fence.epoch());
             }
-            return owned.map(ControlStore.Owned::settings).filter(s -> !s.paused()).map(s -> run(s, fence));
+            return owned.map(SyncCatalog.Owned::settings).filter(s -> !s.paused()).map(s -> run(s, fence));
         }
     }
 

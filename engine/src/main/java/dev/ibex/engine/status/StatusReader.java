@@ -67,11 +67,11 @@ public final class StatusReader {
     }
 
     public List<SyncStatus> all() {
-        return control.syncs().stream().map(this::read).toList();
+        return control.syncs().all().stream().map(this::read).toList();
     }
 
     public SyncStatus read(String sync) {
-        return read(control.sync(sync));
+        return read(control.syncs().get(sync));
     }
 
     private SyncStatus read(SyncSettings s) {
