@@ -56,9 +56,9 @@ final class TraceCommand implements Callable<Integer> {
     private static void print(PrintWriter out, RowTrace t) {
         out.println("row " + pairs(t.key()) + " of " + t.table() + " in sync " + t.sync() + " (strategy " + t.strategy() + ")");
         Output.table(out, List.of("NODE", "STATE", "VERSION", "WRITTEN ON", "CHANGED AT", "PENDING", "ROW"),
-                t.nodes().stream().map(n -> Output.row(n.node(), n.state(), n.ledger() == null ? "-" : TraceExplainer.version(n.ledger().version()),
-                        n.ledger() == null ? "" : n.ledger().origin(), n.ledger() == null ? "" : n.ledger().changedAt(), pending(n),
-                        n.known() ? (n.row() == null ? "" : pairs(n.row())) : (n.reachable() ? "cannot read: " : "unreachable: ") + n.error()))
+                t.nodes().stream().map(n -> Output.row(n.node(), n.state(), version(n), n.ledger() == null ? "" : n.ledger().origin(),
+                        n.ledger() == null ? "" : n.ledger().changedAt(), pending(n),
+                        n.known() ? (n.row() == null ? "" : pairs(n.row())) : n.reachable() ? "(cannot read it: see why)" : "(unreachable: see why)"))
                         .toList());
         if (t.conflicts().isEmpty()) {
             out.println("journal: no conflict on this key");
@@ -75,6 +75,11 @@ final class TraceCommand implements Callable<Integer> {
         out.flush();
     }
 
+    /** {@code {a:3, b:1}}; {@code -} for no ledger entry, nothing for a node that could not be read. */
+    private static String version(RowTrace.NodeTrace n) {
+        return n.ledger() != null ? TraceExplainer.version(n.ledger().version()) : n.known() ? "-" : "";
+    }
+
     /** {@code 1 unfolded; not yet on b}, or {@code -}. */
     private static String pending(RowTrace.NodeTrace n) {
         List<String> parts = new ArrayList<>();
@@ -87,12 +92,12 @@ final class TraceCommand implements Callable<Integer> {
         return parts.isEmpty() ? (n.known() ? "-" : "") : String.join("; ", parts);
     }
 
-    /** {@code #12 2026-12-07T05:01:02Z decided by latest, winner b; sides: a's change v[1,0] @ T, b's change ...}. */
+    /** {@code #12 2026-12-07T05:01:02Z decided by latest, winner b; sides: b (id=1, v=x) v[0, 1] @ T; a (deleted) v[1] @ T}. */
     private static String entry(ConflictEntry e) {
         return "#" + e.id() + " " + e.decidedAt().toInstant() + " " + e.status() + " by " + e.strategy() + ", winner "
                 + (e.winner() == null ? "-" : e.winner()) + (e.resolvedBy() == null ? "" : " (" + e.resolvedBy() + ")") + "; sides: "
                 + e.sides().stream().map(s -> s.node() + (s.origin().equals(s.node()) ? "" : " (from " + s.origin() + ")") + " "
-                        + (s.row() == null ? "delete" : pairs(s.row())) + " v" + s.version() + " @ " + s.changedAt())
+                        + (s.row() == null ? "(deleted)" : "(" + pairs(s.row()) + ")") + " v" + s.version() + " @ " + s.changedAt())
                 .collect(Collectors.joining("; "));
     }
 

@@ -45,7 +45,7 @@ public final class TraceExplainer {
         }
         boolean held = newest != null && (ConflictEntry.OPEN.equals(newest.status()) || ConflictEntry.RESOLVED.equals(newest.status()));
         boolean pending = held || known.stream().anyMatch(n -> n.pending().any());
-        String scope = known.size() == nodes.size() ? "all nodes" : "every node that could be read";
+        String scope = known.size() == nodes.size() ? "all nodes" : "the nodes that could be read";
         if (agree(known)) {
             why.add(agreement(scope, known.get(0)));
         } else if (!pending) {

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.capture.TableShape;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -30,12 +29,12 @@ public final class TraceKey {
         if (key.size() == 1) {
             return List.of(text);
         }
-        List<String> parts = Arrays.asList(text.split(",", -1));
+        List<String> parts = List.of(text.split(",", -1));
         if (parts.size() != key.size()) {
             throw new UsageException("key '" + text + "' has " + parts.size() + " value(s) for the " + key.size() + " key columns of "
                     + shape.table() + " (" + describe(shape) + "): give them as 'v1,v2' or as a JSON object " + example(shape));
         }
-        return parts.stream().map(String::strip).toList();
+        return parts;
     }
 
     private static List<String> fromJson(String text, TableShape shape) {
