@@ -5,15 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.ibex.testkit.Await;
-import dev.ibex.testkit.PgServer;
-import java.time.Duration;
-import java.util.LinkedHashMap;
+import dev.ibex.it.Cluster;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.stream.StreamSupport;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer.OrderAnnotation;
 import org.junit.jupiter.api.Order;
@@ -21,70 +16,36 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestInstance.Lifecycle;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * {@code ibex trace} (issue 15) against three real servers a, b, c (database {@code app}, control
- * database on a's server). Sync {@code s} (latest) replicates {@code t(id)} and {@code line(ord, sku)}.
- * Before the engine starts, a and then b update t key 1 (a conflict that b's newer change wins), a
- * deletes t key 2 and updates line (1, B). The engine runs until the trace of key 1 shows every node
- * settled, then stops; later steps add a change no round takes (pending on b) and stop c.
+ * {@code ibex trace} (issue 15) on a cluster of three nodes a, b, c (behind TCP proxies). Sync
+ * {@code s} (latest) replicates {@code t(id)} and {@code line(ord, sku)}. Before any round, a and
+ * then b update t key 1 (a conflict that b's newer change wins), a deletes t key 2 and updates line
+ * (1, B); rounds then run until the sync is quiet. Later steps add a change no round takes (pending
+ * on b) and cut c off.
  */
 @TestInstance(Lifecycle.PER_CLASS)
 @TestMethodOrder(OrderAnnotation.class)
 class TraceIT {
-    private static final String DB = "app";
+    @RegisterExtension
+    static final Cluster CLUSTER = Cluster.of("a", "b", "c").withProxies();
     private static final List<String> NODES = List.of("a", "b", "c");
-    private static final Duration ARRIVAL = Duration.ofSeconds(30);
-
-    private final Map<String, PgServer> servers = new LinkedHashMap<>();
-    private String control;
-    private InProcessEngine engine;
 
     @BeforeAll
     void setUp() {
-        for (String n : NODES) {
-            PgServer server = PgServer.start("trace-" + n);
-            servers.put(n, server);
-            server.createDatabase(DB);
-            server.execute(DB,
-                    "create table t (id int primary key, v text)",
-                    "create table line (ord int, sku text, qty int, primary key (ord, sku))",
-                    "insert into t select i, 'seed ' || i from generate_series(1, 3) i",
-                    "insert into line values (1, 'A', 1), (1, 'B', 1), (3, 'x,y', 7)");
-        }
-        servers.get("a").createDatabase("ibex_control");
-        control = servers.get("a").jdbcUrl("ibex_control");
-        cli("setup");
-        for (String n : NODES) {
-            cli("node", "add", n, "--url", servers.get(n).jdbcUrl(DB));
-        }
-        cli("sync", "add", "s", "--nodes", "a,b,c", "--tables", "t,line", "--interval", "1s");
+        CLUSTER.execAll("create table t (id int primary key, v text)",
+                "create table line (ord int, sku text, qty int, primary key (ord, sku))",
+                "insert into t select i, 'seed ' || i from generate_series(1, 3) i",
+                "insert into line values (1, 'A', 1), (1, 'B', 1), (3, 'x,y', 7)");
+        // no purge while the test runs: it reads the ledger entries the rounds leave
+        cli("sync", "add", "s", "--nodes", "a,b,c", "--tables", "t,line", "--purge-interval", "1d");
 
-        exec("a", "update t set v = 'from a' where id = 1");
-        exec("b", "update t set v = 'from b' where id = 1");
-        exec("a", "delete from t where id = 2");
-        exec("a", "update line set qty = 5 where ord = 1 and sku = 'B'");
-
-        engine = InProcessEngine.start(control);
-        Await.value("trace of t key 1 settled on every node", ARRIVAL, () -> cli("trace", "s", "t", "1", "--json").json(),
-                TraceIT::settled);
-        Await.value("trace of t key 2 settled on every node", ARRIVAL, () -> cli("trace", "s", "t", "2", "--json").json(),
-                TraceIT::settled);
-        Await.value("trace of line (1, B) settled on every node", ARRIVAL, () -> cli("trace", "s", "line", "1,B", "--json").json(),
-                TraceIT::settled);
-        engine.close();
-        engine = null;
-    }
-
-    @AfterAll
-    void tearDown() {
-        try {
-            if (engine != null) {
-                engine.close();
-            }
-        } finally {
-            servers.values().forEach(PgServer::close);
-        }
+        CLUSTER.exec("a", "update t set v = 'from a' where id = 1");
+        CLUSTER.exec("b", "update t set v = 'from b' where id = 1");
+        CLUSTER.exec("a", "delete from t where id = 2");
+        CLUSTER.exec("a", "update line set qty = 5 where ord = 1 and sku = 'B'");
+        CLUSTER.converge("s");
     }
 
     @Test
@@ -183,7 +144,7 @@ class TraceIT {
     @Test
     @Order(6)
     void aChangeNoRoundTookIsPendingOnItsNode() {
-        exec("b", "update t set v = 'later on b' where id = 3");
+        CLUSTER.exec("b", "update t set v = 'later on b' where id = 3");
         JsonNode j = cli("trace", "s", "t", "3", "--json").json();
         JsonNode b = node(j, "b");
         assertEquals(1, b.path("pending").path("unfolded").asLong(), b::toString);
@@ -200,7 +161,7 @@ class TraceIT {
     @Test
     @Order(7)
     void anUnreachableNodeIsShownAndTheRestIsTraced() {
-        servers.get("c").stop();
+        CLUSTER.proxy("c").cut();
         IbexCli.Result r = cli("trace", "s", "t", "1");
         assertTrue(Pattern.compile("(?m)^\\s*c\\s+unknown\\s+\\(unreachable: see why\\)\\s*$").matcher(r.out()).find(), r::toString);
         assertTrue(r.out().contains("  - node c is unreachable: its row is unknown (node c ("), r::toString);
@@ -216,35 +177,23 @@ class TraceIT {
         assertTrue(r.err().startsWith("ibex: "), r::toString);
     }
 
-    /** Every node holds the same row at the same version, with nothing pending. */
-    private static boolean settled(JsonNode trace) {
-        List<JsonNode> nodes = StreamSupport.stream(trace.path("nodes").spliterator(), false).toList();
-        return nodes.stream().allMatch(n -> n.path("pending").path("unfolded").asLong() == 0 && n.path("pending").path("notYetOn").isEmpty()
-                && n.path("row").equals(nodes.get(0).path("row")) && n.path("ledger").path("vector").equals(nodes.get(0).path("ledger").path("vector"))
-                && !n.path("ledger").isNull());
-    }
-
     private static JsonNode node(JsonNode trace, String name) {
         return StreamSupport.stream(trace.path("nodes").spliterator(), false).filter(n -> n.path("node").asText().equals(name)).findFirst()
                 .orElseThrow(() -> new AssertionError("no node " + name + " in " + trace));
     }
 
     private IbexCli.Result cli(String... args) {
-        return IbexCli.ok(IbexCli.concat(List.of(args), "--control", control));
+        return IbexCli.ok(IbexCli.concat(List.of(args), "--control", CLUSTER.controlUrl()));
     }
 
     /** A command that must be refused: exit 2, one line "ibex: ..." naming {@code badValue}, nothing on standard output. */
     private void refused(String badValue, String... args) {
-        IbexCli.Result r = IbexCli.run(IbexCli.concat(List.of(args), "--control", control));
+        IbexCli.Result r = IbexCli.run(IbexCli.concat(List.of(args), "--control", CLUSTER.controlUrl()));
         assertEquals(2, r.code(), () -> "exit code 2 for bad usage: " + r);
         List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
         assertEquals(1, lines.size(), () -> "exactly one line on standard error: " + r);
         assertTrue(lines.get(0).startsWith("ibex: "), () -> "the line starts with 'ibex: ': " + r);
         assertTrue(lines.get(0).contains(badValue), () -> "the line names '" + badValue + "': " + r);
         assertEquals("", r.out(), () -> "nothing on standard output: " + r);
-    }
-
-    private void exec(String node, String sql) {
-        servers.get(node).execute(DB, sql);
     }
 }
