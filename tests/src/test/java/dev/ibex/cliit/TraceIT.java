@@ -23,7 +23,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * {@code s} (latest) replicates {@code t(id)} and {@code line(ord, sku)}. Before any round, a and
  * then b update t key 1 (a conflict that b's newer change wins), a deletes t key 2 and updates line
  * (1, B); rounds then run until the sync is quiet. Later steps add a change no round takes (pending
- * on b) and cut c off.
+ * on b), run a round while c is cut off (a's change pending for c), and cut c off.
  */
 @TestInstance(Lifecycle.PER_CLASS)
 @TestMethodOrder(OrderAnnotation.class)
@@ -160,16 +160,38 @@ class TraceIT {
 
     @Test
     @Order(7)
+    void aChangeANodeMissedWhileCutOffIsPendingForIt() {
+        CLUSTER.proxy("c").cut();
+        CLUSTER.exec("a", "update t set v = 'while c was away' where id = 1");
+        CLUSTER.round("s");
+        CLUSTER.proxy("c").heal();
+        JsonNode j = cli("trace", "s", "t", "1", "--json").json();
+        JsonNode a = node(j, "a");
+        assertEquals(List.of("c"), List.of(a.path("pending").path("notYetOn").get(0).asText()), a::toString);
+        assertEquals(1, a.path("pending").path("notYetOn").size(), a::toString);
+        assertEquals("while c was away", node(j, "b").path("row").path("v").asText(), "b took it in the round");
+        assertEquals("from b", node(j, "c").path("row").path("v").asText(), "c did not");
+        assertEquals(0, node(j, "b").path("pending").path("notYetOn").size(), j::toString);
+        String why = j.path("why").toString();
+        assertTrue(why.contains("a's change (version {a:2, b:1}, at "), why);
+        assertTrue(why.contains(") is not applied on c yet: pending on a, the next round brings it"), why);
+        IbexCli.Result r = cli("trace", "s", "t", "1");
+        assertTrue(Pattern.compile("(?m)^\\s*a\\s+present\\s+\\{a:2, b:1\\}\\s+a\\s+\\S+Z\\s+not yet on c\\s+id=1, v=while c was away\\s*$")
+                .matcher(r.out()).find(), r::toString);
+    }
+
+    @Test
+    @Order(8)
     void anUnreachableNodeIsShownAndTheRestIsTraced() {
         CLUSTER.proxy("c").cut();
         IbexCli.Result r = cli("trace", "s", "t", "1");
         assertTrue(Pattern.compile("(?m)^\\s*c\\s+unknown\\s+\\(unreachable: see why\\)\\s*$").matcher(r.out()).find(), r::toString);
         assertTrue(r.out().contains("  - node c is unreachable: its row is unknown (node c ("), r::toString);
-        assertTrue(r.out().contains("  - the nodes that could be read hold version {a:1, b:1}"), r::toString);
+        assertTrue(r.out().contains("  - the nodes that could be read hold version {a:2, b:1}: the row as written on a at "), r::toString);
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void anUnreachableControlDatabaseExitsOne() {
         IbexCli.Result r = IbexCli.run("trace", "s", "t", "1", "--control", "jdbc:postgresql://127.0.0.1:1/ibex_control?user=x");
         assertEquals(1, r.code(), r::toString);
