@@ -26,6 +26,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,17 +80,9 @@ public final class RowTracer {
     public RowTrace trace(String syncName, String tableText, String keyText) {
         SyncSettings s = control.sync(syncName);
         TableSettings t = member(s, TableRef.parse(tableText));
-        Map<NodeId, Connection> conns = new LinkedHashMap<>();
         Map<NodeId, String> errors = new LinkedHashMap<>();
+        Map<NodeId, Connection> conns = open(s, errors);
         try {
-            for (NodeId n : s.nodes()) {
-                try {
-                    NodeSettings settings = control.node(n.name());
-                    conns.put(n, new NodeConnector(5, 30).open("node " + n.name(), settings.url(), settings.passwordEnv()));
-                } catch (IbexException e) {
-                    errors.put(n, Redactor.text(Redactor.firstLine(e.getMessage())));
-                }
-            }
             Map.Entry<NodeId, Connection> first = conns.entrySet().stream().findFirst().orElseThrow(() -> new IbexException(
                     "sync " + s.name() + ": no node is reachable to read table " + t.table() + " from: " + errors.values()));
             TableShape shape = TableInspector.inspect(first.getValue(), t.table()).orElseThrow(() -> new UsageException(
@@ -107,16 +100,32 @@ public final class RowTracer {
             }
             List<RowTrace.NodeTrace> nodes = s.nodes().stream().map(n -> node(n, reads, errors, conns.containsKey(n))).toList();
             List<ConflictEntry> conflicts = new ConflictJournal(control.dsl()).forKey(s.name(), t.table(), key, JOURNAL_LIMIT);
-            RowTrace.LastRound last = new RoundHistory(control.dsl()).last(s.name()).map(r -> new RowTrace.LastRound(
-                    r.getStartedAt().toInstant().toString(), r.getOutcome(), r.getRowsRead(), r.getConflicts(), r.getError())).orElse(null);
             Map<String, String> keyMap = new LinkedHashMap<>();
             IntStream.range(0, key.size()).forEach(i -> keyMap.put(shape.key().get(i), key.get(i)));
-            String strategy = s.strategyFor(t);
-            return new RowTrace(s.name(), t.table().toString(), keyMap, strategy, nodes, conflicts, last, ROUNDS,
+            return new RowTrace(s.name(), t.table().toString(), keyMap, s.strategyFor(t), nodes, conflicts, lastRound(s.name()), ROUNDS,
                     TraceExplainer.explain(s.name(), t.table().toString(), nodes, conflicts));
         } finally {
             conns.values().forEach(RowTracer::close);
         }
+    }
+
+    /** A read-only session on every node of the sync that answers; the others' one-line reasons go to {@code errors}. */
+    private Map<NodeId, Connection> open(SyncSettings s, Map<NodeId, String> errors) {
+        Map<NodeId, Connection> conns = new LinkedHashMap<>();
+        for (NodeId n : s.nodes()) {
+            try {
+                NodeSettings settings = control.node(n.name());
+                conns.put(n, new NodeConnector(5, 30).open("node " + n.name(), settings.url(), settings.passwordEnv()));
+            } catch (IbexException e) {
+                errors.put(n, Redactor.text(Redactor.firstLine(e.getMessage())));
+            }
+        }
+        return conns;
+    }
+
+    private RowTrace.LastRound lastRound(String sync) {
+        return new RoundHistory(control.dsl()).last(sync).map(r -> new RowTrace.LastRound(r.getStartedAt().toInstant().toString(),
+                r.getOutcome(), r.getRowsRead(), r.getConflicts(), r.getError())).orElse(null);
     }
 
     private static TableSettings member(SyncSettings s, TableRef table) {
@@ -172,7 +181,7 @@ public final class RowTracer {
                     String originName = rs.wasNull() ? null : name(s, origin);
                     String txid = rs.getString(6);
                     fold = txid == null ? null : TxId.parse(txid);
-                    entry = new RowTrace.Ledger(named(s, v), java.util.Arrays.stream(v.toArray()).boxed().toList(), originName,
+                    entry = new RowTrace.Ledger(named(s, v), Arrays.stream(v.toArray()).boxed().toList(), originName,
                             time(rs.getObject(4, OffsetDateTime.class)), txid);
                 }
                 return new Read(n, row, entry, rs.getLong(7), time(rs.getObject(8, OffsetDateTime.class)), fold,

@@ -7,9 +7,9 @@ import dev.ibex.engine.status.RowTrace.Ledger;
 import dev.ibex.engine.status.RowTrace.NodeTrace;
 import dev.ibex.engine.status.RowTrace.Pending;
 import java.time.OffsetDateTime;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 class TraceExplainerTest {
@@ -20,7 +20,7 @@ class TraceExplainerTest {
     private static final Ledger AB = ledger(Map.of("a", 1L, "b", 1L), List.of(1L, 1L), "b", T1, "7");
 
     private static Ledger ledger(Map<String, Long> version, List<Long> vector, String origin, String at, String txid) {
-        return new Ledger(new LinkedHashMap<>(new java.util.TreeMap<>(version)), vector, origin, at, txid);
+        return new Ledger(new TreeMap<>(version), vector, origin, at, txid);
     }
 
     private static NodeTrace node(String name, Map<String, String> row, Ledger ledger, Pending pending) {
