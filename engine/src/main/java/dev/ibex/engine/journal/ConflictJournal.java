@@ -289,6 +289,13 @@ public final class ConflictJournal implements ConflictSink {
         return dsl.selectFrom(CONFLICT).where(DSL.and(where)).orderBy(CONFLICT.ID.desc()).limit(limit).fetch(ConflictJournal::entry);
     }
 
+    /** The entries of one key ({@code key}: its columns' text, as rounds compare keys), newest first. */
+    public List<ConflictEntry> forKey(String sync, TableRef table, List<String> key, int limit) {
+        return dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
+                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.ROW_KEY.eq(json(key)))
+                .orderBy(CONFLICT.ID.desc()).limit(limit).fetch(ConflictJournal::entry);
+    }
+
     public List<ConflictEntry> list(String sync, TableRef table, Instant since, int limit) {
         return list(sync, table, since, false, limit);
     }
