@@ -7,13 +7,13 @@ import dev.ibex.engine.UsageException;
 import dev.ibex.engine.capture.TableInspector;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.NodeConnector;
 import dev.ibex.engine.db.Redactor;
-import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.journal.ConflictEntry;
 import dev.ibex.engine.journal.ConflictJournal;
 import dev.ibex.engine.journal.RoundHistory;
@@ -78,7 +78,7 @@ public final class RowTracer {
 
     /** Traces the row of {@code table} (TABLE or SCHEMA.TABLE) in {@code sync} whose key is {@code keyText}. */
     public RowTrace trace(String syncName, String tableText, String keyText) {
-        SyncSettings s = control.sync(syncName);
+        SyncSettings s = control.syncs().get(syncName);
         TableSettings t = member(s, TableRef.parse(tableText));
         Map<NodeId, String> errors = new LinkedHashMap<>();
         Map<NodeId, Connection> conns = open(s, errors);
@@ -114,7 +114,7 @@ public final class RowTracer {
         Map<NodeId, Connection> conns = new LinkedHashMap<>();
         for (NodeId n : s.nodes()) {
             try {
-                NodeSettings settings = control.node(n.name());
+                NodeSettings settings = control.nodes().get(n.name());
                 conns.put(n, new NodeConnector(5, 30).open("node " + n.name(), settings.url(), settings.passwordEnv()));
             } catch (IbexException e) {
                 errors.put(n, Redactor.text(Redactor.firstLine(e.getMessage())));

@@ -43,7 +43,7 @@ public final class TraceExplainer {
         if (known.isEmpty()) {
             return why;
         }
-        boolean held = newest != null && (ConflictEntry.OPEN.equals(newest.status()) || ConflictEntry.RESOLVED.equals(newest.status()));
+        boolean held = newest != null && newest.status().awaitsOperator();
         boolean pending = held || known.stream().anyMatch(n -> n.pending().any());
         String scope = known.size() == nodes.size() ? "all nodes" : "the nodes that could be read";
         if (agree(known)) {
@@ -90,10 +90,10 @@ public final class TraceExplainer {
     static String conflict(ConflictEntry e) {
         String head = "conflict #" + e.id() + " at " + e.decidedAt().toInstant();
         return switch (e.status()) {
-            case ConflictEntry.OPEN -> head + " is held for an operator (" + e.strategy() + "): each node keeps its own row until "
+            case OPEN -> head + " is held for an operator (" + e.strategy() + "): each node keeps its own row until "
                     + "'ibex conflicts resolve " + e.id() + " --take NODE'";
-            case ConflictEntry.RESOLVED -> head + ": an operator chose (" + e.resolvedBy() + "); the next round applies it";
-            case ConflictEntry.APPLIED -> head + (e.resolvedBy() == null ? " was decided by merging the sides"
+            case RESOLVED -> head + ": an operator chose (" + e.resolvedBy() + "); the next round applies it";
+            case APPLIED -> head + (e.resolvedBy() == null ? " was decided by merging the sides"
                     : ": an operator chose (" + e.resolvedBy() + ") and a round applied it");
             default -> head + " decided by " + e.strategy() + ": " + reason(e);
         };
@@ -112,12 +112,12 @@ public final class TraceExplainer {
         }
         List<ConflictEntry.SideEntry> losers = e.sides().stream().filter(s -> s != w && !s.origin().equals(w.origin())).toList();
         String others = losers.stream().map(TraceExplainer::side).collect(Collectors.joining(" and "));
-        if (Strategies.LATEST.equals(e.strategy()) && !losers.isEmpty()) {
+        if (Strategies.kind(e.strategy()) == Strategies.Kind.LATEST && !losers.isEmpty()) {
             boolean tie = losers.stream().anyMatch(s -> Objects.equals(at(s), at(w)));
             return side(w) + (tie ? " has the same change time as " + others + " and " + w.origin() + " sorts first by name"
                     : " is newer than " + others);
         }
-        if (Strategies.PRIORITY.equals(e.strategy())) {
+        if (Strategies.kind(e.strategy()) == Strategies.Kind.PRIORITY) {
             return side(w) + " won over " + others + " (the sync's priority order, then the newest change)";
         }
         return side(w) + " won over " + others;

@@ -3,6 +3,7 @@ package dev.ibex.engine.status;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.ibex.engine.journal.ConflictEntry;
+import dev.ibex.engine.journal.ConflictState;
 import dev.ibex.engine.status.RowTrace.Ledger;
 import dev.ibex.engine.status.RowTrace.NodeTrace;
 import dev.ibex.engine.status.RowTrace.Pending;
@@ -40,7 +41,7 @@ class TraceExplainerTest {
         return TraceExplainer.explain("s", "public.t", nodes, List.of(conflicts));
     }
 
-    private static ConflictEntry conflict(String status, String strategy, String winner, String winnerAt, String loserAt) {
+    private static ConflictEntry conflict(ConflictState status, String strategy, String winner, String winnerAt, String loserAt) {
         List<ConflictEntry.SideEntry> sides = List.of(new ConflictEntry.SideEntry("a", "a", List.of(1L, 0L), loserAt, ROW_A),
                 new ConflictEntry.SideEntry("b", "b", List.of(0L, 1L), winnerAt, ROW_B));
         return new ConflictEntry(12, "s", "public", "t", List.of("1"), strategy, winner, sides, OffsetDateTime.parse("2026-12-07T05:00:02Z"),
@@ -62,16 +63,16 @@ class TraceExplainerTest {
     void aDecidedConflictSaysWhyTheWinnerWon() {
         assertEquals(List.of("conflict #12 at 2026-12-07T05:00:02Z decided by latest: b's change (" + T1 + ") is newer than a's change (" + T0 + ")",
                         "all nodes hold version {a:1, b:1}: the row as written on b at " + T1),
-                why(List.of(node("a", ROW_B, AB), node("b", ROW_B, AB)), conflict(ConflictEntry.DECIDED, "latest", "b", T1, T0)));
+                why(List.of(node("a", ROW_B, AB), node("b", ROW_B, AB)), conflict(ConflictState.DECIDED, "latest", "b", T1, T0)));
         assertEquals("conflict #12 at 2026-12-07T05:00:02Z decided by latest: b's change (" + T0 + ") has the same change time as a's change ("
                         + T0 + ") and b sorts first by name",
-                why(List.of(node("a", ROW_B, AB)), conflict(ConflictEntry.DECIDED, "latest", "b", T0, T0)).get(0));
+                why(List.of(node("a", ROW_B, AB)), conflict(ConflictState.DECIDED, "latest", "b", T0, T0)).get(0));
     }
 
     @Test
     void aHeldConflictLeavesEachNodeItsRow() {
         List<String> why = why(List.of(node("a", ROW_A, ledger(Map.of("a", 1L), List.of(1L), "a", T0, "5")),
-                node("b", ROW_B, ledger(Map.of("b", 1L), List.of(0L, 1L), "b", T1, "6"))), conflict(ConflictEntry.OPEN, "manual", null, T1, T0));
+                node("b", ROW_B, ledger(Map.of("b", 1L), List.of(0L, 1L), "b", T1, "6"))), conflict(ConflictState.OPEN, "manual", null, T1, T0));
         assertEquals(List.of("conflict #12 at 2026-12-07T05:00:02Z is held for an operator (manual): each node keeps its own row until "
                 + "'ibex conflicts resolve 12 --take NODE'"), why);
     }
