@@ -7,8 +7,11 @@ import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.NodeSettings;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.fence.Engines;
+import dev.ibex.engine.metrics.MetricsServer;
+import dev.ibex.engine.round.RoundObserver;
 import dev.ibex.engine.round.RoundRunner;
 import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.status.StatusReader;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -59,6 +62,8 @@ public final class Engine implements AutoCloseable {
     private final Map<String, ChangePoller> pollers = new ConcurrentHashMap<>();
     private final Thread watcher;
     private final boolean clustered;
+    /** Null when the engine serves no metrics. */
+    private final MetricsServer metrics;
     private volatile boolean closed;
 
     private Engine(ControlStore control, EngineOptions options) {
@@ -69,9 +74,12 @@ public final class Engine implements AutoCloseable {
                 : clustered ? address : hostName() + "/" + ProcessHandle.current().pid();
         this.engines = new Engines(control.dataSource());
         this.directory = new NodeDirectory(control::node);
-        this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
-                (sync, node, counter, snapshot, next) -> poller(node).folded(sync, counter, snapshot, next));
         Config config = config(options);
+        this.metrics = options.metrics() == null ? null : MetricsServer.start(options.metrics(),
+                new StatusReader(control, directory, Clock.systemUTC()), control.dataSource(), this::state);
+        this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
+                (sync, node, counter, snapshot, next) -> poller(node).folded(sync, counter, snapshot, next),
+                metrics == null ? RoundObserver.NONE : metrics.rounds());
         // in a cluster, Sharding has stopped the sync's entity on its last owner before starting it here (or that owner
         // crashed, or was cut off and downed): take it whoever the control database names; fencing covers the rest
         Claim claim = new Claim(name, clustered ? other -> false : engines::running, clustered ? this::settledMember : () -> true,
@@ -135,6 +143,22 @@ public final class Engine implements AutoCloseable {
 
     private org.apache.pekko.cluster.Cluster cluster() {
         return org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system));
+    }
+
+    /** What the engine does, for its health: {@code running}, {@code starting}, {@code stopping}, {@code stopped}... */
+    private String state() {
+        if (system == null) {
+            return "starting";
+        }
+        if (system.getWhenTerminated().toCompletableFuture().isDone()) {
+            return closed ? "stopped" : "stopped by itself (a fatal error; see its log)";
+        }
+        return closed ? "stopping" : "running";
+    }
+
+    /** Where the engine serves {@code /metrics} and {@code /health}; empty when it serves no metrics. */
+    public java.util.Optional<java.net.InetSocketAddress> metricsAddress() {
+        return java.util.Optional.ofNullable(metrics).map(MetricsServer::address);
     }
 
     /** This engine's name: the owner the control database records for the syncs it runs. */
@@ -261,6 +285,9 @@ public final class Engine implements AutoCloseable {
         pollers.values().forEach(ChangePoller::close);
         watcher.interrupt();
         heartbeat("stopped");
+        if (metrics != null) {
+            metrics.close();
+        }
         directory.close();
     }
 }
