@@ -54,14 +54,14 @@ final class StartCommand implements Callable<Integer> {
                     + "(0: any free port, printed at start; default: no metrics). See docs/metrics.md.")
     Integer metricsPort;
 
-    @Option(names = "--metrics-bind", paramLabel = "HOST", defaultValue = MetricsSettings.DEFAULT_BIND,
-            description = "The address the metrics port listens on (default: ${DEFAULT-VALUE}, this machine only; "
-                    + "0.0.0.0 for every interface).")
+    @Option(names = "--metrics-bind", paramLabel = "HOST",
+            description = "The address the metrics port listens on (default: " + MetricsSettings.DEFAULT_BIND + ", this machine "
+                    + "only; 0.0.0.0 for every interface).")
     String metricsBind;
 
     @Override
     public Integer call() throws InterruptedException {
-        EngineOptions options = options().withMetrics(metricsPort == null ? null : new MetricsSettings(metricsBind, metricsPort));
+        EngineOptions options = options().withMetrics(metrics());
         ControlStore c = control.open();
         Engine engine = Engine.start(c, options);
         PrintWriter out = spec.commandLine().getOut();
@@ -86,6 +86,14 @@ final class StartCommand implements Callable<Integer> {
             throw Cli.failed("the engine stopped by itself; see the log above");
         }
         return Cli.OK;
+    }
+
+    private MetricsSettings metrics() {
+        if (metricsPort == null && metricsBind != null) {
+            throw new UsageException("--metrics-bind needs --metrics-port PORT");
+        }
+        return metricsPort == null ? null
+                : new MetricsSettings(metricsBind == null ? MetricsSettings.DEFAULT_BIND : metricsBind, metricsPort);
     }
 
     private EngineOptions options() {

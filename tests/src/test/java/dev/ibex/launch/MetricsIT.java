@@ -126,6 +126,14 @@ class MetricsIT {
         }
     }
 
+    @Test
+    void badMetricsOptionsAreUsageErrors() {
+        String url = "jdbc:postgresql://127.0.0.1:1/nowhere";
+        assertEquals(2, Main.run("start", "--metrics-port", "70000", "--control", url), "port out of range");
+        assertEquals(2, Main.run("start", "--metrics-port", "http", "--control", url), "port not a number");
+        assertEquals(2, Main.run("start", "--metrics-bind", "0.0.0.0", "--control", url), "--metrics-bind without --metrics-port");
+    }
+
     private static void requiredFamiliesWithTheirLabels(Map<String, PromText.Family> families) {
         REQUIRED.forEach((name, want) -> {
             PromText.Family f = families.get(name);

@@ -84,16 +84,28 @@ public final class Engine implements AutoCloseable {
         // crashed, or was cut off and downed): take it whoever the control database names; fencing covers the rest
         Claim claim = new Claim(name, clustered ? other -> false : engines::running, clustered ? this::settledMember : () -> true,
                 fenceRejections::incrementAndGet);
-        this.system = ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc", note -> {
-            if (closed) {
-                stopReport.add(note);
-            }
-        }, claim, clustered), "ibex", config);
+        this.system = startSystem(claim, config);
         heartbeat(memberState());
         this.kicks = new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake);
         this.watcher = new Thread(this::watchNodes, "ibex-node-watch");
         this.watcher.setDaemon(true);
         this.watcher.start();
+    }
+
+    /** The actor system and its guardian; if they cannot start, the metrics endpoint closes too. */
+    private ActorSystem<Guardian.Command> startSystem(Claim claim, Config config) {
+        try {
+            return ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc", note -> {
+                if (closed) {
+                    stopReport.add(note);
+                }
+            }, claim, clustered), "ibex", config);
+        } catch (RuntimeException e) {
+            if (metrics != null) {
+                metrics.close();
+            }
+            throw e;
+        }
     }
 
     public static Engine start(ControlStore control) {
