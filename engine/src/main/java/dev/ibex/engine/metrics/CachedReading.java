@@ -50,12 +50,14 @@ final class CachedReading<T> {
             if (last != null && inFlight == null && last.at().plus(fresh).isAfter(clock.instant())) {
                 return last;
             }
-            if (inFlight == null) {
+            f = inFlight;
+            if (f == null) {
                 CompletableFuture<Reading<T>> read = CompletableFuture.supplyAsync(this::read, executor);
                 inFlight = read;
-                read.thenAccept(this::done);
+                // may run at once, on this thread, if the read has already finished
+                read.thenAccept(r -> done(read, r));
+                f = read;
             }
-            f = inFlight;
         }
         try {
             return f.get(bound.toMillis(), TimeUnit.MILLISECONDS);
@@ -74,9 +76,11 @@ final class CachedReading<T> {
         return last == null ? new Reading<>(null, why, clock.instant()) : new Reading<>(last.value(), why, last.at());
     }
 
-    private synchronized void done(Reading<T> r) {
+    private synchronized void done(CompletableFuture<Reading<T>> read, Reading<T> r) {
         last = r;
-        inFlight = null;
+        if (inFlight == read) {
+            inFlight = null;
+        }
     }
 
     private Reading<T> read() {
