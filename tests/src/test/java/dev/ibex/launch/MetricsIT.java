@@ -217,7 +217,8 @@ class MetricsIT {
         assertEquals(1, down.get("ibex_node_reachable").value("sync", SYNC, "node", "a"));
         assertTrue(down.get("ibex_pending_keys").with("node", "c").isEmpty(), "an unreachable node's pending keys are unknown, not 0");
         node("a").execute("postgres", "insert into items values (2, 'while c is down')");
-        Await.until("b has the row a took while c is down", WAIT, () -> node("b").count("postgres", "select count(*) from items where id = 2") == 1);
+        Await.until("b has the row a took while c is down", WAIT,
+                () -> node("b").count("postgres", "select count(*) from items where id = 2") == 1);
         node("c").restart();
         Await.until("c reported reachable again", WAIT,
                 () -> scrape(base).get("ibex_node_reachable").value("sync", SYNC, "node", "c") == 1);

@@ -55,7 +55,8 @@ public final class MetricsServer implements AutoCloseable {
     public static MetricsServer start(MetricsSettings settings, StatusReader status, DataSource control, Supplier<String> engine) {
         InetSocketAddress address = new InetSocketAddress(settings.bind(), settings.port());
         if (address.isUnresolved()) {
-            throw new UsageException("--metrics-bind: unknown host '" + settings.bind() + "'; give a host name or address such as 127.0.0.1");
+            throw new UsageException("--metrics-bind: unknown host '" + settings.bind()
+                    + "'; give a host name or address such as 127.0.0.1");
         }
         HttpServer http;
         try {
