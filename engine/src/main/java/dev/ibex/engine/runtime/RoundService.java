@@ -14,6 +14,8 @@ import dev.ibex.engine.journal.LedgerPurges;
 import dev.ibex.engine.journal.RoundHistory;
 import dev.ibex.engine.round.FoldListener;
 import dev.ibex.engine.round.NodeRound;
+import dev.ibex.engine.round.ObservedConflicts;
+import dev.ibex.engine.round.RoundObserver;
 import dev.ibex.engine.round.RoundReport;
 import dev.ibex.engine.round.RoundRunner;
 import java.time.Clock;
@@ -46,6 +48,7 @@ public final class RoundService {
     private final ConflictJournal journal;
     private final Ownership ownership;
     private final Clock clock;
+    private final RoundObserver observer;
     private final Map<String, Instant> purged = new ConcurrentHashMap<>();
     private final Map<String, Fence> inProcess = new ConcurrentHashMap<>();
     private final java.util.concurrent.Semaphore concurrent = new java.util.concurrent.Semaphore(MAX_CONCURRENT_ROUNDS, true);
@@ -59,10 +62,17 @@ public final class RoundService {
      * @param folds       told about every fold (the engine's change poller)
      */
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock, Duration purgeBudget, FoldListener folds) {
+        this(control, directory, clock, purgeBudget, folds, RoundObserver.NONE);
+    }
+
+    /** @param observer told what each round did (the engine's metrics) */
+    public RoundService(ControlStore control, NodeDirectory directory, Clock clock, Duration purgeBudget, FoldListener folds,
+                        RoundObserver observer) {
         this.control = control;
+        this.observer = observer;
         this.journal = new ConflictJournal(control.dsl());
-        this.runner = new RoundRunner(directory, journal, new LedgerPurges(control.dsl()), control.tables()::pause, clock, purgeBudget,
-                folds);
+        this.runner = new RoundRunner(directory, new ObservedConflicts(journal, observer), new LedgerPurges(control.dsl()),
+                control.tables()::pause, clock, purgeBudget, folds);
         this.history = new RoundHistory(control.dsl());
         this.ownership = new Ownership(control.dataSource());
         this.clock = clock;
@@ -78,7 +88,15 @@ public final class RoundService {
 
     /** Runs a round of {@code sync} as its owner at {@code fence}; see {@link RoundRunner#run}. */
     public RoundReport run(SyncSettings sync, Fence fence) {
-        RoundReport r = runner.run(sync, fence);
+        Instant started = clock.instant();
+        RoundReport r;
+        try {
+            r = runner.run(sync, fence);
+        } catch (RuntimeException e) {
+            observer.failed(sync.name(), Duration.between(started, clock.instant()));
+            throw e;
+        }
+        observer.finished(r);
         CrashPoints.reach(CrashPoints.ROUND_APPLIED);
         history.record(r, fence);
         Instant now = clock.instant();
