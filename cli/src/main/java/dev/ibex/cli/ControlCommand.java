@@ -20,10 +20,10 @@ abstract class ControlCommand implements Callable<Integer> {
     }
 
     PrintWriter out() {
-        return out();
+        return spec.commandLine().getOut();
     }
 
     PrintWriter err() {
-        return err();
+        return spec.commandLine().getErr();
     }
 }
