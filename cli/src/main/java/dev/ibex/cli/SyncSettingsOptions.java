@@ -21,7 +21,7 @@ final class SyncSettingsOptions {
             + "custom:CLASS[:ARGUMENT] (your ConflictResolver). A new sync: latest.")
     String strategy;
     @Option(names = "--priority", split = ",", paramLabel = "NODE",
-            description = "Node order for the priority strategy, comma-separated. An empty value ('') clears it.")
+            description = "Node order for the priority strategy, comma-separated ('' for none).")
     List<String> priority;
     @Option(names = "--interval", paramLabel = "DURATION",
             description = "Time between rounds when nothing wakes the engine (a new sync: 5s).")
