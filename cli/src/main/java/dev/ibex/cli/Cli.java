@@ -63,7 +63,7 @@ final class Cli {
             String first = u.getUnmatched().get(0);
             return (first.startsWith("-") ? "unknown option '" : "unknown command or argument '") + first + "'";
         }
-        return e.getMessage();
+        return e.getMessage().replaceFirst("^Error: ", "");
     }
 
     static String oneLine(String s) {

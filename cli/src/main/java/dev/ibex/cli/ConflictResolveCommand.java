@@ -4,14 +4,10 @@ import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.journal.ConflictEntry;
 import dev.ibex.engine.journal.ConflictJournal;
 import java.io.PrintWriter;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code ibex conflicts resolve ID}: records an operator's choice for a conflict held by the
@@ -21,11 +17,7 @@ import picocli.CommandLine.Spec;
         "Choose the row of a conflict held by the manual strategy (see 'ibex conflicts --open'): --take NODE keeps that node's",
         "side (a deleted side deletes the row), --row JSON gives the whole row. The next round writes it to every node;",
         "a running engine is kicked to run that round now. If a side has changed again by then, the conflict is held again."})
-final class ConflictResolveCommand implements Callable<Integer> {
-    @Mixin
-    ControlOptions control;
-    @Spec
-    CommandSpec spec;
+final class ConflictResolveCommand extends ControlCommand {
     @Parameters(paramLabel = "ID", description = "The conflict's id (the ID column of 'ibex conflicts --open').")
     long id;
     @ArgGroup(exclusive = true, multiplicity = "1")
@@ -41,9 +33,9 @@ final class ConflictResolveCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ControlStore c = control.open()) {
+        try (ControlStore c = control().open()) {
             ConflictEntry e = new ConflictJournal(c.dsl()).resolve(id, choice.take, choice.row);
-            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter out = out();
             boolean paused = c.syncs().get(e.sync()).paused();
             out.println("conflict " + id + " resolved: " + (choice.take != null ? e.resolvedBy() : "the given row") + "; the next round of sync "
                     + e.sync() + " applies it everywhere" + (paused ? " (sync " + e.sync() + " is paused: 'ibex sync resume "

@@ -12,13 +12,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code ibex conflicts show ID}: one journal entry with its sides side by side, one row per
@@ -27,26 +23,21 @@ import picocli.CommandLine.Spec;
 @Command(name = "show", mixinStandardHelpOptions = true, description = {
         "One conflict with every side's row side by side (one line per column; DIFFERS marks the columns the sides disagree on),",
         "its status, strategy, winner and who resolved it. --json prints the entry with 'differingColumns'."})
-final class ConflictShowCommand implements Callable<Integer> {
+final class ConflictShowCommand extends ControlCommand {
     static final String DELETED = "(deleted)";
     static final String NULL = "(null)";
-
-    @Mixin
-    ControlOptions control;
-    @Spec
-    CommandSpec spec;
     @Parameters(paramLabel = "ID", description = "The conflict's id (the ID column of 'ibex conflicts').")
     long id;
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
+    @Mixin
+    JsonOption json;
 
     @Override
     public Integer call() {
-        try (ControlStore c = control.open()) {
+        try (ControlStore c = control().open()) {
             ConflictEntry e = new ConflictJournal(c.dsl()).entry(id)
                     .orElseThrow(() -> new UsageException("no conflict " + id + " in the journal; see 'ibex conflicts'"));
-            PrintWriter out = spec.commandLine().getOut();
-            if (json) {
+            PrintWriter out = out();
+            if (json.requested) {
                 Map<String, Object> doc = new LinkedHashMap<>(Output.document(e));
                 doc.put("differingColumns", differing(e));
                 Output.json(out, doc);

@@ -12,14 +12,11 @@ import java.time.temporal.ChronoUnit;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code ibex conflicts}: the conflict journal, newest first; {@code show} and {@code resolve} act
@@ -31,11 +28,7 @@ import picocli.CommandLine.Spec;
                         + "chose; the next round applies it), applied.",
                 "--json adds every side's version and full row image. See also 'conflicts show ID' and 'conflicts resolve ID'."},
         subcommands = {ConflictShowCommand.class, ConflictResolveCommand.class})
-final class ConflictsCommand implements Callable<Integer> {
-    @Mixin
-    ControlOptions control;
-    @Spec
-    CommandSpec spec;
+final class ConflictsCommand extends ControlCommand {
     @Parameters(arity = "0..1", paramLabel = "SYNC", description = "Only this sync (the same as --sync).")
     String syncArgument;
     @Option(names = "--sync", paramLabel = "SYNC", description = "Only this sync (use it for a sync named 'show' or 'resolve').")
@@ -48,8 +41,8 @@ final class ConflictsCommand implements Callable<Integer> {
     boolean open;
     @Option(names = "--limit", defaultValue = "100", paramLabel = "N", description = "At most this many (default 100).")
     int limit;
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
+    @Mixin
+    JsonOption json;
 
     @Override
     public Integer call() {
@@ -59,7 +52,7 @@ final class ConflictsCommand implements Callable<Integer> {
         }
         Instant from = since == null ? null : Instant.now().minus(Durations.parse("--since", since));
         TableRef ref = table == null ? null : TableRef.parse(table);
-        try (ControlStore c = control.open()) {
+        try (ControlStore c = control().open()) {
             if (sync != null) {
                 c.syncs().get(sync);
                 if (ref != null) {
@@ -67,7 +60,7 @@ final class ConflictsCommand implements Callable<Integer> {
                 }
             }
             List<ConflictEntry> entries = new ConflictJournal(c.dsl()).list(sync, ref, from, open, limit);
-            print(spec.commandLine().getOut(), entries, json);
+            print(out(), entries, json.requested);
             return Cli.OK;
         }
     }

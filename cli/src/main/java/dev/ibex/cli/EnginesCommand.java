@@ -5,12 +5,8 @@ import dev.ibex.engine.fence.Engines;
 import dev.ibex.engine.status.EngineStatus;
 import java.io.PrintWriter;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /** {@code ibex engines}: every engine that ran against the control database, as it last described itself. */
 @Command(name = "engines", mixinStandardHelpOptions = true, description = {
@@ -19,26 +15,22 @@ import picocli.CommandLine.Spec;
         "Read from the control database alone, so it answers when no engine runs. Every engine writes its row every 2 seconds;",
         "state is up, stopping, stopped, in a cluster also joining, leaving or exiting (its membership status), or not",
         "responding (not stopped, but no heartbeat for more than 10 seconds: the engine died, hangs or cannot reach the",
-        "control database)."})
-final class EnginesCommand implements Callable<Integer> {
+        "control database). --json prints a list of engines."})
+final class EnginesCommand extends ControlCommand {
     @Mixin
-    ControlOptions control;
-    @Spec
-    CommandSpec spec;
-    @Option(names = "--json", description = "Print JSON (a list of engines).")
-    boolean json;
+    JsonOption json;
 
     @Override
     public Integer call() {
-        try (ControlStore c = control.open()) {
+        try (ControlStore c = control().open()) {
             List<EngineStatus> engines = new Engines(c.dataSource()).list().stream().map(EngineStatus::of).toList();
-            print(spec.commandLine().getOut(), engines);
+            print(out(), engines);
             return Cli.OK;
         }
     }
 
     private void print(PrintWriter out, List<EngineStatus> engines) {
-        if (json) {
+        if (json.requested) {
             Output.json(out, engines);
         } else if (engines.isEmpty()) {
             out.println("no engine has run against this control database: start one with 'ibex start'");

@@ -1,6 +1,5 @@
 package dev.ibex.cli;
 
-import picocli.CommandLine;
 
 /** Entry point of the {@code ibex} command. */
 public final class Main {

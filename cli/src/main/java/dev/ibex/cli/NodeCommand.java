@@ -9,13 +9,10 @@ import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "node", mixinStandardHelpOptions = true, description = "Add, list, remove, check and resync nodes.",
         subcommands = {NodeCommand.Add.class, NodeCommand.ListNodes.class, NodeCommand.Remove.class, NodeCommand.Check.class,
@@ -24,11 +21,7 @@ final class NodeCommand {
 
     @Command(name = "add", mixinStandardHelpOptions = true,
             description = "Register a node; it must be reachable with the given URL and password.")
-    static final class Add implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class Add extends ControlCommand {
         @Parameters(paramLabel = "NAME", description = "Node name (letters, digits, _ - .).")
         String name;
         @Option(names = "--url", required = true, paramLabel = "JDBC_URL", description = "jdbc:postgresql://HOST:PORT/DATABASE?user=USER")
@@ -40,7 +33,7 @@ final class NodeCommand {
         public Integer call() {
             NodeSettings n = new NodeSettings(name, url, passwordEnv);
             n.requireNoPasswordInUrl();
-            try (ControlStore c = control.open()) {
+            try (ControlStore c = control().open()) {
                 if (c.nodes().all().stream().anyMatch(x -> x.name().equals(name))) {
                     throw new UsageException("node " + name + " exists already; remove it first or pick another name");
                 }
@@ -49,27 +42,23 @@ final class NodeCommand {
                     throw new UsageException(r.error().replaceAll("\\.$", "") + "; node not added");
                 }
                 c.nodes().add(n);
-                spec.commandLine().getOut().println("node " + name + " added (PostgreSQL " + r.serverVersion() + ", user " + r.user() + ")");
+                out().println("node " + name + " added (PostgreSQL " + r.serverVersion() + ", user " + r.user() + ")");
                 return Cli.OK;
             }
         }
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List nodes.")
-    static final class ListNodes implements Callable<Integer> {
+    static final class ListNodes extends ControlCommand {
         @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
+        JsonOption json;
 
         @Override
         public Integer call() {
-            try (ControlStore c = control.open()) {
+            try (ControlStore c = control().open()) {
                 List<NodeSettings> nodes = c.nodes().all();
-                PrintWriter out = spec.commandLine().getOut();
-                if (json) {
+                PrintWriter out = out();
+                if (json.requested) {
                     Output.json(out, nodes.stream().map(n -> Map.of("name", n.name(), "url", n.redactedUrl(),
                             "passwordEnv", n.passwordEnv() == null ? "" : n.passwordEnv())).toList());
                 } else {
@@ -82,19 +71,15 @@ final class NodeCommand {
     }
 
     @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove a node that is in no sync.")
-    static final class Remove implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class Remove extends ControlCommand {
         @Parameters(paramLabel = "NAME")
         String name;
 
         @Override
         public Integer call() {
-            try (ControlStore c = control.open()) {
+            try (ControlStore c = control().open()) {
                 c.nodes().remove(name);
-                spec.commandLine().getOut().println("node " + name + " removed");
+                out().println("node " + name + " removed");
                 return Cli.OK;
             }
         }
@@ -102,22 +87,18 @@ final class NodeCommand {
 
     @Command(name = "check", mixinStandardHelpOptions = true,
             description = "Check a node: reachable, PostgreSQL version, privileges, clock skew. Exit 1 if unreachable.")
-    static final class Check implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class Check extends ControlCommand {
         @Parameters(paramLabel = "NAME")
         String name;
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
+        @Mixin
+        JsonOption json;
 
         @Override
         public Integer call() {
-            try (ControlStore c = control.open()) {
+            try (ControlStore c = control().open()) {
                 NodeProbe.Report r = NodeProbe.probe(c.nodes().get(name), Clock.systemUTC());
-                PrintWriter out = spec.commandLine().getOut();
-                if (json) {
+                PrintWriter out = out();
+                if (json.requested) {
                     Output.json(out, r);
                 } else if (!r.reachable()) {
                     out.println("node " + name + ": UNREACHABLE: " + r.error());
@@ -141,27 +122,24 @@ final class NodeCommand {
             "For a node that stayed away past the sync's --node-retention (status says 'needs resync') or whose database was rebuilt.",
             "Changes the node made while it was left out are DISCARDED: its rows become the healthy node's.",
             "Each table is copied in one transaction that holds it locked on the node; a failed table changes nothing and can be retried.",
-            "Works while the engine runs: rounds leave the node out until the copy is done, then reconcile it."})
-    static final class Resync implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+            "Works while the engine runs: rounds leave the node out until the copy is done, then reconcile it.",
+            "--json prints one entry per copied table."})
+    static final class Resync extends ControlCommand {
         @Parameters(paramLabel = "NODE")
         String name;
         @Option(names = "--from", paramLabel = "NODE", description = "The healthy node to copy from (default: the first other node that answers).")
         String from;
         @Option(names = "--sync", paramLabel = "SYNC", description = "Only this sync (default: every sync the node is in).")
         String sync;
-        @Option(names = "--json", description = "Print JSON: one entry per copied table.")
-        boolean json;
+        @Mixin
+        JsonOption json;
 
         @Override
         public Integer call() {
-            try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
+            try (Session s = new Session(control()); CopyProgress progress = new CopyProgress()) {
                 List<NodeResync.Copied> copied = new NodeResync(s.control, s.nodes).resync(name, sync, from, progress);
-                PrintWriter out = spec.commandLine().getOut();
-                if (json) {
+                PrintWriter out = out();
+                if (json.requested) {
                     Output.json(out, copied);
                 } else {
                     Output.table(out, List.of("SYNC", "TABLE", "FROM", "ROWS", "LEDGER ENTRIES"), copied.stream()

@@ -9,7 +9,7 @@ final class Session implements AutoCloseable {
     final ControlStore control;
     final NodeDirectory nodes;
 
-    Session(ControlOptions options) {
+    Session(GlobalOptions options) {
         this.control = options.open();
         this.nodes = new NodeDirectory(control.nodes()::get);
     }

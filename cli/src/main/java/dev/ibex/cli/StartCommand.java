@@ -8,12 +8,8 @@ import dev.ibex.engine.runtime.EngineOptions;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
 
 @Command(name = "start", mixinStandardHelpOptions = true,
         description = {"Run the engine in the foreground until SIGTERM or Ctrl-C; a round in flight stops after the chunk "
@@ -24,12 +20,7 @@ import picocli.CommandLine.Spec;
                 + "one engine, the syncs spread over the engines, and when an engine stops, crashes or is cut off its syncs move "
                 + "to the others (see 'Running several engines' in README.md). Cluster settings: ibex-cluster.conf in the jar, "
                 + "overridden by --cluster-config FILE and by -D system properties."})
-final class StartCommand implements Callable<Integer> {
-    @Mixin
-    ControlOptions control;
-    @Spec
-    CommandSpec spec;
-
+final class StartCommand extends ControlCommand {
     @Option(names = "--engine-name", paramLabel = "NAME",
             description = "This engine's name, recorded as the owner of the syncs it runs and listed by 'ibex engines' "
                     + "(default: HOST:PORT of --cluster-bind, or HOST/PID alone).")
@@ -62,9 +53,9 @@ final class StartCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         EngineOptions options = options().withMetrics(metrics());
-        ControlStore c = control.open();
+        ControlStore c = control().open();
         Engine engine = Engine.start(c, options);
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         Thread hook = new Thread(() -> {
             out.println("ibex engine stopping: rounds in flight end after the chunk they are applying");
             out.flush();

@@ -8,14 +8,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.List;
-import java.util.concurrent.Callable;
 import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "status", mixinStandardHelpOptions = true, description = {
         "Per sync: state, owner engine (and whether it still responds), nodes (reachable, pending changes, lag, clock skew,",
@@ -23,26 +20,23 @@ import picocli.CommandLine.Spec;
         "engine that had lost the sync) and warnings (unreachable nodes, nodes needing a resync, clock skew above the sync's",
         "--max-clock-skew, conflicts held for an operator).",
         "Pending and lag are read from the nodes' ledgers, not from the engine's memory; clock skew is the node's clock minus",
-        "the engine's as the last round measured it (measured now for a node no round has reached)."})
-final class StatusCommand implements Callable<Integer> {
-    @Mixin
-    ControlOptions control;
-    @Spec
-    CommandSpec spec;
+        "the engine's as the last round measured it (measured now for a node no round has reached).",
+        "--json prints a JSON document: a list of syncs."})
+final class StatusCommand extends ControlCommand {
     @Parameters(arity = "0..1", paramLabel = "SYNC")
     String sync;
-    @Option(names = "--json", description = "Print a JSON document (a list of syncs).")
-    boolean json;
+    @Mixin
+    JsonOption json;
     @Option(names = "--watch", description = "Print again every 2 seconds until interrupted.")
     boolean watch;
 
     @Override
     public Integer call() {
-        try (Session s = new Session(control)) {
+        try (Session s = new Session(control())) {
             StatusReader reader = new StatusReader(s.control, s.nodes, Clock.systemUTC());
             do {
                 List<SyncStatus> all = sync == null ? reader.all() : List.of(reader.read(sync));
-                print(spec.commandLine().getOut(), all);
+                print(out(), all);
                 if (watch) {
                     LockSupport.parkNanos(Duration.ofSeconds(2).toNanos());
                 }
@@ -52,7 +46,7 @@ final class StatusCommand implements Callable<Integer> {
     }
 
     private void print(PrintWriter out, List<SyncStatus> all) {
-        if (json) {
+        if (json.requested) {
             Output.json(out, all);
             return;
         }

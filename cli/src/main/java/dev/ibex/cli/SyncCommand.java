@@ -3,13 +3,11 @@ package dev.ibex.cli;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.journal.RoundHistory;
 import dev.ibex.engine.status.SyncWait;
-import dev.ibex.schema.control.jooq.tables.records.RoundRecord;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.Instant;
@@ -19,31 +17,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "sync", mixinStandardHelpOptions = true, description = "Add, list, change, remove, pause, resume, kick and wait for syncs.",
         subcommands = {SyncCommand.Add.class, SyncCommand.ListSyncs.class, SyncSetCommand.class, SyncCommand.Remove.class,
                 SyncCommand.Pause.class, SyncCommand.Resume.class, SyncCommand.Kick.class, SyncCommand.Wait.class})
 final class SyncCommand {
-    static final String STRATEGY_HELP = "How concurrent changes to a row are decided: latest (the newest change wins), "
-            + "priority (the first node of --priority wins), manual (held until 'ibex conflicts resolve'), "
-            + "custom:CLASS[:ARGUMENT] (your ConflictResolver).";
-    static final String PRIORITY_HELP = "Node order for the priority strategy, comma-separated.";
-    static final String INTERVAL_HELP = "Time between rounds when nothing wakes the engine";
-    static final String RETENTION_HELP = "How long the conflict journal keeps decided and applied entries (open ones stay)";
-    static final String SKEW_HELP = "Node clock skew above which 'ibex status' warns";
-    static final String PURGE_HELP = "How often the engine deletes ledger entries that every node holds (0s: every round)";
-    static final String NODE_RETENTION_HELP = "How long a node may stay unreachable before it is marked as needing "
-            + "'ibex node resync' and left out of rounds, so that it no longer holds back ledger purging";
-
     static final class Tables {
         @Option(names = "--tables", split = ",", paramLabel = "TABLE", description = "Tables: TABLE or SCHEMA.TABLE, comma-separated.")
         List<String> tables;
@@ -54,73 +38,47 @@ final class SyncCommand {
     @Command(name = "add", mixinStandardHelpOptions = true, description = {
             "Create a sync: checks that every table has the same columns, types and primary key on every node,",
             "installs capture on every node and copies the rows from --initial-copy-from NODE (else the tables must be equal)."})
-    static final class Add implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class Add extends ControlCommand {
         @Parameters(paramLabel = "NAME")
         String name;
         @Option(names = "--nodes", required = true, split = ",", paramLabel = "NODE", description = "Two or more nodes, comma-separated.")
         List<String> nodes;
         @ArgGroup(exclusive = true, multiplicity = "1")
         Tables tables;
-        @Option(names = "--strategy", defaultValue = "latest", paramLabel = "STRATEGY", description = STRATEGY_HELP + " Default latest.")
-        String strategy;
-        @Option(names = "--priority", split = ",", paramLabel = "NODE", description = PRIORITY_HELP)
-        List<String> priority = new ArrayList<>();
-        @Option(names = "--interval", defaultValue = "5s", paramLabel = "DURATION", description = INTERVAL_HELP + " (default 5s).")
-        String interval;
-        @Option(names = "--journal-retention", defaultValue = "30d", paramLabel = "DURATION", description = RETENTION_HELP + " (default 30d).")
-        String journalRetention;
-        @Option(names = "--max-clock-skew", defaultValue = "1s", paramLabel = "DURATION", description = SKEW_HELP + " (default 1s).")
-        String maxClockSkew;
-        @Option(names = "--purge-interval", defaultValue = "1m", paramLabel = "DURATION", description = PURGE_HELP + " (default 1m).")
-        String purgeInterval;
-        @Option(names = "--node-retention", defaultValue = "7d", paramLabel = "DURATION", description = NODE_RETENTION_HELP + " (default 7d).")
-        String nodeRetention;
+        @Mixin
+        SyncSettingsOptions settings;
         @Option(names = "--initial-copy-from", paramLabel = "NODE", description = "Copy the tables' rows from this node to the others.")
         String copyFrom;
 
         @Override
         public Integer call() {
-            Strategies.validate(strategy);
-            Duration every = Durations.positive("--interval", interval, "5s");
-            Duration retention = Durations.positive("--journal-retention", journalRetention, "30d");
-            Duration skew = Durations.positive("--max-clock-skew", maxClockSkew, "1s");
-            Duration purge = Durations.notNegative("--purge-interval", purgeInterval, "1m");
-            Duration away = Durations.positive("--node-retention", nodeRetention, "7d");
-            try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
+            SyncSettingsOptions.Given given = settings.given();
+            try (Session s = new Session(control()); CopyProgress progress = new CopyProgress()) {
                 List<NodeId> ids = new ArrayList<>();
                 for (int i = 0; i < nodes.size(); i++) {
                     ids.add(new NodeId(s.control.nodes().get(nodes.get(i)).name(), i + 1));
                 }
                 List<TableRef> refs = tables.schema != null ? s.installer().tablesOfSchema(nodes.get(0), tables.schema)
                         : tables.tables.stream().map(TableRef::parse).toList();
-                SyncSettings sync = new SyncSettings(name, ids, refs.stream().map(t -> new TableSettings(t, null, false, null)).toList(),
-                        strategy, priority, every, false, retention, skew, purge, away, Map.of());
+                SyncSettings sync = given.newSync(name, ids, refs.stream().map(t -> new TableSettings(t, null, false, null)).toList());
                 s.installer().addSync(sync, copyFrom, progress);
-                spec.commandLine().getOut().println("sync " + name + " added: " + refs.size() + " table(s) on nodes " + nodes);
+                out().println("sync " + name + " added: " + refs.size() + " table(s) on nodes " + nodes);
                 return Cli.OK;
             }
         }
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List syncs.")
-    static final class ListSyncs implements Callable<Integer> {
+    static final class ListSyncs extends ControlCommand {
         @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
-        @Option(names = "--json", description = "Print JSON.")
-        boolean json;
+        JsonOption json;
 
         @Override
         public Integer call() {
-            try (ControlStore c = control.open()) {
+            try (ControlStore c = control().open()) {
                 List<SyncSettings> syncs = c.syncs().all();
-                PrintWriter out = spec.commandLine().getOut();
-                if (json) {
+                PrintWriter out = out();
+                if (json.requested) {
                     Output.json(out, syncs.stream().map(SyncCommand::document).toList());
                 } else {
                     Output.table(out, List.of("SYNC", "STATE", "NODES", "TABLES", "STRATEGY", "INTERVAL", "JOURNAL RETENTION",
@@ -155,31 +113,23 @@ final class SyncCommand {
     }
 
     @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove a sync and its capture on every reachable node.")
-    static final class Remove implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class Remove extends ControlCommand {
         @Parameters(paramLabel = "NAME")
         String name;
 
         @Override
         public Integer call() {
-            try (Session s = new Session(control)) {
+            try (Session s = new Session(control())) {
                 List<String> warnings = s.installer().removeSync(name);
-                warnings.forEach(w -> spec.commandLine().getErr().println("ibex: warning: " + w));
-                spec.commandLine().getOut().println("sync " + name + " removed");
+                warnings.forEach(w -> err().println("ibex: warning: " + w));
+                out().println("sync " + name + " removed");
                 return Cli.OK;
             }
         }
     }
 
     /** Pauses or resumes a sync: the same argument, one flag apart. */
-    abstract static class SetPaused implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    abstract static class SetPaused extends ControlCommand {
         @Parameters(paramLabel = "NAME")
         String name;
 
@@ -187,12 +137,12 @@ final class SyncCommand {
 
         @Override
         public Integer call() {
-            try (ControlStore c = control.open()) {
+            try (ControlStore c = control().open()) {
                 c.syncs().setPaused(name, paused());
                 if (!paused()) {
                     c.rounds().kick(name);
                 }
-                spec.commandLine().getOut().println("sync " + name + (paused() ? " paused" : " resumed"));
+                out().println("sync " + name + (paused() ? " paused" : " resumed"));
                 return Cli.OK;
             }
         }
@@ -216,11 +166,7 @@ final class SyncCommand {
 
     @Command(name = "kick", mixinStandardHelpOptions = true,
             description = "Ask the running engine for a round now; --wait waits for it (exit 1 if it had errors or none ran).")
-    static final class Kick implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class Kick extends ControlCommand {
         @Parameters(paramLabel = "NAME")
         String name;
         @Option(names = "--wait", description = "Wait for the round to finish.")
@@ -231,23 +177,23 @@ final class SyncCommand {
         @Override
         public Integer call() {
             Duration limit = Durations.parse("--timeout", timeout);
-            try (ControlStore c = control.open()) {
+            try (ControlStore c = control().open()) {
                 RoundHistory h = new RoundHistory(c.dsl());
-                long before = h.last(name).map(RoundRecord::getId).orElse(0L);
+                long before = h.lastSummary(name).map(RoundHistory.RoundSummary::id).orElse(0L);
                 c.rounds().kick(name);
-                PrintWriter out = spec.commandLine().getOut();
+                PrintWriter out = out();
                 if (!await) {
                     out.println("sync " + name + " kicked");
                     return Cli.OK;
                 }
                 Instant deadline = Instant.now().plus(limit);
                 while (Instant.now().isBefore(deadline)) {
-                    Optional<RoundRecord> r = h.last(name).filter(x -> x.getId() > before);
+                    Optional<RoundHistory.RoundSummary> r = h.lastSummary(name).filter(x -> x.id() > before);
                     if (r.isPresent()) {
-                        RoundRecord x = r.get();
-                        out.println("round " + x.getOutcome() + ": " + x.getRowsRead() + " keys decided, " + x.getRowsApplied()
-                                + " rows applied, " + x.getConflicts() + " conflicts" + (x.getError() == null ? "" : "; " + x.getError()));
-                        return "ok".equals(x.getOutcome()) ? Cli.OK : Cli.FAILED;
+                        RoundHistory.RoundSummary x = r.get();
+                        out.println("round " + x.outcome() + ": " + x.keysDecided() + " keys decided, " + x.rowsApplied()
+                                + " rows applied, " + x.conflicts() + " conflicts" + (x.error() == null ? "" : "; " + x.error()));
+                        return "ok".equals(x.outcome()) ? Cli.OK : Cli.FAILED;
                     }
                     LockSupport.parkNanos(Duration.ofMillis(100).toNanos());
                 }
@@ -260,12 +206,9 @@ final class SyncCommand {
             "Wait until everything committed so far on every active node of the sync has been applied on --nodes other nodes"
                     + " (for deploy scripts and maintenance; the running engine does the work, asked for rounds by this command).",
             "Exit 0 when reached; 1 on timeout, listing for each node the nodes that do not have its changes yet;"
-                    + " 2 on bad input. Applications wait per transaction with the SQL function ibex.wait_replicated (see README)."})
-    static final class Wait implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+                    + " 2 on bad input. Applications wait per transaction with the SQL function ibex.wait_replicated (see README).",
+            "--json prints whether it was reached, and each node's state."})
+    static final class Wait extends ControlCommand {
         @Parameters(paramLabel = "SYNC")
         String name;
         @Option(names = "--nodes", paramLabel = "N",
@@ -273,13 +216,13 @@ final class SyncCommand {
         Integer nodes;
         @Option(names = "--timeout", defaultValue = "60s", paramLabel = "DURATION", description = "How long to wait (default 60s).")
         String timeout;
-        @Option(names = "--json", description = "Print JSON: whether it was reached, and each node's state.")
-        boolean json;
+        @Mixin
+        JsonOption json;
 
         @Override
         public Integer call() {
             Duration limit = Durations.positive("--timeout", timeout, "60s");
-            try (Session s = new Session(control)) {
+            try (Session s = new Session(control())) {
                 SyncSettings sync = s.control.syncs().get(name);
                 int others = sync.activeNodes().size() - 1;
                 if (others < 1) {
@@ -290,15 +233,15 @@ final class SyncCommand {
                     throw new UsageException("--nodes must be between 1 and " + others + " (the other active nodes of sync "
                             + name + "); got " + needed);
                 }
-                PrintWriter err = spec.commandLine().getErr();
+                PrintWriter err = err();
                 SyncWait.Result r = SyncWait.await(sync, s.nodes, needed, limit, () -> s.control.rounds().kick(name), Duration.ofSeconds(5),
                         states -> {
                             err.println("ibex: waiting: " + String.join("; ", states.stream().filter(w -> !w.reached(needed))
                                     .map(Wait::describe).toList()));
                             err.flush();
                         });
-                PrintWriter out = spec.commandLine().getOut();
-                if (json) {
+                PrintWriter out = out();
+                if (json.requested) {
                     Map<String, Object> doc = new LinkedHashMap<>();
                     doc.put("sync", name);
                     doc.put("reached", r.reached());

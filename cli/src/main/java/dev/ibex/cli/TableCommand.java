@@ -6,13 +6,9 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "table", mixinStandardHelpOptions = true, description = "Per-table replication control: add, remove, pause, resume, strategy.",
         subcommands = {TableCommand.Add.class, TableCommand.Remove.class, TableCommand.Pause.class, TableCommand.Resume.class,
@@ -20,11 +16,7 @@ import picocli.CommandLine.Spec;
 final class TableCommand {
 
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Add tables to a sync (same checks as 'sync add').")
-    static final class Add implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class Add extends ControlCommand {
         @Parameters(index = "0", paramLabel = "SYNC")
         String sync;
         @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
@@ -37,20 +29,16 @@ final class TableCommand {
         @Override
         public Integer call() {
             List<TableSettings> ts = SyncCommand.refs(tables).stream().map(t -> new TableSettings(t, strategy, false, null)).toList();
-            try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
+            try (Session s = new Session(control()); CopyProgress progress = new CopyProgress()) {
                 s.installer().addTables(sync, ts, copyFrom, progress);
-                spec.commandLine().getOut().println(ts.size() + " table(s) added to sync " + sync);
+                out().println(ts.size() + " table(s) added to sync " + sync);
                 return Cli.OK;
             }
         }
     }
 
     @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove tables from a sync and their capture.")
-    static final class Remove implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class Remove extends ControlCommand {
         @Parameters(index = "0", paramLabel = "SYNC")
         String sync;
         @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
@@ -58,20 +46,16 @@ final class TableCommand {
 
         @Override
         public Integer call() {
-            try (Session s = new Session(control)) {
-                s.installer().removeTables(sync, SyncCommand.refs(tables)).forEach(w -> spec.commandLine().getErr().println("ibex: warning: " + w));
-                spec.commandLine().getOut().println(tables.length + " table(s) removed from sync " + sync);
+            try (Session s = new Session(control())) {
+                s.installer().removeTables(sync, SyncCommand.refs(tables)).forEach(w -> err().println("ibex: warning: " + w));
+                out().println(tables.length + " table(s) removed from sync " + sync);
                 return Cli.OK;
             }
         }
     }
 
     /** Pauses or resumes tables: the same arguments, one flag apart. */
-    abstract static class SetPaused implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    abstract static class SetPaused extends ControlCommand {
         @Parameters(index = "0", paramLabel = "SYNC")
         String sync;
         @Parameters(index = "1..*", arity = "1..*", paramLabel = "TABLE")
@@ -81,12 +65,12 @@ final class TableCommand {
 
         @Override
         public Integer call() {
-            try (ControlStore c = control.open()) {
+            try (ControlStore c = control().open()) {
                 c.tables().setPaused(sync, SyncCommand.refs(tables), paused(), paused() ? "paused by operator" : null);
                 if (!paused()) {
                     c.rounds().kick(sync);
                 }
-                spec.commandLine().getOut().println(tables.length + " table(s) " + (paused() ? "paused" : "resumed") + " in sync " + sync);
+                out().println(tables.length + " table(s) " + (paused() ? "paused" : "resumed") + " in sync " + sync);
                 return Cli.OK;
             }
         }
@@ -109,11 +93,7 @@ final class TableCommand {
     }
 
     @Command(name = "strategy", mixinStandardHelpOptions = true, description = "Set the conflict strategy of tables (or 'default').")
-    static final class SetStrategy implements Callable<Integer> {
-        @Mixin
-        ControlOptions control;
-        @Spec
-        CommandSpec spec;
+    static final class SetStrategy extends ControlCommand {
         @Parameters(index = "0", paramLabel = "SYNC")
         String sync;
         @Parameters(index = "1", paramLabel = "STRATEGY", description = "latest, priority, manual, custom:CLASS[:ARGUMENT] or default (the sync's).")
@@ -123,14 +103,14 @@ final class TableCommand {
 
         @Override
         public Integer call() {
-            try (Session s = new Session(control)) {
+            try (Session s = new Session(control())) {
                 List<TableRef> refs = SyncCommand.refs(tables);
                 s.control.tables().requireMembers(sync, refs);
                 String chosen = "default".equals(strategy) ? null : Strategies.validate(strategy);
                 SyncSettings before = s.control.syncs().get(sync);
                 s.installer().update(before.withTables(before.tables().stream()
                         .map(t -> refs.contains(t.table()) ? new TableSettings(t.table(), chosen, t.paused(), t.pauseReason()) : t).toList()));
-                spec.commandLine().getOut().println(tables.length + " table(s) of sync " + sync + " now use strategy " + strategy);
+                out().println(tables.length + " table(s) of sync " + sync + " now use strategy " + strategy);
                 return Cli.OK;
             }
         }

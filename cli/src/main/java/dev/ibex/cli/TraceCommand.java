@@ -9,26 +9,18 @@ import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code ibex trace SYNC TABLE KEY}: the story of one row on every node of its sync. */
 @Command(name = "trace", mixinStandardHelpOptions = true, description = {
         "The story of one row: on every node of the sync its row, its version (a counter per node), the node and time of the",
         "change that made it, and what is pending there (changes not folded yet, its change not yet applied on other nodes);",
         "the conflict journal's entries for the key; the sync's last round; and why the nodes hold what they hold.",
-        "Reads only; an unreachable node is shown with its error."})
-final class TraceCommand implements Callable<Integer> {
-    @Mixin
-    ControlOptions control;
-    @Spec
-    CommandSpec spec;
+        "Reads only; an unreachable node is shown with its error. --json prints the trace as a JSON document."})
+final class TraceCommand extends ControlCommand {
     @Parameters(index = "0", paramLabel = "SYNC")
     String sync;
     @Parameters(index = "1", paramLabel = "TABLE", description = "TABLE or SCHEMA.TABLE, as in 'ibex sync add'.")
@@ -36,15 +28,15 @@ final class TraceCommand implements Callable<Integer> {
     @Parameters(index = "2", paramLabel = "KEY", description = {"The row's key: its value; for a composite key 'v1,v2' in key order,",
             "or a JSON object of every key column, e.g. '{\"order_id\": 7, \"sku\": \"A,1\"}'."})
     String key;
-    @Option(names = "--json", description = "Print the trace as a JSON document.")
-    boolean json;
+    @Mixin
+    JsonOption json;
 
     @Override
     public Integer call() {
-        try (ControlStore c = control.open()) {
+        try (ControlStore c = control().open()) {
             RowTrace trace = new RowTracer(c).trace(sync, table, key);
-            PrintWriter out = spec.commandLine().getOut();
-            if (json) {
+            PrintWriter out = out();
+            if (json.requested) {
                 Output.json(out, trace);
             } else {
                 print(out, trace);

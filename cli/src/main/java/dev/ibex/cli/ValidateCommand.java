@@ -5,42 +5,35 @@ import dev.ibex.engine.status.TableValidator;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 @Command(name = "validate", mixinStandardHelpOptions = true, description = {
         "Compare a sync's tables across all its nodes, row by row (md5 of each row, streamed in key order);",
         "list the keys that differ. Exit 0 when every table is identical on every node, 1 when any differs."})
-final class ValidateCommand implements Callable<Integer> {
-    @Mixin
-    ControlOptions control;
-    @Spec
-    CommandSpec spec;
+final class ValidateCommand extends ControlCommand {
     @Parameters(paramLabel = "SYNC")
     String sync;
     @Option(names = "--table", paramLabel = "TABLE", description = "Only this table.")
     String table;
     @Option(names = "--max-keys", defaultValue = "20", description = "Differing keys listed per table (default 20).")
     int maxKeys;
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
+    @Mixin
+    JsonOption json;
 
     @Override
     public Integer call() {
-        try (Session s = new Session(control)) {
+        try (Session s = new Session(control())) {
             var settings = s.control.syncs().get(sync);
             TableRef only = table == null ? null : TableRef.parse(table);
             if (only != null && settings.tables().stream().noneMatch(t -> t.table().equals(only))) {
                 throw new dev.ibex.engine.UsageException("table " + only + " is not in sync " + sync);
             }
             List<TableValidator.TableReport> reports = TableValidator.validate(settings, only, s.nodes, maxKeys);
-            PrintWriter out = spec.commandLine().getOut();
-            if (json) {
+            PrintWriter out = out();
+            if (json.requested) {
                 Output.json(out, reports);
             } else {
                 print(out, reports);

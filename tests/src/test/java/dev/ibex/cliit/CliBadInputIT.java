@@ -375,6 +375,43 @@ class CliBadInputIT {
         refused("frobnicate", "frobnicate");
     }
 
+    /** Issue 15: errors that picocli finds while parsing are one line too, each naming what to fix. */
+    @Test
+    void parseErrorsAreOneLine() {
+        refused("subcommand", "sync");
+        refused("'abc'", "conflicts", "--limit", "abc");
+        refused("'abc'", "conflicts", "show", "abc");
+        refused("--seconds", "demo", "--seconds", "x");
+        refused("--interval", "sync", "set", "s1", "--interval", "5s", "--interval", "6s");
+        refused("TABLE", "table", "add", "s1");
+        IbexCli.Result r = IbexCli.run("status", "--control");
+        assertOneLineRefusal(r, "--control");
+        IbexCli.Result none = IbexCli.run("--control", control);
+        assertOneLineRefusal(none, "subcommand");
+    }
+
+    /**
+     * Issue 15: --control and --control-password-env may come before or after the subcommand,
+     * at any depth, and every command's --help lists them.
+     */
+    @Test
+    void controlOptionsBeforeOrAfterTheSubcommand() {
+        String after = IbexCli.ok("node", "list", "--json", "--control", control).json().toString();
+        assertEquals(after, IbexCli.ok("--control", control, "node", "list", "--json").json().toString());
+        assertEquals(after, IbexCli.ok("node", "--control", control, "list", "--json").json().toString());
+        String variable = "IBEX_CLI_IT_UNSET_CONTROL_PASSWORD";
+        assertNull(System.getenv(variable), "this test needs " + variable + " unset");
+        assertOneLineRefusal(IbexCli.run("--control-password-env", variable, "--control", control, "sync", "list"), variable);
+        assertOneLineRefusal(IbexCli.run("sync", "list", "--control-password-env", variable, "--control", control), variable);
+        assertOneLineRefusal(IbexCli.run("--control-password-env", variable, "sync", "list", "--control", control), variable);
+        assertOneLineRefusal(IbexCli.run("--control", control + "&password=ctlpw987", "status"), "--control");
+        for (List<String> path : IbexCli.commandPaths()) {
+            String help = IbexCli.run(IbexCli.concat(path, "--help")).out();
+            assertTrue(help.contains("--control=JDBC_URL") && help.contains("--control-password-env=VAR"),
+                    () -> "ibex " + String.join(" ", path) + " --help lists the control options: " + help);
+        }
+    }
+
     // ---- the control database
 
     @Test

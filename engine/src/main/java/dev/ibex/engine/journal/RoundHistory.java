@@ -79,6 +79,16 @@ public final class RoundHistory {
         return dsl.selectFrom(ROUND).where(ROUND.SYNC_NAME.eq(sync)).orderBy(ROUND.ID.desc()).limit(1).fetchOptional();
     }
 
+    /** A finished round as an operator reads it: its outcome and what it did. */
+    public record RoundSummary(long id, String outcome, long keysDecided, long rowsApplied, long conflicts, String error) {
+    }
+
+    /** The last round of a sync, if it ran any, as a plain summary. */
+    public Optional<RoundSummary> lastSummary(String sync) {
+        return last(sync).map(r -> new RoundSummary(r.getId(), r.getOutcome(), r.getRowsRead(), r.getRowsApplied(), r.getConflicts(),
+                r.getError()));
+    }
+
     public Optional<dev.ibex.schema.control.jooq.tables.records.SyncStateRecord> state(String sync) {
         return dsl.selectFrom(SYNC_STATE).where(SYNC_STATE.SYNC_NAME.eq(sync)).fetchOptional();
     }

@@ -4,14 +4,20 @@ import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.db.Redactor;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
-/** Where the control database is: {@code --control JDBC_URL} or {@code IBEX_CONTROL}. */
-final class ControlOptions {
-    @Option(names = "--control", paramLabel = "JDBC_URL", defaultValue = "${env:IBEX_CONTROL}",
+/**
+ * The options of {@code ibex} itself, inherited by every subcommand: where the control database
+ * is ({@code --control JDBC_URL} or {@code IBEX_CONTROL}) and which environment variable holds its
+ * password. They may come before or after the subcommand's name; either way the value lands here,
+ * on the top command, and commands reach it through {@link ControlCommand#control()}.
+ */
+final class GlobalOptions {
+    @Option(names = "--control", paramLabel = "JDBC_URL", defaultValue = "${env:IBEX_CONTROL}", scope = ScopeType.INHERIT,
             description = "Control database JDBC URL (default: $IBEX_CONTROL).")
     String url;
 
-    @Option(names = "--control-password-env", paramLabel = "VAR",
+    @Option(names = "--control-password-env", paramLabel = "VAR", scope = ScopeType.INHERIT,
             description = "Environment variable holding the control database password.")
     String passwordEnv;
 
