@@ -44,12 +44,12 @@ final class ConflictResolveCommand implements Callable<Integer> {
         try (ControlStore c = control.open()) {
             ConflictEntry e = new ConflictJournal(c.dsl()).resolve(id, choice.take, choice.row);
             PrintWriter out = spec.commandLine().getOut();
-            boolean paused = c.sync(e.sync()).paused();
+            boolean paused = c.syncs().get(e.sync()).paused();
             out.println("conflict " + id + " resolved: " + (choice.take != null ? e.resolvedBy() : "the given row") + "; the next round of sync "
                     + e.sync() + " applies it everywhere" + (paused ? " (sync " + e.sync() + " is paused: 'ibex sync resume "
                     + e.sync() + "')" : ""));
             if (!paused) {
-                c.kick(e.sync());
+                c.rounds().kick(e.sync());
             }
             return Cli.OK;
         }

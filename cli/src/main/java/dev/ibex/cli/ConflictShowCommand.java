@@ -93,8 +93,8 @@ final class ConflictShowCommand implements Callable<Integer> {
 
     private static String hint(ConflictEntry e) {
         return switch (e.status()) {
-            case ConflictEntry.OPEN -> " (held for an operator: 'ibex conflicts resolve " + e.id() + " --take NODE' or '--row JSON')";
-            case ConflictEntry.RESOLVED -> " (the next round of sync " + e.sync() + " applies the choice)";
+            case OPEN -> " (held for an operator: 'ibex conflicts resolve " + e.id() + " --take NODE' or '--row JSON')";
+            case RESOLVED -> " (the next round of sync " + e.sync() + " applies the choice)";
             default -> "";
         };
     }

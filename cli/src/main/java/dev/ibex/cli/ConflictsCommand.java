@@ -61,9 +61,9 @@ final class ConflictsCommand implements Callable<Integer> {
         TableRef ref = table == null ? null : TableRef.parse(table);
         try (ControlStore c = control.open()) {
             if (sync != null) {
-                c.sync(sync);
+                c.syncs().get(sync);
                 if (ref != null) {
-                    c.requireMembers(sync, List.of(ref));
+                    c.tables().requireMembers(sync, List.of(ref));
                 }
             }
             List<ConflictEntry> entries = new ConflictJournal(c.dsl()).list(sync, ref, from, open, limit);

@@ -1,7 +1,7 @@
 package dev.ibex.cli;
 
-import dev.ibex.engine.config.SyncInstaller;
 import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.copy.ProgressListener;
 import java.util.HashMap;
 import java.util.Map;
 import me.tongfei.progressbar.ProgressBar;
@@ -9,7 +9,7 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 /** A progress bar per copied table and target on standard error. */
-final class CopyProgress implements SyncInstaller.Progress, AutoCloseable {
+final class CopyProgress implements ProgressListener, AutoCloseable {
     private final Map<String, ProgressBar> bars = new HashMap<>();
     private final java.util.Set<String> finished = new java.util.HashSet<>();
 

@@ -2,7 +2,7 @@ package dev.ibex.cli;
 
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
@@ -74,11 +74,11 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private boolean run(PrintWriter out, Map<String, String> urls, String controlUrl) throws Exception {
-        try (ControlStore control = ControlStore.open(controlUrl, null); NodeDirectory nodes = new NodeDirectory(control::node)) {
+        try (ControlStore control = ControlStore.open(controlUrl, null); NodeDirectory nodes = new NodeDirectory(control.nodes()::get)) {
             control.migrate();
             List<NodeId> ids = new ArrayList<>();
             for (Map.Entry<String, String> e : urls.entrySet()) {
-                control.addNode(new NodeSettings(e.getKey(), e.getValue(), null));
+                control.nodes().add(new NodeSettings(e.getKey(), e.getValue(), null));
                 ids.add(new NodeId(e.getKey(), ids.size() + 1));
             }
             try (Connection a = nodes.pool("a").getConnection()) {
@@ -86,7 +86,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             SyncSettings sync = new SyncSettings(SYNC, ids, TABLES.stream().map(t -> new TableSettings(t, null, false, null)).toList(),
                     "latest", List.of(), Duration.ofSeconds(1), false);
-            new dev.ibex.engine.config.SyncInstaller(control, nodes).addSync(sync, "a", (t, f, to, d, total) -> { });
+            new dev.ibex.engine.install.SyncInstaller(control, nodes).addSync(sync, "a", (t, f, to, d, total) -> { });
             out.println("sync " + SYNC + " set up on nodes a, b, c (initial copy from a); engine starting");
             out.println("writing on all three nodes for " + seconds + " s (hot rows updated everywhere: conflicts expected) ...");
             out.flush();

@@ -2,7 +2,7 @@ package dev.ibex.cli;
 
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.copy.NodeResync;
 import dev.ibex.engine.status.NodeProbe;
 import java.io.PrintWriter;
@@ -41,14 +41,14 @@ final class NodeCommand {
             NodeSettings n = new NodeSettings(name, url, passwordEnv);
             n.requireNoPasswordInUrl();
             try (ControlStore c = control.open()) {
-                if (c.nodes().stream().anyMatch(x -> x.name().equals(name))) {
+                if (c.nodes().all().stream().anyMatch(x -> x.name().equals(name))) {
                     throw new UsageException("node " + name + " exists already; remove it first or pick another name");
                 }
                 NodeProbe.Report r = NodeProbe.probe(n, Clock.systemUTC());
                 if (!r.reachable()) {
                     throw new UsageException(r.error().replaceAll("\\.$", "") + "; node not added");
                 }
-                c.addNode(n);
+                c.nodes().add(n);
                 spec.commandLine().getOut().println("node " + name + " added (PostgreSQL " + r.serverVersion() + ", user " + r.user() + ")");
                 return Cli.OK;
             }
@@ -67,7 +67,7 @@ final class NodeCommand {
         @Override
         public Integer call() {
             try (ControlStore c = control.open()) {
-                List<NodeSettings> nodes = c.nodes();
+                List<NodeSettings> nodes = c.nodes().all();
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {
                     Output.json(out, nodes.stream().map(n -> Map.of("name", n.name(), "url", n.redactedUrl(),
@@ -93,7 +93,7 @@ final class NodeCommand {
         @Override
         public Integer call() {
             try (ControlStore c = control.open()) {
-                c.removeNode(name);
+                c.nodes().remove(name);
                 spec.commandLine().getOut().println("node " + name + " removed");
                 return Cli.OK;
             }
@@ -115,7 +115,7 @@ final class NodeCommand {
         @Override
         public Integer call() {
             try (ControlStore c = control.open()) {
-                NodeProbe.Report r = NodeProbe.probe(c.node(name), Clock.systemUTC());
+                NodeProbe.Report r = NodeProbe.probe(c.nodes().get(name), Clock.systemUTC());
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {
                     Output.json(out, r);

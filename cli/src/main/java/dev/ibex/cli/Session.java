@@ -1,7 +1,7 @@
 package dev.ibex.cli;
 
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.SyncInstaller;
+import dev.ibex.engine.install.SyncInstaller;
 import dev.ibex.engine.db.NodeDirectory;
 
 /** The control store and node pools one command uses, closed together. */
@@ -11,7 +11,7 @@ final class Session implements AutoCloseable {
 
     Session(ControlOptions options) {
         this.control = options.open();
-        this.nodes = new NodeDirectory(control::node);
+        this.nodes = new NodeDirectory(control.nodes()::get);
     }
 
     SyncInstaller installer() {

@@ -2,6 +2,7 @@ package dev.ibex.cli;
 
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.UsageException;
+import dev.ibex.engine.metrics.MetricsSettings;
 import dev.ibex.engine.runtime.Engine;
 import dev.ibex.engine.runtime.EngineOptions;
 import java.io.PrintWriter;
@@ -48,9 +49,19 @@ final class StartCommand implements Callable<Integer> {
                     + "Resolver's strategy).")
     Path clusterConfig;
 
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Serve Prometheus metrics at http://BIND:PORT/metrics and the engine's health at /health "
+                    + "(0: any free port, printed at start; default: no metrics). See docs/metrics.md.")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-bind", paramLabel = "HOST",
+            description = "The address the metrics port listens on (default: " + MetricsSettings.DEFAULT_BIND + ", this machine "
+                    + "only; 0.0.0.0 for every interface).")
+    String metricsBind;
+
     @Override
     public Integer call() throws InterruptedException {
-        EngineOptions options = options();
+        EngineOptions options = options().withMetrics(metrics());
         ControlStore c = control.open();
         Engine engine = Engine.start(c, options);
         PrintWriter out = spec.commandLine().getOut();
@@ -64,16 +75,25 @@ final class StartCommand implements Callable<Integer> {
             c.close();
         }, "ibex-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        out.println("ibex engine running (engine " + engine.name() + ", " + c.syncs().size() + " sync(s)"
+        out.println("ibex engine running (engine " + engine.name() + ", " + c.syncs().all().size() + " sync(s)"
                 + (options.cluster() != null ? ", cluster member at " + options.cluster().bind() + ", seeds "
                 + options.cluster().seeds().stream().map(Object::toString).collect(java.util.stream.Collectors.joining(","))
-                : "") + "); stop with SIGTERM or Ctrl-C");
+                : "") + engine.metricsAddress().map(a -> ", metrics at http://" + a.getHostString() + ":" + a.getPort() + "/metrics")
+                .orElse("") + "); stop with SIGTERM or Ctrl-C");
         out.flush();
         engine.awaitTermination();
         if (!engine.stoppedOnRequest()) {
             throw Cli.failed("the engine stopped by itself; see the log above");
         }
         return Cli.OK;
+    }
+
+    private MetricsSettings metrics() {
+        if (metricsPort == null && metricsBind != null) {
+            throw new UsageException("--metrics-bind needs --metrics-port PORT");
+        }
+        return metricsPort == null ? null
+                : new MetricsSettings(metricsBind == null ? MetricsSettings.DEFAULT_BIND : metricsBind, metricsPort);
     }
 
     private EngineOptions options() {

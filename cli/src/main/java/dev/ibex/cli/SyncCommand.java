@@ -93,7 +93,7 @@ final class SyncCommand {
             try (Session s = new Session(control); CopyProgress progress = new CopyProgress()) {
                 List<NodeId> ids = new ArrayList<>();
                 for (int i = 0; i < nodes.size(); i++) {
-                    ids.add(new NodeId(s.control.node(nodes.get(i)).name(), i + 1));
+                    ids.add(new NodeId(s.control.nodes().get(nodes.get(i)).name(), i + 1));
                 }
                 List<TableRef> refs = tables.schema != null ? s.installer().tablesOfSchema(nodes.get(0), tables.schema)
                         : tables.tables.stream().map(TableRef::parse).toList();
@@ -118,7 +118,7 @@ final class SyncCommand {
         @Override
         public Integer call() {
             try (ControlStore c = control.open()) {
-                List<SyncSettings> syncs = c.syncs();
+                List<SyncSettings> syncs = c.syncs().all();
                 PrintWriter out = spec.commandLine().getOut();
                 if (json) {
                     Output.json(out, syncs.stream().map(SyncCommand::document).toList());
@@ -188,9 +188,9 @@ final class SyncCommand {
         @Override
         public Integer call() {
             try (ControlStore c = control.open()) {
-                c.setSyncPaused(name, paused());
+                c.syncs().setPaused(name, paused());
                 if (!paused()) {
-                    c.kick(name);
+                    c.rounds().kick(name);
                 }
                 spec.commandLine().getOut().println("sync " + name + (paused() ? " paused" : " resumed"));
                 return Cli.OK;
@@ -234,7 +234,7 @@ final class SyncCommand {
             try (ControlStore c = control.open()) {
                 RoundHistory h = new RoundHistory(c.dsl());
                 long before = h.last(name).map(RoundRecord::getId).orElse(0L);
-                c.kick(name);
+                c.rounds().kick(name);
                 PrintWriter out = spec.commandLine().getOut();
                 if (!await) {
                     out.println("sync " + name + " kicked");
@@ -280,7 +280,7 @@ final class SyncCommand {
         public Integer call() {
             Duration limit = Durations.positive("--timeout", timeout, "60s");
             try (Session s = new Session(control)) {
-                SyncSettings sync = s.control.sync(name);
+                SyncSettings sync = s.control.syncs().get(name);
                 int others = sync.activeNodes().size() - 1;
                 if (others < 1) {
                     throw new UsageException("sync " + name + " has fewer than two active nodes: nothing to wait for");
@@ -291,7 +291,7 @@ final class SyncCommand {
                             + name + "); got " + needed);
                 }
                 PrintWriter err = spec.commandLine().getErr();
-                SyncWait.Result r = SyncWait.await(sync, s.nodes, needed, limit, () -> s.control.kick(name), Duration.ofSeconds(5),
+                SyncWait.Result r = SyncWait.await(sync, s.nodes, needed, limit, () -> s.control.rounds().kick(name), Duration.ofSeconds(5),
                         states -> {
                             err.println("ibex: waiting: " + String.join("; ", states.stream().filter(w -> !w.reached(needed))
                                     .map(Wait::describe).toList()));

@@ -61,14 +61,14 @@ final class SyncSetCommand implements Callable<Integer> {
         Duration away = nodeRetention == null ? null : Durations.positive("--node-retention", nodeRetention, "7d");
         List<String> order = priority == null ? null : priority.stream().filter(p -> !p.isBlank()).toList();
         try (Session s = new Session(control)) {
-            SyncSettings before = s.control.sync(name);
+            SyncSettings before = s.control.syncs().get(name);
             SyncSettings after = new SyncSettings(before.name(), before.nodes(), before.tables(),
                     strategy == null ? before.strategy() : strategy, order == null ? before.priority() : order,
                     every == null ? before.interval() : every, before.paused(),
                     retention == null ? before.journalRetention() : retention, skew == null ? before.maxClockSkew() : skew,
                     purge == null ? before.purgeInterval() : purge, away == null ? before.nodeRetention() : away, before.resyncNeeded());
             s.installer().update(after);
-            spec.commandLine().getOut().println("sync " + name + " updated: " + describe(s.control.sync(name)));
+            spec.commandLine().getOut().println("sync " + name + " updated: " + describe(s.control.syncs().get(name)));
             return Cli.OK;
         }
     }

@@ -82,9 +82,9 @@ final class TableCommand {
         @Override
         public Integer call() {
             try (ControlStore c = control.open()) {
-                c.setTablesPaused(sync, SyncCommand.refs(tables), paused(), paused() ? "paused by operator" : null);
+                c.tables().setPaused(sync, SyncCommand.refs(tables), paused(), paused() ? "paused by operator" : null);
                 if (!paused()) {
-                    c.kick(sync);
+                    c.rounds().kick(sync);
                 }
                 spec.commandLine().getOut().println(tables.length + " table(s) " + (paused() ? "paused" : "resumed") + " in sync " + sync);
                 return Cli.OK;
@@ -125,9 +125,9 @@ final class TableCommand {
         public Integer call() {
             try (Session s = new Session(control)) {
                 List<TableRef> refs = SyncCommand.refs(tables);
-                s.control.requireMembers(sync, refs);
+                s.control.tables().requireMembers(sync, refs);
                 String chosen = "default".equals(strategy) ? null : Strategies.validate(strategy);
-                SyncSettings before = s.control.sync(sync);
+                SyncSettings before = s.control.syncs().get(sync);
                 s.installer().update(before.withTables(before.tables().stream()
                         .map(t -> refs.contains(t.table()) ? new TableSettings(t.table(), chosen, t.paused(), t.pauseReason()) : t).toList()));
                 spec.commandLine().getOut().println(tables.length + " table(s) of sync " + sync + " now use strategy " + strategy);

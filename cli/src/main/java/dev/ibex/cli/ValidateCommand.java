@@ -33,7 +33,7 @@ final class ValidateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (Session s = new Session(control)) {
-            var settings = s.control.sync(sync);
+            var settings = s.control.syncs().get(sync);
             TableRef only = table == null ? null : TableRef.parse(table);
             if (only != null && settings.tables().stream().noneMatch(t -> t.table().equals(only))) {
                 throw new dev.ibex.engine.UsageException("table " + only + " is not in sync " + sync);

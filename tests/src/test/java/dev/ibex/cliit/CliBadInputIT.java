@@ -461,7 +461,7 @@ class CliBadInputIT {
         List<String> missing = new ArrayList<>();
         for (String c : List.of("setup", "node add", "node list", "node remove", "node check", "sync add", "sync list",
                 "sync remove", "sync pause", "sync resume", "sync kick", "table add", "table remove", "table pause",
-                "table resume", "start", "engines", "status", "conflicts", "validate", "demo")) {
+                "table resume", "start", "engines", "status", "conflicts", "trace", "validate", "demo")) {
             if (!commands.contains(c)) {
                 missing.add(c);
             }

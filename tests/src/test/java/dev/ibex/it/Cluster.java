@@ -1,12 +1,11 @@
 package dev.ibex.it;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
-import dev.ibex.engine.config.SyncInstaller;
+import dev.ibex.engine.db.NodeSettings;
+import dev.ibex.engine.install.SyncInstaller;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
@@ -15,7 +14,7 @@ import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.journal.ConflictEntry;
 import dev.ibex.engine.journal.ConflictJournal;
 import dev.ibex.engine.round.RoundReport;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.RoundService;
 import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
@@ -113,9 +112,9 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
                 proxies.put(node, p);
                 url = p.rewrite(url);
             }
-            control.addNode(new NodeSettings(node, url, null));
+            control.nodes().add(new NodeSettings(node, url, null));
         }
-        directory = new NodeDirectory(control::node);
+        directory = new NodeDirectory(control.nodes()::get);
         rounds = new RoundService(control, directory, Clock.systemUTC());
     }
 
@@ -325,7 +324,7 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
 
     /** Asserts that every table of the sync has the same row count and content hash on every node. */
     public void assertIdentical(String sync) {
-        SyncSettings settings = control.sync(sync);
+        SyncSettings settings = control.syncs().get(sync);
         for (TableSettings t : settings.tables()) {
             Map<String, TableChecksum> sums = checksums(settings.nodes().stream().map(NodeId::name).toList(), t.table());
             if (sums.values().stream().distinct().count() != 1) {

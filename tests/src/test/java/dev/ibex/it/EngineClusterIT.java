@@ -284,14 +284,14 @@ class EngineClusterIT {
         long replicatedMillis = (System.nanoTime() - added) / 1_000_000;
         String owner = CLUSTER.control().dsl().fetchOne("select owner_engine from ibex.sync where name = 'ec_added'").get(0, String.class);
         assertTrue(engines.names().contains(owner), "an engine of the cluster owns the new sync: " + owner);
-        CLUSTER.control().setSyncPaused("ec_added", true);
+        CLUSTER.control().syncs().setPaused("ec_added", true);
         writers.runFor(Duration.ofSeconds(2));
         CLUSTER.exec("a", "update ec_added set val = 'while paused' where id = 1");
         writers.runFor(Duration.ofSeconds(3));
         assertEquals(0L, CLUSTER.count("c", "select count(*) from ec_added where val = 'while paused'"), "a paused sync replicates nothing");
-        CLUSTER.control().setSyncPaused("ec_added", false);
+        CLUSTER.control().syncs().setPaused("ec_added", false);
         writers.runUntil(() -> CLUSTER.count("c", "select count(*) from ec_added where val = 'while paused'") == 1, Duration.ofSeconds(15));
-        CLUSTER.control().removeSync("ec_added");
+        CLUSTER.control().syncs().remove("ec_added");
         // a round that started before the removal may still finish; the next one does not start
         writers.runFor(Duration.ofSeconds(2));
         CLUSTER.exec("a", "update ec_added set val = 'after removal' where id = 1");

@@ -7,11 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.RoundLocks;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.fence.Engines;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.fence.Ownership;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.RoundService;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -102,14 +103,14 @@ class FenceIT {
         String sync = sync("fence_lock");
         Fence old = take(sync, "old");
         ControlStore control = CLUSTER.control();
-        Optional<ControlStore.RoundLock> held = control.tryRoundLock(old);
+        Optional<RoundLocks.RoundLock> held = control.rounds().tryLock(old);
         assertTrue(held.isPresent());
         Fence now = take(sync, "new");
-        Optional<ControlStore.RoundLock> mine = control.tryRoundLock(now);
+        Optional<RoundLocks.RoundLock> mine = control.rounds().tryLock(now);
         assertTrue(mine.isPresent(), "the former owner's session that held the round lock was ended");
         mine.get().close();
         held.get().close();
-        assertTrue(control.tryRoundLock(sync).isPresent(), "free again");
+        assertTrue(control.rounds().tryLock(sync).isPresent(), "free again");
     }
 
     @Test
@@ -139,7 +140,7 @@ class FenceIT {
         try (Connection a = CLUSTER.connect("a")) {
             before.take(a, "a");
         }
-        CLUSTER.control().removeSync(sync);
+        CLUSTER.control().syncs().remove(sync);
         CLUSTER.addSync(sync, TableRef.parse(sync));
         Fence again = take(sync, "second");
         assertTrue(again.epoch() > before.epoch(), "epochs continue across the sync's removal: " + before + " then " + again);
@@ -168,7 +169,7 @@ class FenceIT {
     @Test
     void aRoundTakenOverBetweenItsDecisionsAndItsApplyCommitsNothingMore() {
         String sync = sync("fence_midround");
-        RoundService former = new RoundService(CLUSTER.control(), new dev.ibex.engine.db.NodeDirectory(CLUSTER.control()::node),
+        RoundService former = new RoundService(CLUSTER.control(), new dev.ibex.engine.db.NodeDirectory(CLUSTER.control().nodes()::get),
                 Clock.systemUTC());
         Fence old = former.ownership().take(sync, "former", other -> false).orElseThrow();
         assertTrue(former.runIfActive(old).isPresent(), "its owner runs a round: every node at its epoch");
@@ -199,7 +200,7 @@ class FenceIT {
     @Test
     void aRoundOfAFormerOwnerFailsBeforeItWritesAnything() {
         String sync = sync("fence_round");
-        RoundService former = new RoundService(CLUSTER.control(), new dev.ibex.engine.db.NodeDirectory(CLUSTER.control()::node),
+        RoundService former = new RoundService(CLUSTER.control(), new dev.ibex.engine.db.NodeDirectory(CLUSTER.control().nodes()::get),
                 Clock.systemUTC());
         Fence old = former.ownership().take(sync, "former", other -> false).orElseThrow();
         assertTrue(former.runIfActive(old).isPresent(), "its owner runs a round");

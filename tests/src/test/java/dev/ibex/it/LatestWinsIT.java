@@ -69,7 +69,7 @@ class LatestWinsIT {
     void causallyLaterChangeWinsWithoutConflictEvenWhenItsClockIsBehind() {
         TableRef table = createTable("causal", 1);
         // the test reads a's ledger entry after the first rounds: they must not purge it
-        CLUSTER.control().updateSync(CLUSTER.control().sync("causal").withLedgerRetention(java.time.Duration.ofDays(1),
+        CLUSTER.control().syncs().update(CLUSTER.control().syncs().get("causal").withLedgerRetention(java.time.Duration.ofDays(1),
                 SyncSettings.DEFAULT_NODE_RETENTION));
 
         CLUSTER.exec("a", "update causal set v = 'a, clock an hour fast' where id = 1");

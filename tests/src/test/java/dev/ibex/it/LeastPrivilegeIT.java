@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ibex.conflict.NodeId;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
@@ -59,10 +59,10 @@ class LeastPrivilegeIT {
             }
             // no password in the URL: Ibex refuses to store one (the test servers trust local connections)
             String url = CLUSTER.server(n).jdbcUrl(db).replace("user=postgres", "user=" + ROLE);
-            CLUSTER.control().addNode(new NodeSettings("least_" + n, url, null));
+            CLUSTER.control().nodes().add(new NodeSettings("least_" + n, url, null));
         }
 
-        NodeProbe.Report check = NodeProbe.probe(CLUSTER.control().node("least_a"), Clock.systemUTC());
+        NodeProbe.Report check = NodeProbe.probe(CLUSTER.control().nodes().get("least_a"), Clock.systemUTC());
         assertFalse(check.superuser(), "the role is no superuser: " + check);
         if (major < 15) {
             assertTrue(check.canCreateSchema() && !check.canSetReplicationRole(), "node check on PostgreSQL " + major + ": " + check);

@@ -166,7 +166,7 @@ class LedgerRetentionIT {
     @Test
     void aNodeAwayPastItsRetentionIsLeftOutAndResyncBringsItBack() {
         TableRef t = table("away", 100, Duration.ZERO);
-        CLUSTER.control().updateSync(CLUSTER.control().sync("away").withLedgerRetention(Duration.ZERO, Duration.ofSeconds(2)));
+        CLUSTER.control().syncs().update(CLUSTER.control().syncs().get("away").withLedgerRetention(Duration.ZERO, Duration.ofSeconds(2)));
         CLUSTER.converge("away");
 
         CLUSTER.proxy("c").cut();
@@ -175,7 +175,7 @@ class LedgerRetentionIT {
             CLUSTER.exec("c", "update away set v = 'c while away, to be discarded' where id > 90");
             SyncSettings marked = Await.value("a round marks c as needing a resync once it is away for 2 s", Duration.ofSeconds(30), () -> {
                 CLUSTER.round("away");
-                return CLUSTER.control().sync("away");
+                return CLUSTER.control().syncs().get("away");
             }, s -> s.resyncNeeded().containsKey("c"));
             assertTrue(marked.resyncNeeded().get("c").contains("node retention (2s)"), marked.resyncNeeded().toString());
         } finally {
@@ -194,7 +194,7 @@ class LedgerRetentionIT {
         List<NodeResync.Copied> copied = CLUSTER.resync().resync("c", "away", null, (table, from, to, done, total) -> { });
         assertEquals(1, copied.size());
         assertEquals(100, copied.get(0).rows());
-        assertTrue(CLUSTER.control().sync("away").resyncNeeded().isEmpty(), "c is back in the sync");
+        assertTrue(CLUSTER.control().syncs().get("away").resyncNeeded().isEmpty(), "c is back in the sync");
         // c's retention counts from the resync, not from when it went away: a first round that did
         // not reach it would otherwise mark it again at once, and rounds would leave it out silently
         assertTrue(!new RoundHistory(CLUSTER.control().dsl()).lastReached("away", "c").orElseThrow().isBefore(beforeResync),
@@ -225,7 +225,7 @@ class LedgerRetentionIT {
     }
 
     /** Runs rounds until one reports no more work (a purge cut short by its budget reports more), at most 20. */
-    private static List<RoundReport> untilPurged(dev.ibex.engine.round.RoundService rounds, String sync) {
+    private static List<RoundReport> untilPurged(dev.ibex.engine.runtime.RoundService rounds, String sync) {
         List<RoundReport> reports = new ArrayList<>();
         do {
             reports.add(rounds.run(sync));
@@ -234,8 +234,8 @@ class LedgerRetentionIT {
     }
 
     private static void setPurgeInterval(String sync, Duration every) {
-        SyncSettings s = CLUSTER.control().sync(sync);
-        CLUSTER.control().updateSync(s.withLedgerRetention(every, s.nodeRetention()));
+        SyncSettings s = CLUSTER.control().syncs().get(sync);
+        CLUSTER.control().syncs().update(s.withLedgerRetention(every, s.nodeRetention()));
     }
 
     /** Per node: ledger entries and bytes, as status shows them. */

@@ -31,7 +31,7 @@ class SkewedClockIT {
         TableRef t = new TableRef("public", "skew");
         CLUSTER.addSync("skew", t);
         // the test reads the ledger entries of key 1 after the first rounds: they must not purge them
-        CLUSTER.control().updateSync(CLUSTER.control().sync("skew").withLedgerRetention(java.time.Duration.ofDays(1),
+        CLUSTER.control().syncs().update(CLUSTER.control().syncs().get("skew").withLedgerRetention(java.time.Duration.ofDays(1),
                 dev.ibex.engine.config.SyncSettings.DEFAULT_NODE_RETENTION));
 
         CLUSTER.exec("a", "update skew set v = 'a, correct clock' where id = 1");
@@ -57,7 +57,7 @@ class SkewedClockIT {
         assertEquals(1, status.warnings().size(), "one warning, about b: " + status.warnings());
         assertTrue(status.warnings().get(0).contains("node b") && status.warnings().get(0).contains("behind"), status.warnings().get(0));
 
-        NodeProbe.Report check = NodeProbe.probe(CLUSTER.control().node("b"), Clock.systemUTC());
+        NodeProbe.Report check = NodeProbe.probe(CLUSTER.control().nodes().get("b"), Clock.systemUTC());
         assertTrue(Math.abs(check.clockSkewMillis() + 300_000) < 5_000, "node check shows b's skew: " + check);
     }
 

@@ -10,6 +10,7 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.journal.ConflictEntry;
+import dev.ibex.engine.journal.ConflictState;
 import dev.ibex.engine.journal.ConflictJournal;
 import java.time.Duration;
 import java.time.Instant;
@@ -42,7 +43,7 @@ class StrategiesIT {
         List<ConflictEntry> journal = CLUSTER.conflicts("ii", t);
         assertEquals(1, journal.size(), "one conflict: " + journal);
         assertEquals("b", journal.get(0).winner());
-        assertEquals(ConflictEntry.DECIDED, journal.get(0).status());
+        assertEquals(ConflictState.DECIDED, journal.get(0).status());
     }
 
     @Test
@@ -120,10 +121,10 @@ class StrategiesIT {
         assertTrue(empty.getMessage().contains("--priority"), empty.getMessage());
 
         CLUSTER.addSync("prio_bad", t);
-        SyncSettings s = CLUSTER.control().sync("prio_bad");
+        SyncSettings s = CLUSTER.control().syncs().get("prio_bad");
         UsageException override = assertThrows(UsageException.class, () -> CLUSTER.installer().update(withTableStrategy(s, "priority")));
         assertTrue(override.getMessage().contains("--priority"), override.getMessage());
-        assertEquals(null, CLUSTER.control().sync("prio_bad").tables().get(0).strategy(), "a refused change changes nothing");
+        assertEquals(null, CLUSTER.control().syncs().get("prio_bad").tables().get(0).strategy(), "a refused change changes nothing");
     }
 
     @Test
@@ -180,7 +181,7 @@ class StrategiesIT {
         CLUSTER.exec("a", "update stock2 set qty = 11 where id = 1");
         CLUSTER.converge("stock2");
 
-        CLUSTER.installer().update(withTableStrategy(CLUSTER.control().sync("stock2"), COUNTER));
+        CLUSTER.installer().update(withTableStrategy(CLUSTER.control().syncs().get("stock2"), COUNTER));
         CLUSTER.exec("a", "update stock2 set qty = qty + 4 where id = 1");
         CLUSTER.exec("b", "update stock2 set qty = qty + 6 where id = 1");
         CLUSTER.converge("stock2");
@@ -204,14 +205,14 @@ class StrategiesIT {
         ConflictJournal journal = new ConflictJournal(CLUSTER.control().dsl());
         List<ConflictEntry> open = journal.list("doc", t, null, true, 100);
         assertEquals(1, open.size(), "one open entry, however many rounds saw it: " + open);
-        assertEquals(ConflictEntry.OPEN, open.get(0).status());
+        assertEquals(ConflictState.OPEN, open.get(0).status());
         assertNull(open.get(0).winner());
 
         journal.resolve(open.get(0).id(), "b", null);
         CLUSTER.converge("doc");
         assertAll("doc", "1=b", "2=a alone");
         ConflictEntry done = journal.entry(open.get(0).id()).orElseThrow();
-        assertEquals(ConflictEntry.APPLIED, done.status());
+        assertEquals(ConflictState.APPLIED, done.status());
         assertEquals("take b", done.resolvedBy());
         assertEquals(0, journal.countOpen("doc"));
     }
@@ -244,7 +245,7 @@ class StrategiesIT {
             assertEquals(List.of(List.of("operator")), CLUSTER.rows(n, "select v from doc2 where id = 1"), "node " + n);
         }
         ConflictEntry reopened = journal.entry(two.id()).orElseThrow();
-        assertEquals(ConflictEntry.OPEN, reopened.status(), "a choice made before a side changed again is held again");
+        assertEquals(ConflictState.OPEN, reopened.status(), "a choice made before a side changed again is held again");
         assertTrue(reopened.sides().stream().anyMatch(s -> s.row() != null && "c again".equals(s.row().get("v"))), reopened.toString());
         assertEquals(List.of(List.of("c again")), CLUSTER.rows("c", "select v from doc2 where id = 2"));
         assertEquals(List.of(List.of("a")), CLUSTER.rows("a", "select v from doc2 where id = 2"));

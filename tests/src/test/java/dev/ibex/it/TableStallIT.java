@@ -45,7 +45,7 @@ class TableStallIT {
         CLUSTER.settle("drift");
         CLUSTER.exec("a", "update drift set v = 'a while paused' where id = 2");
         CLUSTER.exec("b", "alter table drift add column extra integer");
-        CLUSTER.control().setTablesPaused("drift", List.of(drift), false, null);
+        CLUSTER.control().tables().setPaused("drift", List.of(drift), false, null);
         CLUSTER.converge("drift");
         assertEquals(List.of(List.of("1", "a while drifted"), List.of("2", "a while paused"), List.of("3", "init")),
                 CLUSTER.rows("b", "select id::text, v from drift order by id"), "nothing lost while paused");
@@ -86,7 +86,7 @@ class TableStallIT {
                 && paused.pauseReason().contains("node b"), paused.pauseReason());
 
         CLUSTER.exec("b", "alter table checked drop constraint short_v");
-        CLUSTER.control().setTablesPaused("checked", List.of(checked), false, null);
+        CLUSTER.control().tables().setPaused("checked", List.of(checked), false, null);
         CLUSTER.converge("checked");
         assertEquals(List.of(List.of("far too long for b")), CLUSTER.rows("b", "select v from checked where id = 2"));
     }
@@ -98,6 +98,6 @@ class TableStallIT {
     }
 
     private static TableSettings settings(String sync, TableRef t) {
-        return CLUSTER.control().sync(sync).tables().stream().filter(x -> x.table().equals(t)).findFirst().orElseThrow();
+        return CLUSTER.control().syncs().get(sync).tables().stream().filter(x -> x.table().equals(t)).findFirst().orElseThrow();
     }
 }

@@ -32,8 +32,8 @@ class TransientErrorIT {
                 "insert into flaky select g, 'init' from generate_series(1, 5) g");
         TableRef t = new TableRef("public", "flaky");
         CLUSTER.addSync("flaky", t);
-        SyncSettings s = CLUSTER.control().sync("flaky");
-        CLUSTER.control().updateSync(new SyncSettings(s.name(), s.nodes(), s.tables(), s.strategy(), s.priority(), Duration.ofHours(1),
+        SyncSettings s = CLUSTER.control().syncs().get("flaky");
+        CLUSTER.control().syncs().update(new SyncSettings(s.name(), s.nodes(), s.tables(), s.strategy(), s.priority(), Duration.ofHours(1),
                 s.paused(), s.journalRetention(), s.maxClockSkew(), s.purgeInterval(), s.nodeRetention(), s.resyncNeeded()));
 
         try (Engine engine = CLUSTER.startEngine(); Connection locker = CLUSTER.connect("b"); Connection control = Sql.connect(CLUSTER.controlUrl())) {

@@ -47,7 +47,7 @@ class UpgradeIT {
             CLUSTER.exec(n, "select ibex.install_capture('public', 'up', '" + SYNC + "', '" + t.ledgerName() + "', "
                     + (CLUSTER.nodes().indexOf(n) + 1) + ", false)");
         }
-        CLUSTER.control().addSync(new SyncSettings(SYNC, List.of(new NodeId("a", 1), new NodeId("b", 2), new NodeId("c", 3)),
+        CLUSTER.control().syncs().add(new SyncSettings(SYNC, List.of(new NodeId("a", 1), new NodeId("b", 2), new NodeId("c", 3)),
                 List.of(new TableSettings(t, null, false, null)), "latest", List.of(), Duration.ofSeconds(5), false));
 
         CLUSTER.exec("a", "update up set balance = balance + id, note = 'a1' where id between 1 and 10");

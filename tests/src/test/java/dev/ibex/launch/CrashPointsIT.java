@@ -81,7 +81,7 @@ class CrashPointsIT {
                     (System.nanoTime() - started) / 1_000_000, rounds.size());
         } finally {
             // the next engines must reach their crash point in their own sync's round
-            CLUSTER.control().setSyncPaused(sync, true);
+            CLUSTER.control().syncs().setPaused(sync, true);
         }
     }
 

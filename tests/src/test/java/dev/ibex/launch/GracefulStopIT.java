@@ -88,7 +88,7 @@ class GracefulStopIT {
             assertEquals(143, engine.exitValue(), output);
         } finally {
             // later engines of this class must not run this sync's rounds
-            CLUSTER.control().setSyncPaused(table.name(), true);
+            CLUSTER.control().syncs().setPaused(table.name(), true);
         }
         long onB = count("b", table);
         long onC = count("c", table);
@@ -115,7 +115,7 @@ class GracefulStopIT {
     }
 
     private static void convergeAndCheck(TableRef table, int rows) {
-        CLUSTER.control().setSyncPaused(table.name(), false);
+        CLUSTER.control().syncs().setPaused(table.name(), false);
         CLUSTER.converge(table.name());
         for (String node : CLUSTER.nodes()) {
             assertEquals(rows, CLUSTER.count(node, "select count(*) from " + table.name()), "rows on " + node);

@@ -2,8 +2,8 @@ package dev.ibex.cli.bench;
 
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
-import dev.ibex.engine.config.SyncInstaller;
+import dev.ibex.engine.db.NodeSettings;
+import dev.ibex.engine.install.SyncInstaller;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
@@ -161,13 +161,13 @@ final class BenchCluster implements AutoCloseable {
             throws SQLException {
         createDatabase("a", database);
         ControlStore control = ControlStore.open(url("a", database), null);
-        NodeDirectory directory = new NodeDirectory(control::node);
+        NodeDirectory directory = new NodeDirectory(control.nodes()::get);
         Control out = new Control(control, directory);
         try {
             control.migrate();
             List<NodeId> ids = new ArrayList<>();
             for (Map.Entry<String, String> n : urls.entrySet()) {
-                control.addNode(new NodeSettings(n.getKey(), n.getValue(), null));
+                control.nodes().add(new NodeSettings(n.getKey(), n.getValue(), null));
                 ids.add(new NodeId(n.getKey(), ids.size() + 1));
             }
             new SyncInstaller(control, directory).addSync(sync.apply(ids), null, (t, f, to, d, total) -> { });

@@ -3,8 +3,8 @@ package dev.ibex.cli.bench;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
-import dev.ibex.engine.config.SyncInstaller;
+import dev.ibex.engine.db.NodeSettings;
+import dev.ibex.engine.install.SyncInstaller;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
@@ -102,13 +102,13 @@ final class EngineScaleWorkload implements AutoCloseable {
         }
         cluster.createDatabase("a", CONTROL);
         ControlStore control = ControlStore.open(cluster.url("a", CONTROL), null);
-        NodeDirectory directory = new NodeDirectory(control::node);
+        NodeDirectory directory = new NodeDirectory(control.nodes()::get);
         EngineScaleWorkload w = new EngineScaleWorkload(cluster, control, directory, rate, seconds);
         try {
             control.migrate();
             List<NodeId> ids = new ArrayList<>();
             for (String n : List.of("a", "b")) {
-                control.addNode(new NodeSettings(n, cluster.url(n, DATABASE), null));
+                control.nodes().add(new NodeSettings(n, cluster.url(n, DATABASE), null));
                 ids.add(new NodeId(n, ids.size() + 1));
             }
             SyncInstaller installer = new SyncInstaller(control, directory);

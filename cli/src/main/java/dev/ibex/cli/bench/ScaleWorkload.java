@@ -4,7 +4,7 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.round.RoundReport;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.RoundService;
 import java.io.PrintWriter;
 import java.sql.Connection;
 import java.sql.DriverManager;

@@ -5,7 +5,7 @@ import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
-import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.db.SqlErrors;
 import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;

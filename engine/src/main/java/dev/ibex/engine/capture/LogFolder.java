@@ -1,11 +1,13 @@
 package dev.ibex.engine.capture;
 
+import dev.ibex.engine.capture.CapturedTable;
+import dev.ibex.engine.capture.LogFolder;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.db.Redactor;
-import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.window.Snapshot;
 import java.sql.Array;
 import java.sql.Connection;

@@ -6,7 +6,9 @@ import dev.ibex.conflict.ManualResolver;
 import dev.ibex.conflict.SourcePriorityResolver;
 import dev.ibex.engine.UsageException;
 import java.lang.reflect.InvocationTargetException;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Names of conflict strategies and the resolvers behind them: {@code latest}, {@code priority},
@@ -14,25 +16,42 @@ import java.util.List;
  * class's one-{@code String} constructor).
  */
 public final class Strategies {
-    public static final String LATEST = "latest";
-    public static final String PRIORITY = "priority";
-    public static final String MANUAL = "manual";
     public static final String CUSTOM_PREFIX = "custom:";
     public static final String HELP = "latest, priority, manual or custom:CLASS[:ARGUMENT]";
+
+    /** The kinds of strategy; a {@code custom:} strategy names its class and argument besides. */
+    public enum Kind {
+        LATEST, PRIORITY, MANUAL, CUSTOM;
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
 
     private Strategies() {
     }
 
+    /** The kind of a strategy name; {@code null} for a name that is none. */
+    public static Kind kind(String strategy) {
+        if (strategy == null) {
+            return null;
+        }
+        if (strategy.startsWith(CUSTOM_PREFIX)) {
+            return strategy.length() > CUSTOM_PREFIX.length() ? Kind.CUSTOM : null;
+        }
+        return Arrays.stream(Kind.values()).filter(k -> k != Kind.CUSTOM && k.label().equals(strategy)).findFirst().orElse(null);
+    }
+
     /** Refuses an unknown strategy or a custom class that cannot be built; returns it unchanged. */
     public static String validate(String strategy) {
-        if (LATEST.equals(strategy) || PRIORITY.equals(strategy) || MANUAL.equals(strategy)) {
-            return strategy;
+        Kind kind = kind(strategy);
+        if (kind == null) {
+            throw new UsageException("unknown strategy '" + strategy + "': use " + HELP);
         }
-        if (strategy != null && strategy.startsWith(CUSTOM_PREFIX) && strategy.length() > CUSTOM_PREFIX.length()) {
+        if (kind == Kind.CUSTOM) {
             custom(strategy);
-            return strategy;
         }
-        throw new UsageException("unknown strategy '" + strategy + "': use " + HELP);
+        return strategy;
     }
 
     /**
@@ -40,21 +59,21 @@ public final class Strategies {
      * supplies; any other strategy ignores them.
      */
     public static ConflictResolver resolver(String strategy, List<String> priority, ManualResolver manual) {
-        if (LATEST.equals(strategy)) {
-            return new LatestResolver();
+        Kind kind = kind(strategy);
+        if (kind == null) {
+            throw new UsageException("unknown strategy '" + strategy + "': use " + HELP);
         }
-        if (PRIORITY.equals(strategy)) {
-            return new SourcePriorityResolver(priority);
-        }
-        if (MANUAL.equals(strategy)) {
-            return manual;
-        }
-        return custom(strategy);
+        return switch (kind) {
+            case LATEST -> new LatestResolver();
+            case PRIORITY -> new SourcePriorityResolver(priority);
+            case MANUAL -> manual;
+            case CUSTOM -> custom(strategy);
+        };
     }
 
     /** True when the strategy's resolver reads row bases, so capture must record them. */
     public static boolean needsBase(String strategy) {
-        return strategy != null && strategy.startsWith(CUSTOM_PREFIX) && custom(strategy).needsBase();
+        return kind(strategy) == Kind.CUSTOM && custom(strategy).needsBase();
     }
 
     private static ConflictResolver custom(String strategy) {

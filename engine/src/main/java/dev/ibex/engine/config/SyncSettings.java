@@ -1,6 +1,7 @@
 package dev.ibex.engine.config;
 
 import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.Names;
 import dev.ibex.engine.UsageException;
 import java.time.Duration;
 import java.util.HashSet;
@@ -56,8 +57,8 @@ public record SyncSettings(String name, List<NodeId> nodes, List<TableSettings> 
                         + nodes.stream().map(NodeId::name).toList());
             }
         }
-        boolean priorityUsed = Strategies.PRIORITY.equals(strategy)
-                || tables.stream().anyMatch(t -> Strategies.PRIORITY.equals(t.strategy()));
+        boolean priorityUsed = Strategies.kind(strategy) == Strategies.Kind.PRIORITY
+                || tables.stream().anyMatch(t -> Strategies.kind(t.strategy()) == Strategies.Kind.PRIORITY);
         if (priorityUsed && priority.isEmpty()) {
             throw new UsageException("sync " + name + ": the priority strategy needs --priority NODE,NODE,... naming the order of the nodes");
         }

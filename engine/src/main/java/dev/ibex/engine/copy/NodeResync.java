@@ -9,8 +9,8 @@ import dev.ibex.engine.capture.ShapeCheck;
 import dev.ibex.engine.capture.TableInspector;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.RoundLocks;
 import dev.ibex.engine.config.Strategies;
-import dev.ibex.engine.config.SyncInstaller;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
@@ -66,10 +66,10 @@ public final class NodeResync {
      * Resyncs {@code node} in {@code syncName} (every sync it is in when null) from {@code from}
      * (when null: the first other node of the sync that does not need a resync itself and answers).
      */
-    public List<Copied> resync(String node, String syncName, String from, SyncInstaller.Progress progress) {
-        control.node(node);
-        List<SyncSettings> syncs = syncName != null ? List.of(control.sync(syncName))
-                : control.syncs().stream().filter(s -> s.node(node).isPresent()).toList();
+    public List<Copied> resync(String node, String syncName, String from, ProgressListener progress) {
+        control.nodes().get(node);
+        List<SyncSettings> syncs = syncName != null ? List.of(control.syncs().get(syncName))
+                : control.syncs().all().stream().filter(s -> s.node(node).isPresent()).toList();
         if (syncs.isEmpty()) {
             throw new UsageException("node " + node + " is in no sync; nothing to resync");
         }
@@ -78,8 +78,8 @@ public final class NodeResync {
             NodeId target = s.node(node).orElseThrow(() -> new UsageException("node " + node + " is not in sync " + s.name()
                     + " (its nodes: " + s.nodes().stream().map(NodeId::name).toList() + ")"));
             String source = source(s, node, from);
-            control.markResyncNeeded(s.name(), node, "resync from " + source + " in progress");
-            try (ControlStore.RoundLock waited = control.roundLock(s.name(), ROUND_WAIT)) {
+            control.syncs().markResyncNeeded(s.name(), node, "resync from " + source + " in progress");
+            try (RoundLocks.RoundLock waited = control.rounds().lock(s.name(), ROUND_WAIT)) {
                 // a round that started before the mark has finished; later ones leave the node out
             }
             try {
@@ -87,12 +87,12 @@ public final class NodeResync {
                     out.add(copyTable(s, target, source, t, progress));
                 }
             } catch (RuntimeException e) {
-                control.setResyncReason(s.name(), node, "a resync from " + source + " failed: " + Redactor.firstLine(e.getMessage())
+                control.syncs().setResyncReason(s.name(), node, "a resync from " + source + " failed: " + Redactor.firstLine(e.getMessage())
                         + "; run 'ibex node resync " + node + "' again");
                 throw e;
             }
-            control.clearResyncNeeded(s.name(), node);
-            control.kick(s.name());
+            control.syncs().clearResyncNeeded(s.name(), node);
+            control.rounds().kick(s.name());
         }
         return out;
     }
@@ -123,7 +123,7 @@ public final class NodeResync {
                 + "'ibex node check'");
     }
 
-    private Copied copyTable(SyncSettings s, NodeId target, String source, TableSettings t, SyncInstaller.Progress progress) {
+    private Copied copyTable(SyncSettings s, NodeId target, String source, TableSettings t, ProgressListener progress) {
         TableRef table = t.table();
         String ledger = Idents.name("ibex", table.ledgerName());
         try (Connection from = directory.pool(source).getConnection(); Connection to = directory.pool(target.name()).getConnection()) {

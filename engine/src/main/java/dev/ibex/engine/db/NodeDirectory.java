@@ -1,7 +1,7 @@
 package dev.ibex.engine.db;
 
 import com.zaxxer.hikari.HikariDataSource;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;

@@ -38,6 +38,25 @@ public final class SqlErrors {
         return e != null && e.getSQLState() != null && (e.getSQLState().startsWith("08") || e.getSQLState().startsWith("57P"));
     }
 
+    /** A lock not granted within {@code lock_timeout} (or refused by {@code NOWAIT}): 55P03. */
+    public static boolean isLockNotAvailable(Throwable t) {
+        return "55P03".equals(state(t));
+    }
+
+    /** A function the database does not have (42883): typically a node whose ibex schema predates the caller. */
+    public static boolean isUndefinedFunction(Throwable t) {
+        return "42883".equals(state(t));
+    }
+
+    /**
+     * The database refused rows for what they hold: a value it does not accept (class 22) or a
+     * constraint (class 23). Retrying the same rows fails the same way.
+     */
+    public static boolean isRejectedData(Throwable t) {
+        String state = state(t);
+        return state != null && (state.startsWith("22") || state.startsWith("23"));
+    }
+
     public static String state(Throwable t) {
         SQLException e = find(t);
         return e == null ? null : e.getSQLState();

@@ -88,7 +88,7 @@ public record Fence(String sync, long epoch) {
                     return ended;
                 }
             } catch (SQLException e) {
-                if (!"55P03".equals(e.getSQLState()) || attempt >= TAKE_ATTEMPTS) {
+                if (!SqlErrors.isLockNotAvailable(e) || attempt >= TAKE_ATTEMPTS) {
                     throw e;
                 }
             } finally {

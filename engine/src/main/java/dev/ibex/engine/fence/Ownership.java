@@ -2,6 +2,7 @@ package dev.ibex.engine.fence;
 
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.db.SqlErrors;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -60,7 +61,7 @@ public final class Ownership {
                         return raised;
                     }
                 } catch (SQLException e) {
-                    if (!"55P03".equals(e.getSQLState()) || attempt >= ATTEMPTS) {
+                    if (!SqlErrors.isLockNotAvailable(e) || attempt >= ATTEMPTS) {
                         throw e;
                     }
                 }

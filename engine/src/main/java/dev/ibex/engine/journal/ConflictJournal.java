@@ -52,6 +52,8 @@ public final class ConflictJournal implements ConflictSink {
     private static final TypeReference<List<String>> KEY = new TypeReference<>() { };
     private static final TypeReference<List<ConflictEntry.SideEntry>> SIDES = new TypeReference<>() { };
     private static final TypeReference<Choice> CHOICE = new TypeReference<>() { };
+    /** A conflict an operator's choice is still to be applied to: open, or resolved and not yet applied. */
+    private static final Condition AWAITING_OPERATOR = CONFLICT.STATUS.in(ConflictState.OPEN.label(), ConflictState.RESOLVED.label());
     /** The winner recorded when a custom resolver built a new row from several sides. */
     public static final String MERGED = "(merged)";
     /**
@@ -83,7 +85,7 @@ public final class ConflictJournal implements ConflictSink {
     private void record(String sync, TableRef table, List<Decision> conflicts) {
         List<Decision> decided = new ArrayList<>();
         for (Decision d : conflicts) {
-            if (Strategies.MANUAL.equals(d.strategy())) {
+            if (Strategies.kind(d.strategy()) == Strategies.Kind.MANUAL) {
                 recordManual(sync, table, d);
             } else {
                 decided.add(d);
@@ -103,7 +105,7 @@ public final class ConflictJournal implements ConflictSink {
                 CONFLICT.STRATEGY, CONFLICT.WINNER_NODE, CONFLICT.SIDES, CONFLICT.STATUS);
         for (Decision d : decided) {
             insert = insert.values(sync, table.schema(), table.name(), json(d.conflict().key()), d.strategy(), winner(d),
-                    sides(d), ConflictEntry.DECIDED);
+                    sides(d), ConflictState.DECIDED.label());
         }
         insert.execute();
     }
@@ -116,7 +118,7 @@ public final class ConflictJournal implements ConflictSink {
                 .minus(SKEW_MARGIN), ZoneOffset.UTC);
         Set<List<String>> journaled = new HashSet<>(dsl.select(CONFLICT.ROW_KEY, CONFLICT.SIDES).from(CONFLICT)
                 .where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.DECIDED_AT.ge(since), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
-                        CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictEntry.DECIDED),
+                        CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictState.DECIDED.label()),
                         CONFLICT.ROW_KEY.in(decided.stream().map(d -> json(d.conflict().key())).toList()))
                 .fetch(r -> List.of(r.value1(), r.value2())));
         if (journaled.isEmpty()) {
@@ -141,9 +143,9 @@ public final class ConflictJournal implements ConflictSink {
         String key = json(d.conflict().key());
         Condition openEntry = CONFLICT.SYNC_NAME.eq(sync).and(CONFLICT.TABLE_SCHEMA.eq(table.schema()))
                 .and(CONFLICT.TABLE_NAME.eq(table.name())).and(CONFLICT.ROW_KEY.eq(key))
-                .and(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED));
+                .and(AWAITING_OPERATOR);
         if (d.held()) {
-            Optional<ConflictRecord> chosen = dsl.selectFrom(CONFLICT).where(openEntry.and(CONFLICT.STATUS.eq(ConflictEntry.RESOLVED)))
+            Optional<ConflictRecord> chosen = dsl.selectFrom(CONFLICT).where(openEntry.and(CONFLICT.STATUS.eq(ConflictState.RESOLVED.label())))
                     .fetchOptional();
             if (chosen.isPresent() && covers(read(chosen.get().getResolution(), CHOICE), d)) {
                 // resolved while this round ran (it read the choices before): the next round applies the choice
@@ -151,22 +153,22 @@ public final class ConflictJournal implements ConflictSink {
             }
             dsl.insertInto(CONFLICT).set(CONFLICT.SYNC_NAME, sync).set(CONFLICT.TABLE_SCHEMA, table.schema())
                     .set(CONFLICT.TABLE_NAME, table.name()).set(CONFLICT.ROW_KEY, key).set(CONFLICT.STRATEGY, d.strategy())
-                    .set(CONFLICT.SIDES, sides(d)).set(CONFLICT.STATUS, ConflictEntry.OPEN)
+                    .set(CONFLICT.SIDES, sides(d)).set(CONFLICT.STATUS, ConflictState.OPEN.label())
                     .onConflict(CONFLICT.SYNC_NAME, CONFLICT.TABLE_SCHEMA, CONFLICT.TABLE_NAME, CONFLICT.ROW_KEY)
-                    .where(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED))
-                    .doUpdate().set(CONFLICT.SIDES, DSL.excluded(CONFLICT.SIDES)).set(CONFLICT.STATUS, ConflictEntry.OPEN)
+                    .where(AWAITING_OPERATOR)
+                    .doUpdate().set(CONFLICT.SIDES, DSL.excluded(CONFLICT.SIDES)).set(CONFLICT.STATUS, ConflictState.OPEN.label())
                     .setNull(CONFLICT.RESOLUTION).setNull(CONFLICT.RESOLVED_BY).setNull(CONFLICT.RESOLVED_AT)
                     .set(CONFLICT.DECIDED_AT, DSL.currentOffsetDateTime())
                     .execute();
             return;
         }
-        int closed = dsl.update(CONFLICT).set(CONFLICT.STATUS, d.merged() ? ConflictEntry.APPLIED : ConflictEntry.DECIDED)
+        int closed = dsl.update(CONFLICT).set(CONFLICT.STATUS, d.merged() ? ConflictState.APPLIED.label() : ConflictState.DECIDED.label())
                 .set(CONFLICT.WINNER_NODE, DSL.coalesce(CONFLICT.WINNER_NODE, DSL.val(winner(d))))
                 .set(CONFLICT.DECIDED_AT, DSL.currentOffsetDateTime()).where(openEntry).execute();
         if (closed == 0) {
             dsl.insertInto(CONFLICT).set(CONFLICT.SYNC_NAME, sync).set(CONFLICT.TABLE_SCHEMA, table.schema())
                     .set(CONFLICT.TABLE_NAME, table.name()).set(CONFLICT.ROW_KEY, key).set(CONFLICT.STRATEGY, d.strategy())
-                    .set(CONFLICT.WINNER_NODE, winner(d)).set(CONFLICT.SIDES, sides(d)).set(CONFLICT.STATUS, ConflictEntry.DECIDED)
+                    .set(CONFLICT.WINNER_NODE, winner(d)).set(CONFLICT.SIDES, sides(d)).set(CONFLICT.STATUS, ConflictState.DECIDED.label())
                     .execute();
         }
     }
@@ -184,7 +186,7 @@ public final class ConflictJournal implements ConflictSink {
     public Map<List<String>, ManualResolver.Choice> choices(String sync, TableRef table) {
         Map<List<String>, ManualResolver.Choice> out = new LinkedHashMap<>();
         dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
-                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictEntry.RESOLVED)).forEach(r -> {
+                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictState.RESOLVED.label())).forEach(r -> {
                     Choice c = read(r.getResolution(), CHOICE);
                     RowImage row = c.delete() ? null : new RowImage(c.columns(), c.values());
                     out.put(read(r.getRowKey(), KEY), new ManualResolver.Choice(row, version(c.covers())));
@@ -199,7 +201,7 @@ public final class ConflictJournal implements ConflictSink {
      */
     public ConflictEntry resolve(long id, String takeNode, String rowJson) {
         ConflictEntry e = entry(id).orElseThrow(() -> new UsageException("no conflict " + id + " in the journal; see 'ibex conflicts --open'"));
-        if (!ConflictEntry.OPEN.equals(e.status()) && !ConflictEntry.RESOLVED.equals(e.status())) {
+        if (!e.status().awaitsOperator()) {
             throw new UsageException("conflict " + id + " is " + e.status() + ", not open; only conflicts held by the manual "
                     + "strategy can be resolved (see 'ibex conflicts --open')");
         }
@@ -219,7 +221,7 @@ public final class ConflictJournal implements ConflictSink {
             choice = parseRow(e, rowJson, covers);
             by = "row";
         }
-        dsl.update(CONFLICT).set(CONFLICT.STATUS, ConflictEntry.RESOLVED).set(CONFLICT.RESOLUTION, json(choice))
+        dsl.update(CONFLICT).set(CONFLICT.STATUS, ConflictState.RESOLVED.label()).set(CONFLICT.RESOLUTION, json(choice))
                 .set(CONFLICT.RESOLVED_BY, by).set(CONFLICT.RESOLVED_AT, DSL.currentOffsetDateTime())
                 .set(CONFLICT.WINNER_NODE, takeNode != null ? by.substring("take ".length()) : "(operator row)")
                 .where(CONFLICT.ID.eq(id)).execute();
@@ -282,9 +284,16 @@ public final class ConflictJournal implements ConflictSink {
             where.add(CONFLICT.DECIDED_AT.ge(OffsetDateTime.ofInstant(since, ZoneOffset.UTC)));
         }
         if (openOnly) {
-            where.add(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED));
+            where.add(AWAITING_OPERATOR);
         }
         return dsl.selectFrom(CONFLICT).where(DSL.and(where)).orderBy(CONFLICT.ID.desc()).limit(limit).fetch(ConflictJournal::entry);
+    }
+
+    /** The entries of one key ({@code key}: its columns' text, as rounds compare keys), newest first. */
+    public List<ConflictEntry> forKey(String sync, TableRef table, List<String> key, int limit) {
+        return dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
+                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.ROW_KEY.eq(json(key)))
+                .orderBy(CONFLICT.ID.desc()).limit(limit).fetch(ConflictJournal::entry);
     }
 
     public List<ConflictEntry> list(String sync, TableRef table, Instant since, int limit) {
@@ -293,7 +302,7 @@ public final class ConflictJournal implements ConflictSink {
 
     private static ConflictEntry entry(ConflictRecord r) {
         return new ConflictEntry(r.getId(), r.getSyncName(), r.getTableSchema(), r.getTableName(), read(r.getRowKey(), KEY),
-                r.getStrategy(), r.getWinnerNode(), read(r.getSides(), SIDES), r.getDecidedAt(), r.getStatus(), r.getResolvedBy(),
+                r.getStrategy(), r.getWinnerNode(), read(r.getSides(), SIDES), r.getDecidedAt(), ConflictState.of(r.getStatus()), r.getResolvedBy(),
                 r.getResolvedAt());
     }
 
@@ -303,12 +312,12 @@ public final class ConflictJournal implements ConflictSink {
 
     /** Conflicts held for an operator (open, or resolved and not yet applied). */
     public long countOpen(String sync) {
-        return dsl.fetchCount(CONFLICT, CONFLICT.SYNC_NAME.eq(sync).and(CONFLICT.STATUS.in(ConflictEntry.OPEN, ConflictEntry.RESOLVED)));
+        return dsl.fetchCount(CONFLICT, CONFLICT.SYNC_NAME.eq(sync).and(AWAITING_OPERATOR));
     }
 
     /** Deletes decided and applied entries older than {@code retention}; open ones stay. Returns how many. */
     public int purge(String sync, Duration retention, Instant now) {
-        return dsl.deleteFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.STATUS.in(ConflictEntry.DECIDED, ConflictEntry.APPLIED),
+        return dsl.deleteFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.STATUS.in(ConflictState.DECIDED.label(), ConflictState.APPLIED.label()),
                 CONFLICT.DECIDED_AT.lt(OffsetDateTime.ofInstant(now.minus(retention), ZoneOffset.UTC))).execute();
     }
 

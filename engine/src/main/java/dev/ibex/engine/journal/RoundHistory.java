@@ -28,7 +28,7 @@ public final class RoundHistory {
     /** Records the round's report, in a transaction that checks {@code fence} (the sync and the epoch it is owned at). */
     public void record(RoundReport r, Fence fence) {
         String nodes = ConflictJournal.json(r.nodes());
-        String error = r.errors().isEmpty() ? null : Redactor.text(String.join("; ", r.errors()));
+        String error = r.problems().isEmpty() ? null : Redactor.text(String.join("; ", r.problems()));
         OffsetDateTime finished = OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC);
         List<String> reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toList();
         dsl.transaction(cfg -> {
@@ -38,7 +38,7 @@ public final class RoundHistory {
             // in the nodes' own commits)
             tx.batch(tx.query("set local synchronous_commit = off"),
                     tx.insertInto(ROUND).set(ROUND.SYNC_NAME, r.sync()).set(ROUND.STARTED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
-                            .set(ROUND.FINISHED_AT, finished).set(ROUND.OUTCOME, r.outcome()).set(ROUND.ROWS_READ, r.keysDecided())
+                            .set(ROUND.FINISHED_AT, finished).set(ROUND.OUTCOME, r.outcome().label()).set(ROUND.ROWS_READ, r.keysDecided())
                             .set(ROUND.ROWS_APPLIED, r.rowsApplied()).set(ROUND.CONFLICTS, r.conflicts()).set(ROUND.NODE_REPORT, nodes)
                             .set(ROUND.ERROR, error),
                     tx.insertInto(SYNC_STATE).set(SYNC_STATE.SYNC_NAME, r.sync()).set(SYNC_STATE.LAST_ERROR, error)

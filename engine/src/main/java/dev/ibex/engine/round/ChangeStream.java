@@ -8,7 +8,7 @@ import dev.ibex.engine.apply.CopyText;
 import dev.ibex.engine.apply.SeenRow;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
-import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;
 import java.sql.Connection;

@@ -114,7 +114,7 @@ final class LedgerPurger {
             errors.add("node " + first.node + ", table " + table + ": ledger purge: " + Redactor.firstLine(e.getMessage()));
             return Optional.empty();
         }
-        String keys = shape.key().stream().map(k -> dev.ibex.engine.db.ShapeSql.keyText(shape, k)).collect(Collectors.joining(", "));
+        String keys = shape.key().stream().map(k -> dev.ibex.engine.capture.ShapeSql.keyText(shape, k)).collect(Collectors.joining(", "));
         // qualified: the canonical text of a key column has the column's name, and ORDER BY would take that text
         String order = Idents.list("l", shape.key());
         String scan = "select " + keys + ", " + VERSION + " from " + ledger(shape) + " l where l.ibex_base is null";

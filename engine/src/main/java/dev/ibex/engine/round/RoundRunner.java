@@ -45,8 +45,6 @@ public final class RoundRunner {
         void pause(Fence fence, TableRef table, String reason);
     }
 
-    /** How a round's errors begin when the engine's stop cut it short. */
-    public static final String STOPPED = "engine stopping";
     /** The time a round may spend purging ledgers (after at least one chunk); a longer purge goes on in the next rounds. */
     public static final Duration PURGE_BUDGET = Duration.ofMillis(150);
 
@@ -90,6 +88,7 @@ public final class RoundRunner {
         Instant started = clock.instant();
         Map<String, NodeRound> nodes = new LinkedHashMap<>();
         List<String> errors = new ArrayList<>();
+        List<String> cutShort = new ArrayList<>();
         List<NodeSession> sessions = new ArrayList<>();
         Map<String, Long> counters = new LinkedHashMap<>();
         long decided = 0;
@@ -115,12 +114,12 @@ public final class RoundRunner {
                     continue;
                 }
                 if (stopping) {
-                    errors.add(STOPPED + ": table " + t.table() + " not started; the next run reconciles it");
+                    cutShort.add("table " + t.table() + " not started; the next run reconciles it");
                     continue;
                 }
                 try {
                     String strategy = sync.strategyFor(t);
-                    Map<List<String>, ManualResolver.Choice> choices = Strategies.MANUAL.equals(strategy)
+                    Map<List<String>, ManualResolver.Choice> choices = Strategies.kind(strategy) == Strategies.Kind.MANUAL
                             ? journal.choices(sync.name(), t.table()) : Map.of();
                     ChangedTables.TableState state = states.get(t.table());
                     if (state.sources().isEmpty() && choices.isEmpty()) {
@@ -144,7 +143,7 @@ public final class RoundRunner {
                     tablesLeftBehind += r.leftBehind() ? 1 : 0;
                     if (r.stoppedAfter() >= 0) {
                         behind = null;
-                        errors.add(STOPPED + ": table " + t.table() + " stopped after " + r.stoppedAfter() + " chunk(s), each "
+                        cutShort.add("table " + t.table() + " stopped after " + r.stoppedAfter() + " chunk(s), each "
                                 + "committed on every target; its watermarks are unchanged, so the next run reads those keys again");
                     }
                 } catch (TableStall e) {
@@ -172,7 +171,8 @@ public final class RoundRunner {
         } finally {
             sessions.forEach(NodeSession::close);
         }
-        return new RoundReport(sync.name(), started, clock.instant(), nodes, decided, conflicts, errors, more, purger.deleted(),
+        return new RoundReport(sync.name(), started, clock.instant(), nodes, decided, conflicts, errors, cutShort, more,
+                purger.deleted(),
                 tablesLeftBehind);
     }
 

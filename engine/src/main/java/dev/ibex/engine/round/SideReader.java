@@ -7,7 +7,7 @@ import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.apply.SeenRow;
 import dev.ibex.engine.capture.TableShape;
-import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.window.Snapshot;
 import java.sql.Array;
 import java.sql.Connection;

@@ -432,8 +432,7 @@ final class TableRound {
 
     /** A node refused rows for what they hold (a constraint or a value it does not accept), not for a passing reason. */
     private static boolean rejected(IbexException e) {
-        String state = SqlErrors.state(e);
-        return state != null && (state.startsWith("22") || state.startsWith("23"));
+        return SqlErrors.isRejectedData(e);
     }
 
     private String resume() {

@@ -4,11 +4,13 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.ibex.engine.config.ControlStore;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.fence.Engines;
+import dev.ibex.engine.metrics.MetricsServer;
+import dev.ibex.engine.round.RoundObserver;
 import dev.ibex.engine.round.RoundRunner;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.status.StatusReader;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -59,6 +61,8 @@ public final class Engine implements AutoCloseable {
     private final Map<String, ChangePoller> pollers = new ConcurrentHashMap<>();
     private final Thread watcher;
     private final boolean clustered;
+    /** Null when the engine serves no metrics. */
+    private final MetricsServer metrics;
     private volatile boolean closed;
 
     private Engine(ControlStore control, EngineOptions options) {
@@ -68,24 +72,39 @@ public final class Engine implements AutoCloseable {
         this.name = options.name() != null ? options.name()
                 : clustered ? address : hostName() + "/" + ProcessHandle.current().pid();
         this.engines = new Engines(control.dataSource());
-        this.directory = new NodeDirectory(control::node);
-        this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
-                (sync, node, counter, snapshot, next) -> poller(node).folded(sync, counter, snapshot, next));
+        this.directory = new NodeDirectory(control.nodes()::get);
         Config config = config(options);
+        this.metrics = options.metrics() == null ? null : MetricsServer.start(options.metrics(),
+                new StatusReader(control, directory, Clock.systemUTC()), control.dataSource(), this::state);
+        this.rounds = new RoundService(control, directory, Clock.systemUTC(), RoundRunner.PURGE_BUDGET,
+                (sync, node, counter, snapshot, next) -> poller(node).folded(sync, counter, snapshot, next),
+                metrics == null ? RoundObserver.NONE : metrics.rounds());
         // in a cluster, Sharding has stopped the sync's entity on its last owner before starting it here (or that owner
         // crashed, or was cut off and downed): take it whoever the control database names; fencing covers the rest
         Claim claim = new Claim(name, clustered ? other -> false : engines::running, clustered ? this::settledMember : () -> true,
                 fenceRejections::incrementAndGet);
-        this.system = ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc", note -> {
-            if (closed) {
-                stopReport.add(note);
-            }
-        }, claim, clustered), "ibex", config);
+        this.system = startSystem(claim, config);
         heartbeat(memberState());
         this.kicks = new WakeListener("control", control::dataSource, KICK_CHANNEL, this::wake);
         this.watcher = new Thread(this::watchNodes, "ibex-node-watch");
         this.watcher.setDaemon(true);
         this.watcher.start();
+    }
+
+    /** The actor system and its guardian; if they cannot start, the metrics endpoint closes too. */
+    private ActorSystem<Guardian.Command> startSystem(Claim claim, Config config) {
+        try {
+            return ActorSystem.create(Guardian.create(control, rounds, "ibex-jdbc", note -> {
+                if (closed) {
+                    stopReport.add(note);
+                }
+            }, claim, clustered), "ibex", config);
+        } catch (RuntimeException e) {
+            if (metrics != null) {
+                metrics.close();
+            }
+            throw e;
+        }
     }
 
     public static Engine start(ControlStore control) {
@@ -135,6 +154,22 @@ public final class Engine implements AutoCloseable {
 
     private org.apache.pekko.cluster.Cluster cluster() {
         return org.apache.pekko.cluster.Cluster.get(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(system));
+    }
+
+    /** What the engine does, for its health: {@code running}, {@code starting}, {@code stopping}, {@code stopped}... */
+    private String state() {
+        if (system == null) {
+            return "starting";
+        }
+        if (system.getWhenTerminated().toCompletableFuture().isDone()) {
+            return closed ? "stopped" : "stopped by itself (a fatal error; see its log)";
+        }
+        return closed ? "stopping" : "running";
+    }
+
+    /** Where the engine serves {@code /metrics} and {@code /health}; empty when it serves no metrics. */
+    public java.util.Optional<java.net.InetSocketAddress> metricsAddress() {
+        return java.util.Optional.ofNullable(metrics).map(MetricsServer::address);
     }
 
     /** This engine's name: the owner the control database records for the syncs it runs. */
@@ -189,7 +224,7 @@ public final class Engine implements AutoCloseable {
         while (!closed) {
             heartbeat(memberState());
             try {
-                List<NodeSettings> nodes = control.nodes();
+                List<NodeSettings> nodes = control.nodes().all();
                 for (NodeSettings n : nodes) {
                     if (!pollers.containsKey(n.name())) {
                         rounds.prepare(n.name());
@@ -261,6 +296,9 @@ public final class Engine implements AutoCloseable {
         pollers.values().forEach(ChangePoller::close);
         watcher.interrupt();
         heartbeat("stopped");
+        if (metrics != null) {
+            metrics.close();
+        }
         directory.close();
     }
 }

@@ -1,18 +1,31 @@
 package dev.ibex.engine.runtime;
 
 import dev.ibex.engine.UsageException;
+import dev.ibex.engine.metrics.MetricsSettings;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
  * How an engine runs: its name (what the control database records as the owner of its syncs and
- * lists in {@code ibex engines}) and, to share the syncs with other engines, its cluster settings.
+ * lists in {@code ibex engines}), to share the syncs with other engines its cluster settings, and
+ * where it serves its metrics.
  *
  * @param name    null for the default: {@code HOST:PORT} of the cluster address, or {@code HOST/PID} standalone
  * @param cluster null to run standalone (every sync of the control database that no running engine owns)
+ * @param metrics null to serve no metrics
  */
-public record EngineOptions(String name, Cluster cluster) {
+public record EngineOptions(String name, Cluster cluster, MetricsSettings metrics) {
     public static final EngineOptions STANDALONE = new EngineOptions(null, null);
+
+    /** Without metrics. */
+    public EngineOptions(String name, Cluster cluster) {
+        this(name, cluster, null);
+    }
+
+    /** These options with metrics served at {@code metrics} (null: none). */
+    public EngineOptions withMetrics(MetricsSettings metrics) {
+        return new EngineOptions(name, cluster, metrics);
+    }
 
     /**
      * A Pekko Cluster member's settings.

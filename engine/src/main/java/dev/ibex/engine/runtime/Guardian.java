@@ -2,7 +2,7 @@ package dev.ibex.engine.runtime;
 
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.SyncSettings;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.RoundService;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -116,7 +116,7 @@ final class Guardian {
     private Behavior<Command> behavior(TimerScheduler<Command> timers) {
         return Behaviors.receive(Command.class)
                 .onMessage(Reload.class, m -> {
-                    ctx.pipeToSelf(CompletableFuture.supplyAsync(control::syncs, blocking), Loaded::new);
+                    ctx.pipeToSelf(CompletableFuture.supplyAsync(control.syncs()::all, blocking), Loaded::new);
                     return Behaviors.same();
                 })
                 .onMessage(Loaded.class, m -> loaded(m, timers))

@@ -3,9 +3,9 @@ package dev.ibex.engine.runtime;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.fence.Ownership;
+import dev.ibex.engine.round.RoundOutcome;
 import dev.ibex.engine.round.RoundReport;
-import dev.ibex.engine.round.RoundRunner;
-import dev.ibex.engine.round.RoundService;
+import dev.ibex.engine.runtime.RoundService;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -223,16 +223,15 @@ final class SyncActor {
         // some target did not fully take (a lock timeout, a dropped connection, rows an application held locked) is
         // retried soon, not after the interval
         boolean failed = d.failure() != null
-                || (d.report() != null && ("failed".equals(d.report().outcome()) || d.report().tablesLeftBehind() > 0));
+                || (d.report() != null && (d.report().outcome() == RoundOutcome.FAILED || d.report().tablesLeftBehind() > 0));
         if (d.failure() != null) {
             ctx.getLog().warn("sync {}: round failed: {}", name, FailureText.of(d.failure()));
-        } else if (d.report() != null && !d.report().errors().isEmpty()
-                && !d.report().errors().stream().allMatch(e -> e.startsWith(RoundRunner.STOPPED))) {
+        } else if (d.report() != null && !d.report().errors().isEmpty()) {
             ctx.getLog().warn("sync {}: round finished with errors: {}", name, d.report().errors());
         }
         if (d.report() != null) {
             ctx.getLog().debug("sync {}: round {} in {} ms: {} keys decided, {} rows applied, {} conflicts, more work: {}",
-                    name, d.report().outcome(), d.report().duration().toMillis(), d.report().keysDecided(),
+                    name, d.report().outcome().label(), d.report().duration().toMillis(), d.report().keysDecided(),
                     d.report().rowsApplied(), d.report().conflicts(), d.report().moreWork());
         }
         failures = failed ? failures + 1 : 0;
@@ -294,7 +293,7 @@ final class SyncActor {
         if (d.report() == null) {
             return sync + "no round in flight";
         }
-        List<String> cut = d.report().errors().stream().filter(e -> e.startsWith(RoundRunner.STOPPED)).toList();
+        List<String> cut = d.report().cutShort();
         return cut.isEmpty() ? sync + "the round in flight finished (" + d.report().rowsApplied() + " rows applied)"
                 : sync + "the round in flight was cut short at a chunk boundary (" + d.report().rowsApplied()
                 + " rows applied, nothing half-applied): " + String.join("; ", cut);

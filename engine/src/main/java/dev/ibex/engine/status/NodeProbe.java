@@ -1,7 +1,7 @@
 package dev.ibex.engine.status;
 
 import dev.ibex.engine.IbexException;
-import dev.ibex.engine.config.NodeSettings;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.db.NodeConnector;
 import java.sql.Connection;
 import java.sql.ResultSet;

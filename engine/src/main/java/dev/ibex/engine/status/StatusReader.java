@@ -8,7 +8,7 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
-import dev.ibex.engine.db.ShapeSql;
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.window.TxId;
 import dev.ibex.engine.window.WatermarkStore;
 import dev.ibex.engine.db.NodeDirectory;
@@ -67,11 +67,11 @@ public final class StatusReader {
     }
 
     public List<SyncStatus> all() {
-        return control.syncs().stream().map(this::read).toList();
+        return control.syncs().all().stream().map(this::read).toList();
     }
 
     public SyncStatus read(String sync) {
-        return read(control.sync(sync));
+        return read(control.syncs().get(sync));
     }
 
     private SyncStatus read(SyncSettings s) {
@@ -157,8 +157,14 @@ public final class StatusReader {
         String resync = s.resyncNeeded().get(n.name());
         if (c == null) {
             java.time.OffsetDateTime reached = history.lastReached(s.name(), n.name()).orElse(null);
-            Long waiting = waitingFor(s, reached, conns);
-            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, 0, error,
+            Long waiting = null;
+            String why = error;
+            try {
+                waiting = waitingFor(s, reached, conns);
+            } catch (SQLException e) {
+                why = error + "; the changes waiting for it could not be counted: " + Redactor.text(Redactor.firstLine(e.getMessage()));
+            }
+            return new SyncStatus.NodeStatus(n.name(), n.ordinal(), false, 0, null, null, 0, 0, why,
                     reached == null ? null : reached.toString(), waiting, resync);
         }
         try {
@@ -200,25 +206,21 @@ public final class StatusReader {
      * Keys that a reachable node's ledgers show changed since {@code since} (all of them when the
      * node was never reached): what waits for an unreachable node. Null when no node is reachable.
      */
-    private static Long waitingFor(SyncSettings s, java.time.OffsetDateTime since, Map<String, Connection> conns) {
+    private static Long waitingFor(SyncSettings s, java.time.OffsetDateTime since, Map<String, Connection> conns) throws SQLException {
         Connection c = conns.values().stream().findFirst().orElse(null);
         if (c == null) {
             return null;
         }
         long n = 0;
-        try {
-            for (TableSettings t : s.tables()) {
-                try (PreparedStatement ps = c.prepareStatement("select count(*) from " + Idents.name("ibex", t.table().ledgerName())
-                        + " where ibex_ts >= coalesce(?::timestamptz, '-infinity')")) {
-                    ps.setObject(1, since);
-                    try (ResultSet rs = ps.executeQuery()) {
-                        rs.next();
-                        n += rs.getLong(1);
-                    }
+        for (TableSettings t : s.tables()) {
+            try (PreparedStatement ps = c.prepareStatement("select count(*) from " + Idents.name("ibex", t.table().ledgerName())
+                    + " where ibex_ts >= coalesce(?::timestamptz, '-infinity')")) {
+                ps.setObject(1, since);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    n += rs.getLong(1);
                 }
             }
-        } catch (SQLException e) {
-            return null;
         }
         return n;
     }

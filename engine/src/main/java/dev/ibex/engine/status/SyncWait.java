@@ -122,7 +122,7 @@ public final class SyncWait {
             return new NodeWait(n, have, lacking, null);
         } catch (SQLException e) {
             String why = SqlErrors.isConnectionFailure(e) ? "unreachable: " + SqlErrors.connectFailure(e)
-                    : "42883".equals(e.getSQLState()) ? "its ibex schema predates 'ibex sync wait': start this version's engine, which upgrades it"
+                    : SqlErrors.isUndefinedFunction(e) ? "its ibex schema predates 'ibex sync wait': start this version's engine, which upgrades it"
                     : Redactor.firstLine(e.getMessage());
             return new NodeWait(n, List.of(), others(active, n), Redactor.text(why));
         } catch (RuntimeException e) {

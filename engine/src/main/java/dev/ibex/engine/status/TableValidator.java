@@ -128,7 +128,7 @@ public final class TableValidator {
         String hash;
 
         RowStream(Connection c, TableShape shape) throws SQLException {
-            List<String> keyExprs = shape.key().stream().map(k -> dev.ibex.engine.db.ShapeSql.keyText(shape, k)).toList();
+            List<String> keyExprs = shape.key().stream().map(k -> dev.ibex.engine.capture.ShapeSql.keyText(shape, k)).toList();
             String sql = "select " + String.join(", ", keyExprs) + ", md5(row(" + Idents.list(null, shape.columnNames()) + ")::text) from "
                     + Idents.name(shape.table().schema(), shape.table().name()) + " order by "
                     + keyExprs.stream().map(k -> k + " collate \"C\"").collect(Collectors.joining(", "));

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.ibex.engine.capture.ColumnShape;
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.TableRef;
 import java.util.List;

@@ -1,5 +1,11 @@
-package dev.ibex.engine.config;
+package dev.ibex.engine.install;
 
+import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.Strategies;
+import dev.ibex.engine.config.SyncSettings;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.config.TableSettings;
+import dev.ibex.engine.copy.ProgressListener;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
@@ -29,11 +35,6 @@ import java.util.Optional;
  * stores the configuration. A refused command changes nothing.
  */
 public final class SyncInstaller {
-    /** Told about long operations (initial copies). */
-    public interface Progress {
-        void copying(TableRef table, String from, String to, long rowsDone, long rowsTotal);
-    }
-
     private final ControlStore control;
     private final NodeDirectory directory;
 
@@ -42,32 +43,32 @@ public final class SyncInstaller {
         this.directory = directory;
     }
 
-    public void addSync(SyncSettings sync, String copyFrom, Progress progress) {
-        if (control.syncExists(sync.name())) {
+    public void addSync(SyncSettings sync, String copyFrom, ProgressListener progress) {
+        if (control.syncs().exists(sync.name())) {
             throw new UsageException("sync " + sync.name() + " exists already; remove it first or pick another name");
         }
-        sync.nodes().forEach(n -> control.node(n.name()));
+        sync.nodes().forEach(n -> control.nodes().get(n.name()));
         for (TableSettings t : sync.tables()) {
-            control.syncOf(t.table()).ifPresent(owner -> {
+            control.tables().syncOf(t.table()).ifPresent(owner -> {
                 throw new UsageException("table " + t.table() + " is already in sync " + owner + "; a table belongs to one sync");
             });
         }
         install(sync, sync.tables(), copyFrom, progress);
-        control.addSync(sync);
+        control.syncs().add(sync);
     }
 
-    public void addTables(String syncName, List<TableSettings> tables, String copyFrom, Progress progress) {
-        SyncSettings sync = control.sync(syncName);
+    public void addTables(String syncName, List<TableSettings> tables, String copyFrom, ProgressListener progress) {
+        SyncSettings sync = control.syncs().get(syncName);
         for (TableSettings t : tables) {
-            control.syncOf(t.table()).ifPresent(owner -> {
+            control.tables().syncOf(t.table()).ifPresent(owner -> {
                 throw new UsageException("table " + t.table() + " is already in sync " + owner + "; a table belongs to one sync");
             });
         }
         install(sync, tables, copyFrom, progress);
-        control.addTables(syncName, tables);
+        control.tables().add(syncName, tables);
     }
 
-    private void install(SyncSettings sync, List<TableSettings> tables, String copyFrom, Progress progress) {
+    private void install(SyncSettings sync, List<TableSettings> tables, String copyFrom, ProgressListener progress) {
         if (copyFrom != null && sync.node(copyFrom).isEmpty()) {
             throw new UsageException("--initial-copy-from " + copyFrom + " is not one of the sync's nodes "
                     + sync.nodes().stream().map(NodeId::name).toList());
@@ -165,7 +166,7 @@ public final class SyncInstaller {
     }
 
     private static void copyAll(SyncSettings sync, List<TableSettings> tables, Map<TableRef, TableShape> shapes, String from,
-                                Map<String, Connection> conns, Progress progress) {
+                                Map<String, Connection> conns, ProgressListener progress) {
         for (TableSettings t : tables) {
             long total = TableChecksum.of(conns.get(from), from, t.table()).rows();
             for (NodeId n : sync.nodes()) {
@@ -183,7 +184,7 @@ public final class SyncInstaller {
      * reinstalled on every node first, so every node must be reachable; otherwise nothing changes.
      */
     public void update(SyncSettings changed) {
-        SyncSettings before = control.sync(changed.name());
+        SyncSettings before = control.syncs().get(changed.name());
         Map<TableRef, Boolean> basesBefore = new HashMap<>();
         before.tables().forEach(t -> basesBefore.put(t.table(), Strategies.needsBase(before.strategyFor(t))));
         Map<TableRef, Boolean> flipped = new LinkedHashMap<>();
@@ -205,7 +206,7 @@ public final class SyncInstaller {
                 conns.values().forEach(SyncInstaller::closeQuietly);
             }
         }
-        control.updateSync(changed);
+        control.syncs().update(changed);
     }
 
     /** The tables of {@code schema} as node {@code node} has them (for {@code --schema}). */
@@ -223,15 +224,15 @@ public final class SyncInstaller {
 
     /** Removes a sync: capture off every reachable node, then the configuration. Returns warnings. */
     public List<String> removeSync(String name) {
-        SyncSettings sync = control.sync(name);
+        SyncSettings sync = control.syncs().get(name);
         List<String> warnings = removeCapture(sync, sync.tables().stream().map(TableSettings::table).toList());
-        control.removeSync(name);
+        control.syncs().remove(name);
         return warnings;
     }
 
     public List<String> removeTables(String syncName, List<TableRef> tables) {
-        SyncSettings sync = control.sync(syncName);
-        control.removeTables(syncName, tables);
+        SyncSettings sync = control.syncs().get(syncName);
+        control.tables().remove(syncName, tables);
         return removeCapture(sync, tables);
     }
 
@@ -247,7 +248,6 @@ public final class SyncInstaller {
         }
         return warnings;
     }
-
 
     private static void closeQuietly(Connection c) {
         try {

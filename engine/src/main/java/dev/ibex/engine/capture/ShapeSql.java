@@ -1,7 +1,10 @@
-package dev.ibex.engine.db;
+package dev.ibex.engine.capture;
 
+import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.capture.TableShape;
+import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.SqlTemplate.Fragment;
+import dev.ibex.engine.db.SqlTemplate;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

@@ -1,8 +1,10 @@
-package dev.ibex.engine.round;
+package dev.ibex.engine.runtime;
 
 import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.DurationText;
+import dev.ibex.engine.config.RoundLocks;
+import dev.ibex.engine.config.SyncCatalog;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.fence.Fence;
@@ -10,6 +12,12 @@ import dev.ibex.engine.fence.Ownership;
 import dev.ibex.engine.journal.ConflictJournal;
 import dev.ibex.engine.journal.LedgerPurges;
 import dev.ibex.engine.journal.RoundHistory;
+import dev.ibex.engine.round.FoldListener;
+import dev.ibex.engine.round.NodeRound;
+import dev.ibex.engine.round.ObservedConflicts;
+import dev.ibex.engine.round.RoundObserver;
+import dev.ibex.engine.round.RoundReport;
+import dev.ibex.engine.round.RoundRunner;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -40,6 +48,7 @@ public final class RoundService {
     private final ConflictJournal journal;
     private final Ownership ownership;
     private final Clock clock;
+    private final RoundObserver observer;
     private final Map<String, Instant> purged = new ConcurrentHashMap<>();
     private final Map<String, Fence> inProcess = new ConcurrentHashMap<>();
     private final java.util.concurrent.Semaphore concurrent = new java.util.concurrent.Semaphore(MAX_CONCURRENT_ROUNDS, true);
@@ -53,10 +62,17 @@ public final class RoundService {
      * @param folds       told about every fold (the engine's change poller)
      */
     public RoundService(ControlStore control, NodeDirectory directory, Clock clock, Duration purgeBudget, FoldListener folds) {
+        this(control, directory, clock, purgeBudget, folds, RoundObserver.NONE);
+    }
+
+    /** @param observer told what each round did (the engine's metrics) */
+    public RoundService(ControlStore control, NodeDirectory directory, Clock clock, Duration purgeBudget, FoldListener folds,
+                        RoundObserver observer) {
         this.control = control;
+        this.observer = observer;
         this.journal = new ConflictJournal(control.dsl());
-        this.runner = new RoundRunner(directory, journal, new LedgerPurges(control.dsl()), control::pauseTable, clock, purgeBudget,
-                folds);
+        this.runner = new RoundRunner(directory, new ObservedConflicts(journal, observer), new LedgerPurges(control.dsl()),
+                control.tables()::pause, clock, purgeBudget, folds);
         this.history = new RoundHistory(control.dsl());
         this.ownership = new Ownership(control.dataSource());
         this.clock = clock;
@@ -67,12 +83,20 @@ public final class RoundService {
     }
 
     public SyncSettings settings(String sync) {
-        return control.sync(sync);
+        return control.syncs().get(sync);
     }
 
     /** Runs a round of {@code sync} as its owner at {@code fence}; see {@link RoundRunner#run}. */
     public RoundReport run(SyncSettings sync, Fence fence) {
-        RoundReport r = runner.run(sync, fence);
+        Instant started = clock.instant();
+        RoundReport r;
+        try {
+            r = runner.run(sync, fence);
+        } catch (RuntimeException e) {
+            observer.failed(sync.name(), Duration.between(started, clock.instant()));
+            throw e;
+        }
+        observer.finished(r);
         CrashPoints.reach(CrashPoints.ROUND_APPLIED);
         history.record(r, fence);
         Instant now = clock.instant();
@@ -122,7 +146,7 @@ public final class RoundService {
                 continue;
             }
             history.lastReached(sync.name(), n.node()).filter(t -> t.toInstant().plus(sync.nodeRetention()).isBefore(now))
-                    .ifPresent(t -> control.markResyncNeeded(fence, n.node(), "unreachable since " + t
+                    .ifPresent(t -> control.syncs().markResyncNeeded(fence, n.node(), "unreachable since " + t
                             + ", longer than the node retention (" + DurationText.format(sync.nodeRetention()) + "); ledger entries are no longer kept "
                             + "for it and its changes since then will be discarded; bring it back with 'ibex node resync "
                             + n.node() + "'"));
@@ -160,17 +184,17 @@ public final class RoundService {
     }
 
     private Optional<RoundReport> runIfActiveNow(Fence fence) {
-        Optional<ControlStore.RoundLock> lock = control.tryRoundLock(fence);
+        Optional<RoundLocks.RoundLock> lock = control.rounds().tryLock(fence);
         if (lock.isEmpty()) {
             return Optional.empty();
         }
-        try (ControlStore.RoundLock held = lock.get()) {
-            Optional<ControlStore.Owned> owned = control.findOwned(fence.sync());
+        try (RoundLocks.RoundLock held = lock.get()) {
+            Optional<SyncCatalog.Owned> owned = control.syncs().findOwned(fence.sync());
             if (owned.isPresent() && owned.get().epoch() != fence.epoch()) {
                 throw new Fence.Rejected("fenced: sync " + fence.sync() + " was taken at epoch " + owned.get().epoch()
                         + "; this engine held epoch " + fence.epoch());
             }
-            return owned.map(ControlStore.Owned::settings).filter(s -> !s.paused()).map(s -> run(s, fence));
+            return owned.map(SyncCatalog.Owned::settings).filter(s -> !s.paused()).map(s -> run(s, fence));
         }
     }
 

@@ -1,4 +1,4 @@
-package dev.ibex.engine.config;
+package dev.ibex.engine.db;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertFalse;

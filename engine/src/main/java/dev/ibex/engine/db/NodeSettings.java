@@ -1,7 +1,7 @@
-package dev.ibex.engine.config;
+package dev.ibex.engine.db;
 
+import dev.ibex.engine.Names;
 import dev.ibex.engine.UsageException;
-import dev.ibex.engine.db.Redactor;
 
 /** A node as configured: its name, JDBC URL and the environment variable holding its password. */
 public record NodeSettings(String name, String url, String passwordEnv) {

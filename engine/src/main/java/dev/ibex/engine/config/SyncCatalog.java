@@ -1,0 +1,183 @@
+package dev.ibex.engine.config;
+
+import static dev.ibex.schema.control.jooq.Tables.SYNC;
+import static dev.ibex.schema.control.jooq.Tables.SYNC_NODE;
+import static dev.ibex.schema.control.jooq.Tables.SYNC_TABLE;
+
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.fence.Fence;
+import dev.ibex.schema.control.jooq.tables.records.SyncRecord;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+import org.jooq.impl.DefaultConnectionProvider;
+
+/**
+ * The syncs of the control database: settings, member nodes with their ordinals, and which
+ * members need a resync. Every change is one transaction, validated before anything is written.
+ */
+public final class SyncCatalog {
+    private final DSLContext dsl;
+    private final NodeCatalog nodes;
+    private final TableCatalog tables;
+
+    SyncCatalog(DSLContext dsl, NodeCatalog nodes, TableCatalog tables) {
+        this.dsl = dsl;
+        this.nodes = nodes;
+        this.tables = tables;
+    }
+
+    /** The error for a sync name the control database does not know. */
+    static UsageException unknown(String name) {
+        return new UsageException("unknown sync '" + name + "': see 'ibex sync list'");
+    }
+
+    public boolean exists(String name) {
+        return dsl.fetchExists(SYNC, SYNC.NAME.eq(name));
+    }
+
+    /** Stores a new sync, its node ordinals and tables in one transaction. */
+    public void add(SyncSettings s) {
+        if (exists(s.name())) {
+            throw new UsageException("sync " + s.name() + " exists already; remove it first or pick another name");
+        }
+        for (NodeId n : s.nodes()) {
+            nodes.get(n.name());
+        }
+        for (TableSettings t : s.tables()) {
+            tables.requireFree(t.table());
+        }
+        dsl.transaction(cfg -> {
+            DSLContext tx = DSL.using(cfg);
+            tx.insertInto(SYNC).set(SYNC.NAME, s.name()).set(SYNC.STRATEGY, s.strategy())
+                    .set(SYNC.PRIORITY, s.priority().isEmpty() ? null : String.join(",", s.priority()))
+                    .set(SYNC.INTERVAL_MS, s.interval().toMillis()).set(SYNC.PAUSED, s.paused())
+                    .set(SYNC.JOURNAL_RETENTION_MS, s.journalRetention().toMillis())
+                    .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis())
+                    .set(SYNC.PURGE_INTERVAL_MS, s.purgeInterval().toMillis())
+                    .set(SYNC.NODE_RETENTION_MS, s.nodeRetention().toMillis()).execute();
+            for (NodeId n : s.nodes()) {
+                tx.insertInto(SYNC_NODE).set(SYNC_NODE.SYNC_NAME, s.name()).set(SYNC_NODE.NODE_NAME, n.name())
+                        .set(SYNC_NODE.ORDINAL, n.ordinal()).execute();
+            }
+            TableCatalog.insertTables(tx, s.name(), s.tables());
+        });
+    }
+
+    public List<SyncSettings> all() {
+        return onOneConnection(one -> one.selectFrom(SYNC).orderBy(SYNC.NAME).fetch().map(r -> settings(one, r)));
+    }
+
+    public SyncSettings get(String name) {
+        return find(name).orElseThrow(() -> unknown(name));
+    }
+
+    /** The sync's settings as they are now, read on one connection (a round reads them before it starts). */
+    public Optional<SyncSettings> find(String name) {
+        return onOneConnection(one -> one.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional().map(r -> settings(one, r)));
+    }
+
+    /** A sync's settings and the epoch of its owner, as a round reads them before it starts. */
+    public record Owned(SyncSettings settings, long epoch) {
+    }
+
+    /** The sync's settings and its owner's epoch, read on one connection. */
+    public Optional<Owned> findOwned(String name) {
+        return onOneConnection(one -> one.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional()
+                .map(r -> new Owned(settings(one, r), r.getEpoch())));
+    }
+
+    /** Runs {@code work} with this store's settings on one pooled connection: one borrow (and validation) instead of one per query. */
+    private <T> T onOneConnection(java.util.function.Function<DSLContext, T> work) {
+        return dsl.connectionResult(c -> work.apply(dsl.configuration().derive(new DefaultConnectionProvider(c)).dsl()));
+    }
+
+    private static SyncSettings settings(DSLContext dsl, SyncRecord r) {
+        var members = dsl.selectFrom(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(r.getName())).orderBy(SYNC_NODE.ORDINAL).fetch();
+        List<NodeId> nodes = members.map(n -> new NodeId(n.getNodeName(), n.getOrdinal()));
+        java.util.Map<String, String> resync = new java.util.LinkedHashMap<>();
+        members.stream().filter(n -> n.getResyncNeededSince() != null)
+                .forEach(n -> resync.put(n.getNodeName(), "since " + n.getResyncNeededSince() + ": " + n.getResyncReason()));
+        List<TableSettings> tables = dsl.selectFrom(SYNC_TABLE).where(SYNC_TABLE.SYNC_NAME.eq(r.getName()))
+                .orderBy(SYNC_TABLE.TABLE_SCHEMA, SYNC_TABLE.TABLE_NAME)
+                .fetch(t -> new TableSettings(new TableRef(t.getTableSchema(), t.getTableName()), t.getStrategy(),
+                        t.getPaused(), t.getPauseReason()));
+        List<String> priority = r.getPriority() == null ? List.of() : Arrays.asList(r.getPriority().split(","));
+        return new SyncSettings(r.getName(), nodes, tables, r.getStrategy(), priority,
+                Duration.ofMillis(r.getIntervalMs()), r.getPaused(), Duration.ofMillis(r.getJournalRetentionMs()),
+                Duration.ofMillis(r.getMaxClockSkewMs()), Duration.ofMillis(r.getPurgeIntervalMs()),
+                Duration.ofMillis(r.getNodeRetentionMs()), resync);
+    }
+
+    /**
+     * Marks a node of a sync as needing a resync (rounds leave it out from now on), unless it is
+     * marked already. Returns true if this call marked it.
+     */
+    public boolean markResyncNeeded(String sync, String node, String reason) {
+        return markResyncNeeded(dsl, sync, node, reason);
+    }
+
+    /** The same, by the sync's owner at {@code fence}: in a transaction that checks it. */
+    public boolean markResyncNeeded(Fence fence, String node, String reason) {
+        return dsl.transactionResult(cfg -> markResyncNeeded(ControlStore.fenced(cfg, fence), fence.sync(), node, reason));
+    }
+
+    private static boolean markResyncNeeded(DSLContext dsl, String sync, String node, String reason) {
+        return dsl.update(SYNC_NODE).set(SYNC_NODE.RESYNC_NEEDED_SINCE, java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC))
+                .set(SYNC_NODE.RESYNC_REASON, reason)
+                .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node), SYNC_NODE.RESYNC_NEEDED_SINCE.isNull()).execute() == 1;
+    }
+
+    /** Replaces the reason a node of a sync needs a resync (it must be marked). */
+    public void setResyncReason(String sync, String node, String reason) {
+        dsl.update(SYNC_NODE).set(SYNC_NODE.RESYNC_REASON, reason)
+                .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node), SYNC_NODE.RESYNC_NEEDED_SINCE.isNotNull()).execute();
+    }
+
+    /**
+     * Takes a node of a sync back into its rounds after a resync, which reached it just now: its node
+     * retention counts from now, so that a first round that happens not to reach it does not mark it
+     * again on the strength of when it went away.
+     */
+    public void clearResyncNeeded(String sync, String node) {
+        dsl.update(SYNC_NODE).setNull(SYNC_NODE.RESYNC_NEEDED_SINCE).setNull(SYNC_NODE.RESYNC_REASON)
+                .set(SYNC_NODE.LAST_REACHED_AT, java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC))
+                .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node)).execute();
+    }
+
+    /**
+     * Stores changed settings of an existing sync: strategy, priority, interval, journal retention,
+     * skew bound, purge interval, node retention and each table's strategy. Nodes, tables and pause states are changed elsewhere.
+     */
+    public void update(SyncSettings s) {
+        get(s.name());
+        dsl.transaction(cfg -> {
+            DSLContext tx = DSL.using(cfg);
+            tx.update(SYNC).set(SYNC.STRATEGY, s.strategy())
+                    .set(SYNC.PRIORITY, s.priority().isEmpty() ? null : String.join(",", s.priority()))
+                    .set(SYNC.INTERVAL_MS, s.interval().toMillis())
+                    .set(SYNC.JOURNAL_RETENTION_MS, s.journalRetention().toMillis())
+                    .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis())
+                    .set(SYNC.PURGE_INTERVAL_MS, s.purgeInterval().toMillis())
+                    .set(SYNC.NODE_RETENTION_MS, s.nodeRetention().toMillis()).where(SYNC.NAME.eq(s.name())).execute();
+            for (TableSettings t : s.tables()) {
+                tx.update(SYNC_TABLE).set(SYNC_TABLE.STRATEGY, t.strategy()).where(SYNC_TABLE.SYNC_NAME.eq(s.name()),
+                        SYNC_TABLE.TABLE_SCHEMA.eq(t.table().schema()), SYNC_TABLE.TABLE_NAME.eq(t.table().name())).execute();
+            }
+        });
+    }
+
+    public void remove(String name) {
+        get(name);
+        dsl.deleteFrom(SYNC).where(SYNC.NAME.eq(name)).execute();
+    }
+
+    public void setPaused(String name, boolean paused) {
+        get(name);
+        dsl.update(SYNC).set(SYNC.PAUSED, paused).where(SYNC.NAME.eq(name)).execute();
+    }
+}
