@@ -54,6 +54,7 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
 
     private final List<String> names;
     private final boolean proxied;
+    private final List<Integer> majors;
     private final Map<String, TcpProxy> proxies = new LinkedHashMap<>();
     private final Map<String, Connection> connections = new LinkedHashMap<>();
     private List<PgServer> servers;
@@ -62,13 +63,14 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
     private NodeDirectory directory;
     private RoundService rounds;
 
-    private Cluster(List<String> names, boolean proxied) {
+    private Cluster(List<String> names, boolean proxied, List<Integer> majors) {
         this.names = List.copyOf(names);
         this.proxied = proxied;
+        this.majors = List.copyOf(majors);
     }
 
     public static Cluster of(String... nodes) {
-        return new Cluster(Arrays.asList(nodes), false);
+        return new Cluster(Arrays.asList(nodes), false, List.of());
     }
 
     /**
@@ -77,15 +79,26 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
      * still writes to it directly.
      */
     public Cluster withProxies() {
-        return new Cluster(names, true);
+        return new Cluster(names, true, majors);
+    }
+
+    /**
+     * The same cluster on servers of its own, one per node, running the given PostgreSQL majors in
+     * node order ({@link PgServer#start(String, int)}); they are closed after the class.
+     */
+    public Cluster withMajors(Integer... perNode) {
+        if (perNode.length != names.size()) {
+            throw new IllegalArgumentException(perNode.length + " majors for the " + names.size() + " nodes " + names);
+        }
+        return new Cluster(names, proxied, Arrays.asList(perNode));
     }
 
     @Override
     public void beforeAll(ExtensionContext context) {
         SharedServers shared = context.getRoot().getStore(NAMESPACE)
                 .getOrComputeIfAbsent(SharedServers.class, k -> new SharedServers(), SharedServers.class);
-        servers = shared.first(names.size());
         prefix = "it" + CLUSTERS.incrementAndGet();
+        servers = majors.isEmpty() ? shared.first(names.size()) : startOwnServers();
         for (String node : names) {
             server(node).createDatabase(database(node));
         }
@@ -120,6 +133,17 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
             dropDatabase(server(node), database(node));
         }
         dropDatabase(servers.get(0), controlDatabase());
+        if (!majors.isEmpty()) {
+            servers.forEach(PgServer::close);
+        }
+    }
+
+    private List<PgServer> startOwnServers() {
+        List<PgServer> own = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            own.add(PgServer.start(prefix + "-" + names.get(i) + "-pg" + majors.get(i), majors.get(i)));
+        }
+        return own;
     }
 
     public List<String> nodes() {

@@ -23,6 +23,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * by the application's role), {@code USAGE} on its schema, and {@code SET} on {@code
  * session_replication_role}. With it a sync installs, replicates inserts, updates, deletes and
  * truncates both ways, and the application's writes need no privilege on schema {@code ibex}.
+ *
+ * <p>PostgreSQL 14 has no {@code GRANT SET ON PARAMETER}: there only a superuser may set the
+ * parameter, and the test checks instead that {@code ibex node check} says the role cannot
+ * (docs/postgresql-versions.md).
  */
 class LeastPrivilegeIT {
     @RegisterExtension
@@ -34,6 +38,7 @@ class LeastPrivilegeIT {
 
     @Test
     void aNonSuperuserRoleWithTheDocumentedGrantsInstallsAndReplicates() {
+        int major = Integer.parseInt(CLUSTER.rows("a", "show server_version_num").get(0).get(0)) / 10000;
         for (String n : CLUSTER.nodes()) {
             String db = CLUSTER.database(n);
             CLUSTER.server(n).execute("postgres",
@@ -48,8 +53,10 @@ class LeastPrivilegeIT {
                     "grant usage on schema app to " + ROLE,
                     "grant select, insert, update, delete, truncate, trigger on app.acct to " + ROLE,
                     "reset role",
-                    "grant create on database \"" + db + "\" to " + ROLE,
-                    "grant set on parameter session_replication_role to " + ROLE);
+                    "grant create on database \"" + db + "\" to " + ROLE);
+            if (major >= 15) {
+                CLUSTER.server(n).execute(db, "grant set on parameter session_replication_role to " + ROLE);
+            }
             // no password in the URL: Ibex refuses to store one (the test servers trust local connections)
             String url = CLUSTER.server(n).jdbcUrl(db).replace("user=postgres", "user=" + ROLE);
             CLUSTER.control().nodes().add(new NodeSettings("least_" + n, url, null));
@@ -57,6 +64,10 @@ class LeastPrivilegeIT {
 
         NodeProbe.Report check = NodeProbe.probe(CLUSTER.control().nodes().get("least_a"), Clock.systemUTC());
         assertFalse(check.superuser(), "the role is no superuser: " + check);
+        if (major < 15) {
+            assertTrue(check.canCreateSchema() && !check.canSetReplicationRole(), "node check on PostgreSQL " + major + ": " + check);
+            return;
+        }
         assertTrue(check.canCreateSchema() && check.canSetReplicationRole(), "node check sees the grants: " + check);
 
         TableRef acct = new TableRef("app", "acct");

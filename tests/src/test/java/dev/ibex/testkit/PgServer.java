@@ -1,8 +1,10 @@
 package dev.ibex.testkit;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import io.zonky.test.db.postgres.embedded.PgBinaryResolver;
 import io.zonky.test.db.postgres.util.LinuxUtils;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.ProcessBuilder.Redirect;
 import java.net.InetAddress;
@@ -45,6 +47,7 @@ import org.slf4j.LoggerFactory;
 public final class PgServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PgServer.class);
     private static final Path ROOT = Path.of("target", "pg").toAbsolutePath();
+    private static final Path BINARIES = Path.of("target", "pg-binaries").toAbsolutePath();
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
     private static final int PORT_MIN = 20000;
     private static final int PORT_MAX = 32000;
@@ -78,17 +81,38 @@ public final class PgServer implements AutoCloseable {
 
     /**
      * Creates a new cluster and starts it on a free port outside the ephemeral range, so that the
-     * port is still free when the server is restarted later.
+     * port is still free when the server is restarted later. The binaries are those on the test
+     * classpath: PostgreSQL 15 unless the build picked another major ({@code -Dpg.major=N}).
      *
      * @throws IllegalStateException if PostgreSQL cannot be started; the message holds the log tail
      */
     public static PgServer start(String name) {
+        return start(name, (PgBinaryResolver) null);
+    }
+
+    /**
+     * As {@link #start(String)}, on PostgreSQL {@code major} whatever the classpath holds: with the
+     * binaries the build unpacked into {@code target/pg-binaries/MAJOR} (tests/pom.xml unpacks 15,
+     * 17 and 18), so that one test can run servers of several majors side by side.
+     *
+     * @throws IllegalStateException if the build unpacked no binaries of that major, or PostgreSQL cannot be started
+     */
+    public static PgServer start(String name, int major) {
+        Path txz = BINARIES.resolve(Integer.toString(major)).resolve("postgres-linux-x86_64.txz");
+        if (!Files.isRegularFile(txz)) {
+            throw new IllegalStateException("no PostgreSQL " + major + " binaries at " + txz
+                    + "; the tests module's maven-dependency-plugin execution unpacks them (add the major there)");
+        }
+        return start(name, new UnpackedBinaries(txz));
+    }
+
+    private static PgServer start(String name, PgBinaryResolver binaries) {
         long started = System.nanoTime();
         Path home = createHome(name);
         Path logFile = home.resolve("postgres.log");
         int port = reservePort();
         try {
-            PgServer server = new PgServer(name, port, home, createCluster(home.resolve("data"), logFile, port));
+            PgServer server = new PgServer(name, port, home, createCluster(home.resolve("data"), logFile, port, binaries));
             server.restart();
             LOG.info("PostgreSQL {} created and started on port {} in {} ms", name, port, millisSince(started));
             return server;
@@ -312,11 +336,12 @@ public final class PgServer implements AutoCloseable {
     }
 
     /**
-     * Lets zonky extract the binaries, run initdb and start the new cluster once, writes the settings
-     * into postgresql.conf on the way, and returns the directory of the binaries that ran. Closing
-     * zonky's instance stops that first server; the cluster stays since it is not to be cleaned.
+     * Lets zonky extract the binaries ({@code binaries} null: those on the classpath), run initdb and
+     * start the new cluster once, writes the settings into postgresql.conf on the way, and returns the
+     * directory of the binaries that ran. Closing zonky's instance stops that first server; the
+     * cluster stays since it is not to be cleaned.
      */
-    private static Path createCluster(Path dataDir, Path logFile, int port) throws IOException {
+    private static Path createCluster(Path dataDir, Path logFile, int port, PgBinaryResolver binaries) throws IOException {
         Redirect log = Redirect.appendTo(logFile.toFile());
         EmbeddedPostgres.Builder builder = EmbeddedPostgres.builder()
                 .setDataDirectory(dataDir)
@@ -327,6 +352,9 @@ public final class PgServer implements AutoCloseable {
                 .setErrorRedirector(log)
                 .setPGStartupWait(TIMEOUT);
         SETTINGS.forEach(builder::setServerConfig);
+        if (binaries != null) {
+            builder.setPgBinaryResolver(binaries);
+        }
         EmbeddedPostgres first = builder.start();
         try {
             long pid = Long.parseLong(pidFileLines(dataDir).get(0).trim());
@@ -505,6 +533,17 @@ public final class PgServer implements AutoCloseable {
             }
         } catch (IOException e) {
             LOG.warn("cannot delete {}", root, e);
+        }
+    }
+
+    /**
+     * zonky's binaries archive read from a file rather than the classpath. A record, because zonky
+     * extracts the binaries once per resolver and finds a resolver it has seen by equality.
+     */
+    private record UnpackedBinaries(Path txz) implements PgBinaryResolver {
+        @Override
+        public InputStream getPgBinary(String system, String machineHardware) throws IOException {
+            return Files.newInputStream(txz);
         }
     }
 

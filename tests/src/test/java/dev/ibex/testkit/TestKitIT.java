@@ -19,9 +19,9 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestInstance.Lifecycle;
 
 /**
- * Checks the test kit itself against real servers: each {@link PgServer} keeps its committed rows
- * across a crash ({@link PgServer#kill()}) and a clean stop, and each {@link TcpProxy} fault does
- * what it promises to a JDBC connection.
+ * Checks the test kit itself against real servers: each {@link PgServer} runs the PostgreSQL major
+ * the build picked and keeps its committed rows across a crash ({@link PgServer#kill()}) and a
+ * clean stop, and each {@link TcpProxy} fault does what it promises to a JDBC connection.
  */
 @TestInstance(Lifecycle.PER_CLASS)
 class TestKitIT {
@@ -43,6 +43,19 @@ class TestKitIT {
     @AfterAll
     void closeServers() {
         servers.forEach(PgServer::close);
+    }
+
+    /**
+     * The build picks the major of the binaries on the classpath with {@code -Dpg.major=N} and tells
+     * the tests through {@code ibex.pg.major}; outside Maven the default, 15, is expected.
+     */
+    @Test
+    void serversRunTheMajorTheBuildPicked() {
+        int expected = Integer.parseInt(System.getProperty("ibex.pg.major", "15"));
+        for (PgServer server : servers) {
+            assertEquals(expected, Integer.parseInt(server.rows(DB, "show server_version_num").get(0).get(0)) / 10000,
+                    "major of " + server);
+        }
     }
 
     @Test

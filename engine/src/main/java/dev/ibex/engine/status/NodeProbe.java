@@ -23,10 +23,10 @@ public final class NodeProbe {
             select current_setting('server_version'), current_setting('server_version_num')::int, current_user,
                    (select rolsuper from pg_roles where rolname = current_user),
                    has_database_privilege(current_database(), 'CREATE'),
-                   (select rolsuper from pg_roles where rolname = current_user)
-                     or (current_setting('server_version_num')::int >= 150000
-                         and has_parameter_privilege('session_replication_role', 'SET')),
+                   (select rolsuper from pg_roles where rolname = current_user) or %s,
                    (extract(epoch from %s) * 1000)::bigint""";
+    /** Whether the role may set session_replication_role, where PostgreSQL (15+) can grant it to a non-superuser. */
+    private static final String PARAMETER_PRIVILEGE = "has_parameter_privilege('session_replication_role', 'SET')";
 
     private NodeProbe() {
     }
@@ -49,8 +49,10 @@ public final class NodeProbe {
                     + "and has_function_privilege(p.oid, 'EXECUTE'))")) {
                 ibexClock = rs.next() && rs.getBoolean(1);
             }
+            // before 15 the function does not exist (a query naming it fails to parse) and only a superuser may set the parameter
+            String parameterPrivilege = c.getMetaData().getDatabaseMajorVersion() >= 15 ? PARAMETER_PRIVILEGE : "false";
             // the clock capture stamps changes with, where the ibex schema is installed
-            String sql = SQL.formatted(ibexClock ? "ibex.clock()" : "clock_timestamp()");
+            String sql = SQL.formatted(parameterPrivilege, ibexClock ? "ibex.clock()" : "clock_timestamp()");
             long before = clock.millis();
             try (ResultSet rs = s.executeQuery(sql)) {
                 long after = clock.millis();
