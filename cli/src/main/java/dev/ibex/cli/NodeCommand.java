@@ -41,6 +41,10 @@ final class NodeCommand {
                 if (!r.reachable()) {
                     throw new UsageException(r.error().replaceAll("\\.$", "") + "; node not added");
                 }
+                if (r.versionNum() < NodeProbe.OLDEST_SUPPORTED) {
+                    throw new UsageException("node " + name + " runs PostgreSQL " + r.serverVersion()
+                            + "; Ibex needs PostgreSQL 13 or later (see docs/postgresql-versions.md); node not added");
+                }
                 c.nodes().add(n);
                 out().println("node " + name + " added (PostgreSQL " + r.serverVersion() + ", user " + r.user() + ")");
                 return Cli.OK;
@@ -109,6 +113,8 @@ final class NodeCommand {
                             Output.row("user", r.user() + (r.superuser() ? " (superuser; not required)" : "")),
                             Output.row("can create the ibex schema", r.canCreateSchema() ? "yes" : "NO: grant CREATE on the database"),
                             Output.row("can set session_replication_role", r.canSetReplicationRole() ? "yes"
+                                    : r.versionNum() < 150000 ? "NO: before PostgreSQL 15 only a superuser can; make " + r.user()
+                                            + " a superuser or upgrade the node (docs/postgresql-versions.md)"
                                     : "NO: GRANT SET ON PARAMETER session_replication_role TO " + r.user()),
                             Output.row("clock skew", r.clockSkewMillis() + " ms")));
                 }

@@ -15,6 +15,9 @@ import java.time.Clock;
  */
 public final class NodeProbe {
     /** Result of a probe; {@code error} is set (and the rest unknown) when the node is unreachable. */
+    /** The oldest PostgreSQL Ibex runs on (server_version_num): 13, the oldest major the test suite passes on. */
+    public static final int OLDEST_SUPPORTED = 130000;
+
     public record Report(String node, boolean reachable, String serverVersion, int versionNum, String user, boolean superuser,
                          boolean canCreateSchema, boolean canSetReplicationRole, long clockSkewMillis, String error) {
     }
