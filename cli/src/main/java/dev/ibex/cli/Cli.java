@@ -4,6 +4,7 @@ import dev.ibex.engine.IbexException;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.db.Redactor;
 import java.io.PrintWriter;
+import java.util.Arrays;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine;
@@ -49,7 +50,8 @@ final class Cli {
             err.println("ibex: " + Redactor.text(oneLine(describe(e))) + " (see '"
                     + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             err.flush();
-            return USAGE;
+            // a monitoring check reads bad options as UNKNOWN (3), not as 2, which is CRITICAL there
+            return Arrays.asList(args).contains("--check") ? StatusCheck.UNKNOWN : USAGE;
         });
         return cl;
     }

@@ -1,5 +1,7 @@
 package dev.ibex.cli;
 
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.status.EngineStatus;
 import dev.ibex.engine.status.StatusReader;
 import dev.ibex.engine.status.SyncStatus;
@@ -21,28 +23,84 @@ import picocli.CommandLine.Parameters;
         "--max-clock-skew, conflicts held for an operator).",
         "Pending and lag are read from the nodes' ledgers, not from the engine's memory; clock skew is the node's clock minus",
         "the engine's as the last round measured it (measured now for a node no round has reached).",
-        "--json prints a JSON document: a list of syncs."})
+        "--json prints a JSON document: a list of syncs. --watch redraws it every few seconds until interrupted.",
+        "--check prints one line and exits with monitoring-plugin codes instead of Ibex's usual ones (the one command where",
+        "exit codes mean this): 0 OK, 1 WARNING (lag at or above --warning-lag, a paused sync or table, conflicts held for an",
+        "operator, clock skew beyond the sync's bound, a failed last round), 2 CRITICAL (a node unreachable or needing a",
+        "resync, an active sync no responding engine runs, lag at or above --critical-lag), 3 UNKNOWN (the state cannot be",
+        "read: control database unreachable, no sync, bad options)."})
 final class StatusCommand extends ControlCommand {
+    /** ANSI: cursor home, erase the screen (as watch(1) redraws). */
+    private static final String CLEAR_SCREEN = "\033[H\033[2J";
+
     @Parameters(arity = "0..1", paramLabel = "SYNC")
     String sync;
     @Mixin
     JsonOption json;
-    @Option(names = "--watch", description = "Print again every 2 seconds until interrupted.")
-    boolean watch;
+    @Option(names = "--watch", arity = "0..1", fallbackValue = "2", paramLabel = "SECONDS",
+            description = "Redraw every SECONDS (default 2) until interrupted.")
+    Integer watch;
+    @Option(names = "--check", description = "One line and a monitoring-plugin exit code (see above).")
+    boolean check;
+    @Option(names = "--warning-lag", paramLabel = "DURATION", defaultValue = "1m",
+            description = "With --check: WARNING from this lag on (default 1m).")
+    String warningLag;
+    @Option(names = "--critical-lag", paramLabel = "DURATION", defaultValue = "5m",
+            description = "With --check: CRITICAL from this lag on (default 5m).")
+    String criticalLag;
 
     @Override
     public Integer call() {
+        if (check) {
+            return check();
+        }
+        if (watch != null && watch < 1) {
+            throw new UsageException("--watch: SECONDS must be 1 or more, got " + watch);
+        }
         try (Session s = new Session(control())) {
             StatusReader reader = new StatusReader(s.control, s.nodes, Clock.systemUTC());
+            boolean screen = watch != null && System.console() != null && !json.requested;
             do {
-                List<SyncStatus> all = sync == null ? reader.all() : List.of(reader.read(sync));
-                print(out(), all);
-                if (watch) {
-                    LockSupport.parkNanos(Duration.ofSeconds(2).toNanos());
+                List<SyncStatus> all = read(reader);
+                if (watch != null) {
+                    out().print(screen ? CLEAR_SCREEN : "");
+                    out().println("every " + watch + " s: ibex status" + (sync == null ? "" : " " + sync) + "    "
+                            + ConflictsCommand.time(OffsetDateTime.now()) + (screen ? "    (Ctrl-C to stop)" : ""));
                 }
-            } while (watch && !Thread.currentThread().isInterrupted());
+                print(out(), all);
+                if (watch != null) {
+                    LockSupport.parkNanos(Duration.ofSeconds(watch).toNanos());
+                }
+            } while (watch != null && !Thread.currentThread().isInterrupted());
             return Cli.OK;
         }
+    }
+
+    /** {@code --check}: whatever happens, one line on standard output and a monitoring-plugin code. */
+    private int check() {
+        StatusCheck.Verdict verdict;
+        try {
+            if (watch != null || json.requested) {
+                throw new UsageException("--check prints one line: drop --watch and --json");
+            }
+            Duration warning = Durations.positive("--warning-lag", warningLag, "1m");
+            Duration critical = Durations.positive("--critical-lag", criticalLag, "5m");
+            if (critical.compareTo(warning) < 0) {
+                throw new UsageException("--critical-lag must be at least --warning-lag");
+            }
+            try (Session s = new Session(control())) {
+                verdict = StatusCheck.of(read(new StatusReader(s.control, s.nodes, Clock.systemUTC())), warning, critical);
+            }
+        } catch (RuntimeException e) {
+            verdict = StatusCheck.unknown(Redactor.text(String.valueOf(e.getMessage())));
+        }
+        out().println(verdict.line());
+        out().flush();
+        return verdict.code();
+    }
+
+    private List<SyncStatus> read(StatusReader reader) {
+        return sync == null ? reader.all() : List.of(reader.read(sync));
     }
 
     private void print(PrintWriter out, List<SyncStatus> all) {

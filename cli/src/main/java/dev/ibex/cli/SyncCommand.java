@@ -7,6 +7,7 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.journal.RoundHistory;
+import dev.ibex.engine.round.RoundOutcome;
 import dev.ibex.engine.status.SyncWait;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -193,7 +194,7 @@ final class SyncCommand {
                         RoundHistory.RoundSummary x = r.get();
                         out.println("round " + x.outcome() + ": " + x.keysDecided() + " keys decided, " + x.rowsApplied()
                                 + " rows applied, " + x.conflicts() + " conflicts" + (x.error() == null ? "" : "; " + x.error()));
-                        return "ok".equals(x.outcome()) ? Cli.OK : Cli.FAILED;
+                        return x.outcome() == RoundOutcome.OK ? Cli.OK : Cli.FAILED;
                     }
                     LockSupport.parkNanos(Duration.ofMillis(100).toNanos());
                 }

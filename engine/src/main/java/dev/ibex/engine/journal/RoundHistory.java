@@ -7,6 +7,7 @@ import static dev.ibex.schema.control.jooq.Tables.SYNC_STATE;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.round.NodeRound;
+import dev.ibex.engine.round.RoundOutcome;
 import dev.ibex.engine.round.RoundReport;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -80,12 +81,12 @@ public final class RoundHistory {
     }
 
     /** A finished round as an operator reads it: its outcome and what it did. */
-    public record RoundSummary(long id, String outcome, long keysDecided, long rowsApplied, long conflicts, String error) {
+    public record RoundSummary(long id, RoundOutcome outcome, long keysDecided, long rowsApplied, long conflicts, String error) {
     }
 
     /** The last round of a sync, if it ran any, as a plain summary. */
     public Optional<RoundSummary> lastSummary(String sync) {
-        return last(sync).map(r -> new RoundSummary(r.getId(), r.getOutcome(), r.getRowsRead(), r.getRowsApplied(), r.getConflicts(),
+        return last(sync).map(r -> new RoundSummary(r.getId(), RoundOutcome.of(r.getOutcome()), r.getRowsRead(), r.getRowsApplied(), r.getConflicts(),
                 r.getError()));
     }
 

@@ -16,6 +16,11 @@ public enum RoundOutcome {
         return name().toLowerCase(Locale.ROOT);
     }
 
+    @Override
+    public String toString() {
+        return label();
+    }
+
     /** The outcome a stored label names. */
     public static RoundOutcome of(String label) {
         return valueOf(label.toUpperCase(Locale.ROOT));

@@ -1,6 +1,7 @@
 package dev.ibex.engine.status;
 
 import dev.ibex.engine.journal.ConflictEntry;
+import dev.ibex.engine.round.RoundOutcome;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -70,6 +71,6 @@ public record RowTrace(String sync, String table, Map<String, String> key, Strin
     }
 
     /** The sync's last round: when it started, its outcome, keys decided, conflicts, error. */
-    public record LastRound(String startedAt, String outcome, long keysDecided, long conflicts, String error) {
+    public record LastRound(String startedAt, RoundOutcome outcome, long keysDecided, long conflicts, String error) {
     }
 }

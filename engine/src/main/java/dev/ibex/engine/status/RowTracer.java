@@ -17,6 +17,7 @@ import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.journal.ConflictEntry;
 import dev.ibex.engine.journal.ConflictJournal;
 import dev.ibex.engine.journal.RoundHistory;
+import dev.ibex.engine.round.RoundOutcome;
 import dev.ibex.engine.window.TxId;
 import dev.ibex.engine.window.WatermarkStore;
 import java.sql.Array;
@@ -125,7 +126,7 @@ public final class RowTracer {
 
     private RowTrace.LastRound lastRound(String sync) {
         return new RoundHistory(control.dsl()).last(sync).map(r -> new RowTrace.LastRound(r.getStartedAt().toInstant().toString(),
-                r.getOutcome(), r.getRowsRead(), r.getConflicts(), r.getError())).orElse(null);
+                RoundOutcome.of(r.getOutcome()), r.getRowsRead(), r.getConflicts(), r.getError())).orElse(null);
     }
 
     private static TableSettings member(SyncSettings s, TableRef table) {

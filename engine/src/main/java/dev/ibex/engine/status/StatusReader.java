@@ -9,6 +9,7 @@ import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.capture.ShapeSql;
+import dev.ibex.engine.round.RoundOutcome;
 import dev.ibex.engine.window.TxId;
 import dev.ibex.engine.window.WatermarkStore;
 import dev.ibex.engine.db.NodeDirectory;
@@ -119,7 +120,7 @@ public final class StatusReader {
             List<SyncStatus.TableStatus> tables = s.tables().stream().map(t -> new SyncStatus.TableStatus(t.table().toString(),
                     s.strategyFor(t), t.paused(), t.pauseReason())).toList();
             OwnerReader.Report owner = owners.read(s.name());
-            return new SyncStatus(s.name(), s.paused() ? "paused" : "active", owner.owner(), s.strategy(), s.interval().toMillis(),
+            return new SyncStatus(s.name(), s.paused() ? SyncStatus.PAUSED : SyncStatus.ACTIVE, owner.owner(), s.strategy(), s.interval().toMillis(),
                     nodes, tables, h.last(s.name()).map(StatusReader::lastRound).orElse(null), pending, lag,
                     state.map(x -> x.getLastError()).orElse(null),
                     state.map(x -> x.getLastErrorAt() == null ? null : x.getLastErrorAt().toString()).orElse(null),
@@ -248,7 +249,7 @@ public final class StatusReader {
             // an unreadable report shows as no per-node figures
         }
         return new SyncStatus.LastRound(r.getStartedAt().toString(), Duration.between(r.getStartedAt(), r.getFinishedAt()).toMillis(),
-                r.getOutcome(), r.getRowsRead(), r.getRowsApplied(), r.getConflicts(), perNode, r.getError());
+                RoundOutcome.of(r.getOutcome()), r.getRowsRead(), r.getRowsApplied(), r.getConflicts(), perNode, r.getError());
     }
 
 }

@@ -1,5 +1,6 @@
 package dev.ibex.engine.status;
 
+import dev.ibex.engine.round.RoundOutcome;
 import java.util.List;
 
 /**
@@ -12,6 +13,13 @@ public record SyncStatus(String sync, String state, Owner owner, String strategy
                          List<TableStatus> tables, LastRound lastRound, long pending, Double lagSeconds,
                          String lastError, String lastErrorAt, long fenceRejections, String lastFenceRejection,
                          String lastFenceRejectionAt, long openConflicts, long maxClockSkewMillis, List<String> warnings) {
+    public static final String ACTIVE = "active";
+    public static final String PAUSED = "paused";
+
+    /** True when an operator paused the whole sync ({@code ibex sync pause}). */
+    public boolean paused() {
+        return PAUSED.equals(state);
+    }
 
     /**
      * The engine that runs the sync: its name, cluster address ({@code null} when standalone), since
@@ -39,7 +47,7 @@ public record SyncStatus(String sync, String state, Owner owner, String strategy
     }
 
     /** The last round: when, how long, keys decided, rows applied (total and per node), conflicts. */
-    public record LastRound(String startedAt, long durationMillis, String outcome, long keysDecided, long rowsApplied,
+    public record LastRound(String startedAt, long durationMillis, RoundOutcome outcome, long keysDecided, long rowsApplied,
                             long conflicts, java.util.Map<String, Long> appliedPerNode, String error) {
     }
 }
