@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
                 "Alone, the engine runs every sync of the control database that no other running engine owns. With "
                 + "--cluster-bind and --cluster-seeds it joins the other engines in a Pekko Cluster: each sync runs on exactly "
                 + "one engine, the syncs spread over the engines, and when an engine stops, crashes or is cut off its syncs move "
-                + "to the others (see 'Running several engines' in README.md). Cluster settings: ibex-cluster.conf in the jar, "
+                + "to the others (see docs/operations.md). Cluster settings: ibex-cluster.conf in the jar, "
                 + "overridden by --cluster-config FILE and by -D system properties."})
 final class StartCommand extends ControlCommand {
     @Option(names = "--engine-name", paramLabel = "NAME",

@@ -1,6 +1,7 @@
 package dev.ibex.cli;
 
 import dev.ibex.engine.round.RoundOutcome;
+import dev.ibex.engine.fence.Engines;
 import dev.ibex.engine.status.EngineStatus;
 import dev.ibex.engine.status.SyncStatus;
 import java.time.Duration;
@@ -66,6 +67,11 @@ final class StatusCheck {
         return new Verdict(code, "IBEX " + NAMES.get(code) + " - " + Cli.oneLine(text) + " |" + perf);
     }
 
+    /** True while the owner's engine says it runs and its heartbeat is recent (not stopping, stopped or silent). */
+    private static boolean runs(SyncStatus.Owner owner) {
+        return owner.state() != null && !List.of(EngineStatus.NOT_RESPONDING, Engines.STOPPING, Engines.STOPPED).contains(owner.state());
+    }
+
     private static List<Problem> problems(SyncStatus s, Duration warningLag, Duration criticalLag) {
         List<Problem> out = new ArrayList<>();
         String sync = "sync " + s.sync() + ": ";
@@ -74,8 +80,9 @@ final class StatusCheck {
             out.add(new Problem(WARNING, sync + "paused"));
         } else if (s.owner() == null) {
             out.add(new Problem(CRITICAL, sync + "no engine runs it"));
-        } else if (EngineStatus.NOT_RESPONDING.equals(s.owner().state())) {
-            out.add(new Problem(CRITICAL, sync + "its engine " + s.owner().engine() + " is not responding"));
+        } else if (!runs(s.owner())) {
+            out.add(new Problem(CRITICAL, sync + "its engine " + s.owner().engine() + " is "
+                    + (s.owner().state() == null ? "not on record" : s.owner().state())));
         }
         for (SyncStatus.NodeStatus n : s.nodes()) {
             if (n.resyncNeeded() != null) {

@@ -26,9 +26,9 @@ import picocli.CommandLine.Parameters;
         "--json prints a JSON document: a list of syncs. --watch redraws it every few seconds until interrupted.",
         "--check prints one line and exits with monitoring-plugin codes instead of Ibex's usual ones (the one command where",
         "exit codes mean this): 0 OK, 1 WARNING (lag at or above --warning-lag, a paused sync or table, conflicts held for an",
-        "operator, clock skew beyond the sync's bound, a failed last round), 2 CRITICAL (a node unreachable or needing a",
-        "resync, an active sync no responding engine runs, lag at or above --critical-lag), 3 UNKNOWN (the state cannot be",
-        "read: control database unreachable, no sync, bad options)."})
+        "operator, clock skew beyond the sync's bound, a node that answered with an error, a failed last round), 2 CRITICAL",
+        "(a node unreachable or needing a resync, an active sync that no running engine owns, lag at or above",
+        "--critical-lag), 3 UNKNOWN (the state cannot be read: control database unreachable, no sync, bad options)."})
 final class StatusCommand extends ControlCommand {
     /** ANSI: cursor home, erase the screen (as watch(1) redraws). */
     private static final String CLEAR_SCREEN = "\033[H\033[2J";

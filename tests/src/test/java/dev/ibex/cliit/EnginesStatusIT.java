@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.temporal.ChronoUnit;
-import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer.OrderAnnotation;
@@ -34,25 +33,17 @@ import org.junit.jupiter.api.TestMethodOrder;
 class EnginesStatusIT {
     private static final Duration WAIT = Duration.ofSeconds(20);
 
+    private TwoNodeSync nodes;
     private PgServer a;
-    private PgServer b;
     private String control;
     private InProcessEngine engine;
     private String engineName;
 
     @BeforeAll
     void servers() {
-        a = PgServer.start("engines-a");
-        b = PgServer.start("engines-b");
-        for (PgServer s : List.of(a, b)) {
-            s.execute("postgres", "create table t (id int primary key, v text)");
-        }
-        a.createDatabase("ibex_control");
-        control = a.jdbcUrl("ibex_control");
-        cli("setup");
-        cli("node", "add", "a", "--url", a.jdbcUrl("postgres"));
-        cli("node", "add", "b", "--url", b.jdbcUrl("postgres"));
-        cli("sync", "add", "s", "--nodes", "a,b", "--tables", "t", "--interval", "1s");
+        nodes = TwoNodeSync.start("engines");
+        a = nodes.a;
+        control = nodes.control;
     }
 
     @AfterAll
@@ -62,8 +53,7 @@ class EnginesStatusIT {
                 engine.close();
             }
         } finally {
-            b.close();
-            a.close();
+            nodes.close();
         }
     }
 
@@ -179,7 +169,7 @@ class EnginesStatusIT {
     }
 
     private IbexCli.Result cli(String... args) {
-        return IbexCli.ok(IbexCli.concat(List.of(args), "--control", control));
+        return nodes.ok(args);
     }
 
     private static String quote(String s) {

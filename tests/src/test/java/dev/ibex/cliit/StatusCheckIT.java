@@ -30,25 +30,17 @@ import org.junit.jupiter.api.TestMethodOrder;
 class StatusCheckIT {
     private static final Duration WAIT = Duration.ofSeconds(30);
 
+    private TwoNodeSync nodes;
     private PgServer a;
     private PgServer b;
-    private String control;
     private InProcessEngine engine;
 
     @BeforeAll
     void servers() {
-        a = PgServer.start("check-a");
-        b = PgServer.start("check-b");
-        for (PgServer s : List.of(a, b)) {
-            s.execute("postgres", "create table t (id int primary key, v text)");
-        }
-        a.createDatabase("ibex_control");
-        control = a.jdbcUrl("ibex_control");
-        cli("setup");
-        cli("node", "add", "a", "--url", a.jdbcUrl("postgres"));
-        cli("node", "add", "b", "--url", b.jdbcUrl("postgres"));
-        cli("sync", "add", "s", "--nodes", "a,b", "--tables", "t", "--interval", "1s");
-        engine = InProcessEngine.start(control);
+        nodes = TwoNodeSync.start("check");
+        a = nodes.a;
+        b = nodes.b;
+        engine = InProcessEngine.start(nodes.control);
     }
 
     @AfterAll
@@ -58,8 +50,7 @@ class StatusCheckIT {
                 engine.close();
             }
         } finally {
-            b.close();
-            a.close();
+            nodes.close();
         }
     }
 
@@ -110,7 +101,7 @@ class StatusCheckIT {
         // no engine runs the sync now: that alone is critical, the lag comes after it
         assertEquals(2, r.code(), r::toString);
         assertTrue(r.out().startsWith("IBEX CRITICAL - sync s: no engine runs it; sync s: lag "), r::toString);
-        engine = InProcessEngine.start(control);
+        engine = InProcessEngine.start(nodes.control);
         assertEquals(0, Await.value("OK with an engine again", WAIT, () -> check(), x -> x.code() == 0).code());
     }
 
@@ -158,10 +149,6 @@ class StatusCheckIT {
     }
 
     private IbexCli.Result cli(String... args) {
-        String[] all = new String[args.length + 2];
-        System.arraycopy(args, 0, all, 0, args.length);
-        all[args.length] = "--control";
-        all[args.length + 1] = control;
-        return IbexCli.run(all);
+        return nodes.run(args);
     }
 }

@@ -45,7 +45,7 @@ class DistributionIT {
         assertTrue(Files.isRegularFile(home.resolve("lib/ibex.jar")), "lib/ibex.jar is there");
         for (String f : List.of("etc/ibex.env.example", "etc/ibex-cluster.conf.example", "etc/engine-1.env.example",
                 "etc/engine-2.env.example", "etc/engine-3.env.example", "systemd/ibex.service", "systemd/ibex@.service",
-                "share/bash-completion/completions/ibex", "docs/deploying.md", "README.md")) {
+                "share/bash-completion/completions/ibex", "docs/operations.md", "docs/metrics.md", "docs/grafana/ibex-dashboard.json", "README.md")) {
             assertTrue(Files.isRegularFile(home.resolve(f)), () -> f + " is in the distribution: " + list(home));
         }
         String env = read(home.resolve("etc/ibex.env.example"));

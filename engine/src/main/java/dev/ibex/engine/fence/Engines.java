@@ -23,13 +23,16 @@ import javax.sql.DataSource;
 public final class Engines {
     public static final Duration HEARTBEAT_EVERY = Duration.ofSeconds(2);
     public static final Duration STALE_AFTER = Duration.ofSeconds(10);
+    /** The states an engine writes of itself besides its cluster membership's ({@code up}, {@code joining}...). */
+    public static final String STOPPING = "stopping";
+    public static final String STOPPED = "stopped";
 
     /** One engine's row. */
     public record EngineRow(String name, String address, String state, String version, Long pid, Instant started,
                             Instant heartbeat, int syncsOwned, long heartbeatAgeMillis) {
         /** True while the engine says it runs and its heartbeat is recent. */
         public boolean running() {
-            return !"stopped".equals(state) && heartbeatAgeMillis <= STALE_AFTER.toMillis();
+            return !STOPPED.equals(state) && heartbeatAgeMillis <= STALE_AFTER.toMillis();
         }
     }
 

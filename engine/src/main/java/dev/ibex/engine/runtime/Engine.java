@@ -277,7 +277,7 @@ public final class Engine implements AutoCloseable {
         }
         closed = true;
         rounds.stop();
-        heartbeat("stopping");
+        heartbeat(Engines.STOPPING);
         if (clustered) {
             // leaves the cluster: Sharding hands each sync over (its round in flight ends first, then it is released)
             org.apache.pekko.actor.CoordinatedShutdown.get(system).run(org.apache.pekko.actor.CoordinatedShutdown.clusterLeavingReason());
@@ -295,7 +295,7 @@ public final class Engine implements AutoCloseable {
         kicks.close();
         pollers.values().forEach(ChangePoller::close);
         watcher.interrupt();
-        heartbeat("stopped");
+        heartbeat(Engines.STOPPED);
         if (metrics != null) {
             metrics.close();
         }

@@ -20,7 +20,7 @@ public record EngineStatus(String name, String address, String state, int syncsO
 
     /** The engine's state as people should read it: what it wrote, or {@value #NOT_RESPONDING}. */
     static String state(Engines.EngineRow row) {
-        return row.running() || "stopped".equals(row.state()) ? row.state() : NOT_RESPONDING;
+        return row.running() || Engines.STOPPED.equals(row.state()) ? row.state() : NOT_RESPONDING;
     }
 
     /** Whole seconds since the engine's last heartbeat, by the control database's clock. */
