@@ -240,10 +240,9 @@ class EngineClusterIT {
     }
 
     /**
-     * Waits until every sync is owned by one of the {@code live} engines, e3 among them, unchanged
-     * for 3 s (Sharding has finished moving syncs), so that none moves during a fault.
+     * Owners once every sync has one among {@code live}, e3 owns some, and nothing changed hands for
+     * 3 s (Sharding has finished moving syncs), so that none moves during a fault.
      */
-    /** Owners once every sync has one among {@code live}, e3 owns some, and nothing changed hands for 3 s. */
     private static Map<String, Owner> awaitSettled(java.util.Set<String> live) {
         return awaitEveryOwned(live, owners -> owners.values().stream().anyMatch(o -> "e3".equals(o.engine())));
     }
