@@ -3,8 +3,6 @@ package dev.ibex.engine.install;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.UsageException;
-import dev.ibex.engine.capture.TableInspector;
-import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
@@ -23,7 +21,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -40,24 +37,6 @@ import java.util.TreeMap;
  */
 public final class SequenceInterleaver {
     private static final String LOCK_TIMEOUT = "2s";
-    private static final String KEY_SEQUENCES = """
-            select distinct n.nspname, s.relname from pg_class s join pg_namespace n on n.oid = s.relnamespace
-             where s.relkind = 'S' and s.oid in (
-               select d.refobjid from pg_attrdef ad join pg_depend d on d.classid = 'pg_attrdef'::regclass and d.objid = ad.oid
-                where d.refclassid = 'pg_class'::regclass and ad.adrelid = to_regclass(?)
-                  and ad.adnum = (select attnum from pg_attribute where attrelid = to_regclass(?) and attname = ?)
-               union
-               select d.objid from pg_depend d where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_class'::regclass
-                and d.deptype in ('a', 'i') and d.refobjid = to_regclass(?)
-                and d.refobjsubid = (select attnum from pg_attribute where attrelid = to_regclass(?) and attname = ?))
-             order by 1, 2""";
-
-    /** A key column fed by a sequence, as one node has it. */
-    public record KeySequence(TableRef table, String column, String schema, String sequence) {
-        public String sequenceName() {
-            return schema + "." + sequence;
-        }
-    }
 
     /** What happened to one sequence on one node. */
     public record Change(String node, String sequence, List<String> keys, long oldIncrement, long oldNext, long newIncrement,
@@ -86,32 +65,6 @@ public final class SequenceInterleaver {
         this.directory = directory;
     }
 
-    /** The key columns of {@code table} that take their values from a sequence on this node. */
-    public static List<KeySequence> keySequences(Connection c, TableRef table) throws SQLException {
-        Optional<TableShape> shape = TableInspector.inspect(c, table);
-        List<KeySequence> out = new ArrayList<>();
-        if (shape.isEmpty()) {
-            return out;
-        }
-        String rel = Idents.name(table.schema(), table.name());
-        for (String column : shape.get().key()) {
-            try (PreparedStatement ps = c.prepareStatement(KEY_SEQUENCES)) {
-                ps.setString(1, rel);
-                ps.setString(2, rel);
-                ps.setString(3, column);
-                ps.setString(4, rel);
-                ps.setString(5, rel);
-                ps.setString(6, column);
-                try (ResultSet rs = ps.executeQuery()) {
-                    while (rs.next()) {
-                        out.add(new KeySequence(table, column, rs.getString(1), rs.getString(2)));
-                    }
-                }
-            }
-        }
-        return out;
-    }
-
     /**
      * One warning per table of {@code tables} whose key takes its values from a sequence on a node of
      * {@code sync}; nodes that cannot be read are passed over (the caller has just checked them).
@@ -122,7 +75,7 @@ public final class SequenceInterleaver {
         for (NodeId n : sync.nodes()) {
             try (Connection c = directory.pool(n.name()).getConnection()) {
                 for (TableRef t : tables) {
-                    for (KeySequence k : keySequences(c, t)) {
+                    for (KeySequence k : KeySequence.read(c, t)) {
                         found.putIfAbsent(t, "key column " + k.column() + " takes its values from sequence " + k.sequenceName());
                     }
                 }
@@ -186,7 +139,7 @@ public final class SequenceInterleaver {
         for (Map.Entry<NodeId, Connection> e : conns.entrySet()) {
             Map<String, List<KeySequence>> bySequence = new TreeMap<>();
             for (TableSettings t : sync.tables()) {
-                for (KeySequence k : keySequences(e.getValue(), t.table())) {
+                for (KeySequence k : KeySequence.read(e.getValue(), t.table())) {
                     bySequence.computeIfAbsent(k.sequenceName(), x -> new ArrayList<>()).add(k);
                 }
             }
