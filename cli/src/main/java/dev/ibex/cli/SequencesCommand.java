@@ -1,9 +1,9 @@
 package dev.ibex.cli;
 
+import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.install.SequenceInterleaver;
 import dev.ibex.engine.install.SequenceInterleaver.Change;
 import dev.ibex.engine.install.SequenceInterleaver.Report;
-import dev.ibex.engine.config.TableRef;
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
 import java.util.List;

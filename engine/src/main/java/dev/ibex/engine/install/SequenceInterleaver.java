@@ -176,21 +176,18 @@ public final class SequenceInterleaver {
     private static Report apply(SyncSettings sync, long step, Map<NodeId, Map<String, List<KeySequence>>> found,
                                 Map<NodeId, Connection> conns) throws SQLException {
         List<Held> held = new ArrayList<>();
-        for (Map.Entry<NodeId, Map<String, List<KeySequence>>> e : found.entrySet()) {
-            Connection c = conns.get(e.getKey());
-            c.setAutoCommit(false);
-            try (Statement st = c.createStatement()) {
-                st.execute("set local lock_timeout = '" + LOCK_TIMEOUT + "'");
-            }
-            for (Map.Entry<String, List<KeySequence>> seq : e.getValue().entrySet()) {
-                held.add(lock(c, e.getKey(), seq.getValue(), step));
-            }
-        }
         List<Change> changes = new ArrayList<>();
         try {
+            for (Map.Entry<NodeId, Map<String, List<KeySequence>>> e : found.entrySet()) {
+                Connection c = conns.get(e.getKey());
+                c.setAutoCommit(false);
+                execute(c, "set local lock_timeout = '" + LOCK_TIMEOUT + "'");
+                for (Map.Entry<String, List<KeySequence>> seq : e.getValue().entrySet()) {
+                    held.add(lock(c, e.getKey(), seq.getValue(), step));
+                }
+            }
             for (String sequence : held.stream().map(Held::sequence).distinct().sorted().toList()) {
-                List<Held> same = held.stream().filter(h -> h.sequence().equals(sequence)).toList();
-                changes.addAll(plan(same, step, conns));
+                changes.addAll(plan(held.stream().filter(h -> h.sequence().equals(sequence)).toList(), step, conns));
             }
             for (Change ch : changes) {
                 if (ch.changed()) {
