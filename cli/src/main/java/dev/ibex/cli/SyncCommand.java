@@ -64,6 +64,7 @@ final class SyncCommand {
                 SyncSettings sync = given.newSync(name, ids, refs.stream().map(t -> new TableSettings(t, null, false, null)).toList());
                 s.installer().addSync(sync, copyFrom, progress);
                 out().println("sync " + name + " added: " + refs.size() + " table(s) on nodes " + nodes);
+                SequencesCommand.warn(s, name, refs, err());
                 return Cli.OK;
             }
         }

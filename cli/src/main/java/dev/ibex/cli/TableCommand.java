@@ -32,6 +32,7 @@ final class TableCommand {
             try (Session s = new Session(control()); CopyProgress progress = new CopyProgress()) {
                 s.installer().addTables(sync, ts, copyFrom, progress);
                 out().println(ts.size() + " table(s) added to sync " + sync);
+                SequencesCommand.warn(s, sync, ts.stream().map(TableSettings::table).toList(), err());
                 return Cli.OK;
             }
         }

@@ -118,6 +118,7 @@ class CliBadInputIT {
         refused("nosuch", "conflicts", "nosuch");
         refused("nosuch", "table", "pause", "nosuch", "t");
         refused("nosuch", "validate", "nosuch");
+        refused("nosuch", "sequences", "interleave", "nosuch");
     }
 
     @Test

@@ -251,6 +251,11 @@ public final class Cluster implements BeforeAllCallback, AfterAllCallback {
         return new SyncInstaller(control, directory);
     }
 
+    /** Interleaves key sequences as 'ibex sequences interleave' does. */
+    public dev.ibex.engine.install.SequenceInterleaver interleaver() {
+        return new dev.ibex.engine.install.SequenceInterleaver(control, directory);
+    }
+
     /** What {@code ibex status} would show for a sync. */
     public dev.ibex.engine.status.SyncStatus status(String sync) {
         return new dev.ibex.engine.status.StatusReader(control, directory, Clock.systemUTC()).read(sync);

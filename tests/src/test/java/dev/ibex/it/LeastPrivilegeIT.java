@@ -2,9 +2,13 @@ package dev.ibex.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.install.SequenceInterleaver;
 import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
@@ -87,5 +91,34 @@ class LeastPrivilegeIT {
         assertEquals(List.of(List.of("9", "b after truncate")), CLUSTER.rows("a", "select id::text, v from app.acct order by id"));
         CLUSTER.exec("a", "reset role");
         CLUSTER.exec("b", "reset role");
+        interleavingNeedsTheSequencesOwnership();
+    }
+
+    /**
+     * Issue 14, item 4: a key sequence owned by the application's role cannot be interleaved by
+     * Ibex's role: the refusal names every node, sequence and the grant to give, exit 1, and
+     * changes nothing; with the grant it interleaves.
+     */
+    private void interleavingNeedsTheSequencesOwnership() {
+        for (String n : CLUSTER.nodes()) {
+            CLUSTER.server(n).execute(CLUSTER.database(n), "set role " + APP, "create table app.seqd (id serial primary key, v text)",
+                    "grant select, insert, update, delete, truncate, trigger on app.seqd to " + ROLE, "reset role");
+        }
+        CLUSTER.installer().addTables("least", List.of(new TableSettings(new TableRef("app", "seqd"), null, false, null)), null,
+                (t, from, to, done, total) -> { });
+        IbexException refused = assertThrows(IbexException.class, () -> CLUSTER.interleaver().interleave("least", null));
+        assertFalse(refused instanceof UsageException, "a missing grant is a failed operation (exit 1), not bad usage");
+        for (String n : CLUSTER.nodes()) {
+            assertTrue(refused.getMessage().contains("node least_" + n + ": sequence app.seqd_id_seq is owned by " + APP + ", not "
+                    + ROLE + " (run there: GRANT \"" + APP + "\" TO \"" + ROLE + "\""), refused.getMessage());
+            assertEquals(List.of(List.of("1", "f")), CLUSTER.rows(n, "select q.seqincrement::text, s.is_called::text from app.seqd_id_seq s, "
+                    + "pg_sequence q where q.seqrelid = 'app.seqd_id_seq'::regclass").stream()
+                    .map(r -> List.of(r.get(0), r.get(1).substring(0, 1))).toList(), "nothing changed on " + n);
+            CLUSTER.server(n).execute(CLUSTER.database(n), "grant " + APP + " to " + ROLE);
+        }
+        SequenceInterleaver.Report done = CLUSTER.interleaver().interleave("least", null);
+        assertEquals(List.of(true, true), done.changes().stream().map(SequenceInterleaver.Change::changed).toList(), done.toString());
+        assertEquals(List.of(List.of("100", "2")), CLUSTER.rows("b", "select q.seqincrement::text, s.last_value::text from "
+                + "app.seqd_id_seq s, pg_sequence q where q.seqrelid = 'app.seqd_id_seq'::regclass"));
     }
 }
