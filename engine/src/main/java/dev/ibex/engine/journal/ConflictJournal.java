@@ -43,7 +43,9 @@ import org.jooq.impl.DSL;
  * The conflict journal in the control database: every conflict a round decided, with each
  * concurrent side's node, version, change time and row image, the strategy and the winner. Under
  * {@code manual} a conflict stays open (one entry per key) until an operator resolves it; the
- * choice is kept with the versions it covers, and the next round applies it.
+ * choice is kept with the versions it covers, and the next round applies it. An operator's repair
+ * ({@code ibex validate --repair-from}) is an entry of strategy {@value #REPAIR}, resolved until a
+ * round applies it (or finds the key changed since, and records it decided, superseded).
  *
  * <p>A conflict is journaled once: a round that dies after journaling a chunk and before a target
  * applies it leaves the same conflict (same key, same sides with the same versions) to the next
