@@ -77,7 +77,10 @@ final class ValidateCommand extends ControlCommand {
             }
             List<TableRepair> repairs = repair(s, differing, limit);
             if (json.requested) {
-                Output.json(out, Map.of("tables", reports, "repairs", repairs));
+                Map<String, Object> doc = new LinkedHashMap<>();
+                doc.put("tables", reports);
+                doc.put("repairs", repairs);
+                Output.json(out, doc);
             } else {
                 print(out, reports);
                 printRepairs(out, repairs);
