@@ -18,6 +18,7 @@ import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.round.ConflictSink;
+import dev.ibex.engine.round.Repair;
 import dev.ibex.schema.control.jooq.tables.records.ConflictRecord;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,6 +27,7 @@ import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -41,7 +43,9 @@ import org.jooq.impl.DSL;
  * The conflict journal in the control database: every conflict a round decided, with each
  * concurrent side's node, version, change time and row image, the strategy and the winner. Under
  * {@code manual} a conflict stays open (one entry per key) until an operator resolves it; the
- * choice is kept with the versions it covers, and the next round applies it.
+ * choice is kept with the versions it covers, and the next round applies it. An operator's repair
+ * ({@code ibex validate --repair-from}) is an entry of strategy {@value #REPAIR}, resolved until a
+ * round applies it (or finds the key changed since, and records it decided, superseded).
  *
  * <p>A conflict is journaled once: a round that dies after journaling a chunk and before a target
  * applies it leaves the same conflict (same key, same sides with the same versions) to the next
@@ -52,6 +56,11 @@ public final class ConflictJournal implements ConflictSink {
     private static final TypeReference<List<String>> KEY = new TypeReference<>() { };
     private static final TypeReference<List<ConflictEntry.SideEntry>> SIDES = new TypeReference<>() { };
     private static final TypeReference<Choice> CHOICE = new TypeReference<>() { };
+    private static final TypeReference<RepairChoice> REPAIR_CHOICE = new TypeReference<>() { };
+    /** The strategy of an operator's repair ({@code ibex validate --repair-from}): resolved until a round applies it. */
+    public static final String REPAIR = "repair";
+    /** The winner recorded for a repair a node's later change superseded. */
+    public static final String SUPERSEDED = "(changed since)";
     /** A conflict an operator's choice is still to be applied to: open, or resolved and not yet applied. */
     private static final Condition AWAITING_OPERATOR = CONFLICT.STATUS.in(ConflictState.OPEN.label(), ConflictState.RESOLVED.label());
     /** The winner recorded when a custom resolver built a new row from several sides. */
@@ -64,6 +73,18 @@ public final class ConflictJournal implements ConflictSink {
 
     /** An operator's choice as stored: the row's columns and values (absent: delete) and the versions it covers. */
     record Choice(List<String> columns, List<String> values, boolean delete, List<Long> covers) {
+    }
+
+    /** A repair as stored: the node whose rows every node takes, and the versions the validation saw. */
+    record RepairChoice(String from, List<Long> covers) {
+    }
+
+    /** One key to repair, with the join of the versions of its rows when the validation read them. */
+    public record RepairKey(List<String> key, VersionVector covers) {
+    }
+
+    /** What recording repairs did: the entries recorded, and the keys left because a conflict on them awaits an operator. */
+    public record RecordedRepairs(List<Long> ids, List<List<String>> held) {
     }
 
     private static final int BATCH = 500;
@@ -186,12 +207,87 @@ public final class ConflictJournal implements ConflictSink {
     public Map<List<String>, ManualResolver.Choice> choices(String sync, TableRef table) {
         Map<List<String>, ManualResolver.Choice> out = new LinkedHashMap<>();
         dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
-                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictState.RESOLVED.label())).forEach(r -> {
+                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictState.RESOLVED.label()),
+                CONFLICT.STRATEGY.ne(REPAIR)).forEach(r -> {
                     Choice c = read(r.getResolution(), CHOICE);
                     RowImage row = c.delete() ? null : new RowImage(c.columns(), c.values());
                     out.put(read(r.getRowKey(), KEY), new ManualResolver.Choice(row, version(c.covers())));
                 });
         return out;
+    }
+
+    @Override
+    public Map<List<String>, Repair> repairs(String sync, TableRef table) {
+        Map<List<String>, Repair> out = new LinkedHashMap<>();
+        dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
+                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictState.RESOLVED.label()),
+                CONFLICT.STRATEGY.eq(REPAIR)).forEach(r -> {
+                    RepairChoice c = read(r.getResolution(), REPAIR_CHOICE);
+                    Instant at = r.getResolvedAt().toInstant();
+                    out.put(read(r.getRowKey(), KEY), new Repair(c.from(), version(c.covers()),
+                            ChronoUnit.MICROS.between(Instant.EPOCH, at)));
+                });
+        return out;
+    }
+
+    @Override
+    public void repaired(Fence fence, TableRef table, List<List<String>> applied, List<List<String>> superseded) {
+        dsl.transaction(cfg -> {
+            DSLContext fenced = ControlStore.fenced(cfg, fence);
+            finishRepairs(fenced, fence.sync(), table, applied, ConflictState.APPLIED, null);
+            finishRepairs(fenced, fence.sync(), table, superseded, ConflictState.DECIDED, SUPERSEDED);
+        });
+    }
+
+    private static void finishRepairs(DSLContext dsl, String sync, TableRef table, List<List<String>> keys, ConflictState to,
+                                      String winner) {
+        for (int from = 0; from < keys.size(); from += BATCH) {
+            List<String> batch = keys.subList(from, Math.min(keys.size(), from + BATCH)).stream().map(ConflictJournal::json).toList();
+            var update = dsl.update(CONFLICT).set(CONFLICT.STATUS, to.label()).set(CONFLICT.DECIDED_AT, DSL.currentOffsetDateTime());
+            (winner == null ? update : update.set(CONFLICT.WINNER_NODE, winner))
+                    .where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()), CONFLICT.TABLE_NAME.eq(table.name()),
+                            CONFLICT.STRATEGY.eq(REPAIR), CONFLICT.STATUS.eq(ConflictState.RESOLVED.label()), CONFLICT.ROW_KEY.in(batch))
+                    .execute();
+        }
+    }
+
+    /**
+     * Records an operator's repair of {@code keys} from node {@code from}: one resolved entry per
+     * key (replacing a repair of the key still waiting), which the next round of the sync applies
+     * through the normal apply path, whatever the table's strategy. A key whose conflict awaits an
+     * operator under {@code manual} is left for {@code ibex conflicts resolve}.
+     */
+    public RecordedRepairs recordRepairs(String sync, TableRef table, String from, List<RepairKey> keys) {
+        List<Long> ids = new ArrayList<>();
+        Set<String> recorded = new HashSet<>();
+        String by = "repair from " + from;
+        for (int i = 0; i < keys.size(); i += BATCH) {
+            var insert = dsl.insertInto(CONFLICT, CONFLICT.SYNC_NAME, CONFLICT.TABLE_SCHEMA, CONFLICT.TABLE_NAME, CONFLICT.ROW_KEY,
+                    CONFLICT.STRATEGY, CONFLICT.WINNER_NODE, CONFLICT.SIDES, CONFLICT.STATUS, CONFLICT.RESOLUTION, CONFLICT.RESOLVED_BY,
+                    CONFLICT.RESOLVED_AT);
+            for (RepairKey k : keys.subList(i, Math.min(keys.size(), i + BATCH))) {
+                insert = insert.values(sync, table.schema(), table.name(), json(k.key()), REPAIR, from, "[]",
+                        ConflictState.RESOLVED.label(), json(new RepairChoice(from, Arrays.asList(k.covers().toBoxed()))), by,
+                        OffsetDateTime.now(ZoneOffset.UTC));
+            }
+            insert.onConflict(CONFLICT.SYNC_NAME, CONFLICT.TABLE_SCHEMA, CONFLICT.TABLE_NAME, CONFLICT.ROW_KEY).where(AWAITING_OPERATOR)
+                    .doUpdate().set(CONFLICT.WINNER_NODE, DSL.excluded(CONFLICT.WINNER_NODE))
+                    .set(CONFLICT.RESOLUTION, DSL.excluded(CONFLICT.RESOLUTION)).set(CONFLICT.RESOLVED_BY, DSL.excluded(CONFLICT.RESOLVED_BY))
+                    .set(CONFLICT.RESOLVED_AT, DSL.excluded(CONFLICT.RESOLVED_AT)).set(CONFLICT.DECIDED_AT, DSL.currentOffsetDateTime())
+                    .where(CONFLICT.STRATEGY.eq(REPAIR))
+                    .returning(CONFLICT.ID, CONFLICT.ROW_KEY).fetch()
+                    .forEach(r -> {
+                        ids.add(r.getId());
+                        recorded.add(r.getRowKey());
+                    });
+        }
+        List<List<String>> held = keys.stream().map(RepairKey::key).filter(k -> !recorded.contains(json(k))).toList();
+        return new RecordedRepairs(ids, held);
+    }
+
+    /** The entries with these ids, oldest first. */
+    public List<ConflictEntry> entries(Collection<Long> ids) {
+        return dsl.selectFrom(CONFLICT).where(CONFLICT.ID.in(ids)).orderBy(CONFLICT.ID).fetch(ConflictJournal::entry);
     }
 
     /**

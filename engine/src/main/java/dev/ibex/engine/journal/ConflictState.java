@@ -5,8 +5,8 @@ import java.util.Locale;
 
 /**
  * Where a conflict of the journal stands: {@code decided} (a strategy chose), {@code open} (held
- * for an operator by the {@code manual} strategy), {@code resolved} (an operator chose; the next
- * round applies it) or {@code applied}. The label is what the control database stores and the CLI
+ * for an operator by the {@code manual} strategy), {@code resolved} (an operator chose, or recorded
+ * a repair; the next round applies it) or {@code applied}. The label is what the control database stores and the CLI
  * prints.
  */
 public enum ConflictState {

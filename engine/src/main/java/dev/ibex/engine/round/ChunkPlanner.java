@@ -34,6 +34,9 @@ final class ChunkPlanner {
         static final Outcome DEFERRED = new Outcome(null, Map.of(), true);
     }
 
+    /** The strategy a repair's decision names. */
+    static final String REPAIR = "repair";
+
     private ChunkPlanner() {
     }
 
@@ -93,6 +96,37 @@ final class ChunkPlanner {
             if (stale.contains(plain.get(i)) || (s.base() != null && !d.held())) {
                 changes.put(s.node().name(), new RowChange(key, row, s.seen(), s.version(), d.version(),
                         d.winner().stampMicros(), d.winner().author().ordinal()));
+            }
+        }
+        return new Outcome(d, changes, false);
+    }
+
+    /**
+     * Decides one key an operator repairs: {@code repair.from()}'s row, with its version, goes to
+     * every node whose version or row differs from it. Deferred while the repairing node is not in
+     * the round. {@code null} (superseded) when a change to the key is not covered by the repair
+     * (made after the validation read it, or waiting unfolded: the validation read the ledger
+     * without it) or not yet seen by the repairing node (another node's change on its way): that
+     * change is newer than the repairing node's row, and is decided as usual instead.
+     */
+    static Outcome repair(List<String> key, List<KeySide> sides, Repair repair) {
+        KeySide from = sides.stream().filter(s -> s.node().name().equals(repair.from())).findFirst().orElse(null);
+        if (from == null) {
+            return Outcome.DEFERRED;
+        }
+        VersionVector joined = join(sides);
+        if (sides.stream().anyMatch(s -> !s.settled()) || !repair.covers().dominates(joined) || !from.version().equals(joined)) {
+            return null;
+        }
+        Side winner = from.side();
+        Decision d = new Decision(winner, winner.image(), joined, null, REPAIR);
+        CopyRow row = winner.image() == null ? null : CopyRow.of(winner.image());
+        Map<String, RowChange> changes = new LinkedHashMap<>();
+        for (KeySide s : sides) {
+            boolean same = winner.image() == null ? s.image() == null : winner.image().sameValues(s.image());
+            if (!s.version().equals(joined) || !same || s.base() != null) {
+                changes.put(s.node().name(), new RowChange(key, row, s.seen(), s.version(), joined,
+                        winner.stampMicros() != 0 ? winner.stampMicros() : repair.atMicros(), winner.author().ordinal()));
             }
         }
         return new Outcome(d, changes, false);

@@ -17,4 +17,14 @@ public interface ConflictSink {
 
     /** The operators' choices for a table's held conflicts that no round has applied yet, by key. */
     Map<List<String>, ManualResolver.Choice> choices(String sync, TableRef table);
+
+    /** The operators' repairs of a table ({@code ibex validate --repair-from}) that no round has finished yet, by key. */
+    Map<List<String>, Repair> repairs(String sync, TableRef table);
+
+    /**
+     * Marks repairs finished, in a transaction that checks {@code fence}: {@code applied}, every
+     * node now holds the repairing node's row; {@code superseded}, a node changed the key since the
+     * validation and that change was decided as usual instead.
+     */
+    void repaired(Fence fence, TableRef table, List<List<String>> applied, List<List<String>> superseded);
 }

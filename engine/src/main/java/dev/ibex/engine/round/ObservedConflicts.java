@@ -30,4 +30,14 @@ public final class ObservedConflicts implements ConflictSink {
     public Map<List<String>, ManualResolver.Choice> choices(String sync, TableRef table) {
         return journal.choices(sync, table);
     }
+
+    @Override
+    public Map<List<String>, Repair> repairs(String sync, TableRef table) {
+        return journal.repairs(sync, table);
+    }
+
+    @Override
+    public void repaired(Fence fence, TableRef table, List<List<String>> applied, List<List<String>> superseded) {
+        journal.repaired(fence, table, applied, superseded);
+    }
 }

@@ -121,14 +121,19 @@ public final class RoundRunner {
                     String strategy = sync.strategyFor(t);
                     Map<List<String>, ManualResolver.Choice> choices = Strategies.kind(strategy) == Strategies.Kind.MANUAL
                             ? journal.choices(sync.name(), t.table()) : Map.of();
+                    // a repair makes every node equal: it waits for a round that reaches them all
+                    Map<List<String>, Repair> repairs = sessions.size() < sync.activeNodes().size()
+                            ? Map.of() : journal.repairs(sync.name(), t.table());
                     ChangedTables.TableState state = states.get(t.table());
-                    if (state.sources().isEmpty() && choices.isEmpty()) {
+                    if (state.sources().isEmpty() && choices.isEmpty() && repairs.isEmpty()) {
                         continue;
                     }
                     ConflictResolver resolver = Strategies.resolver(strategy, sync.priority(), new ManualResolver((table, key) -> choices.get(key)));
-                    List<List<String>> chosen = choices.keySet().stream().sorted(KeyOrder.INSTANCE).toList();
+                    Set<List<String>> keys = new HashSet<>(choices.keySet());
+                    keys.addAll(repairs.keySet());
+                    List<List<String>> chosen = keys.stream().sorted(KeyOrder.INSTANCE).toList();
                     TableRound.Result r = new TableRound(fence, t.table(), sessions, folds, state,
-                            resolver, chosen, ordinal -> byOrdinal(sync, ordinal), () -> stopping, journal).run();
+                            resolver, chosen, repairs, ordinal -> byOrdinal(sync, ordinal), () -> stopping, journal).run();
                     decided += r.decided();
                     conflicts += r.conflicts();
                     r.applied().forEach((n, c) -> nodes.computeIfPresent(n, (k, v) -> v.plus(c, 0)));

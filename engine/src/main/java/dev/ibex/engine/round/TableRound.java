@@ -76,6 +76,7 @@ final class TableRound {
     private final ChangedTables.TableState state;
     private final ConflictResolver resolver;
     private final List<List<String>> chosenKeys;
+    private final Map<List<String>, Repair> repairs;
     private final IntFunction<NodeId> byOrdinal;
     private final BooleanSupplier stopping;
     private final ConflictSink journal;
@@ -99,10 +100,11 @@ final class TableRound {
      *                   lacks, its definitions and watermarks (read here when the round could not)
      * @param chosenKeys keys with an operator's choice waiting to be applied ({@code manual}); they are
      *                   decided in this round whether or not they changed
+     * @param repairs    keys an operator repairs from one node, any strategy; they are among {@code chosenKeys}
      */
     TableRound(Fence fence, TableRef table, List<NodeSession> sessions, Map<String, Snapshot> folds, ChangedTables.TableState state,
-               ConflictResolver resolver, List<List<String>> chosenKeys, IntFunction<NodeId> byOrdinal,
-               BooleanSupplier stopping, ConflictSink journal) {
+               ConflictResolver resolver, List<List<String>> chosenKeys, Map<List<String>, Repair> repairs,
+               IntFunction<NodeId> byOrdinal, BooleanSupplier stopping, ConflictSink journal) {
         this.fence = fence;
         this.table = table;
         this.sessions = sessions;
@@ -110,6 +112,7 @@ final class TableRound {
         this.state = state;
         this.resolver = resolver;
         this.chosenKeys = chosenKeys;
+        this.repairs = repairs;
         this.byOrdinal = byOrdinal;
         this.stopping = stopping;
         this.journal = journal;
@@ -281,12 +284,22 @@ final class TableRound {
             }
         }
 
-        /** Decides the keys that have an operator's choice, whether or not they changed. */
+        /**
+         * Decides the keys that have an operator's choice or repair, whether or not they changed. A
+         * repair is marked applied once every target took it (or already held it), superseded when a
+         * node changed the key since the validation; a deferred one waits for the next round.
+         */
         void choices() {
             held.clear();
-            Decided d = decideRows(new ChunkPlanner.Triage(Map.of(), List.of(), 0), chosenKeys, chosenKeys.size());
+            List<List<String>> repaired = new ArrayList<>();
+            List<List<String>> superseded = new ArrayList<>();
+            Decided d = decideRows(new ChunkPlanner.Triage(Map.of(), List.of(), 0), chosenKeys, chosenKeys.size(), repaired, superseded);
             apply(d.changes(), target -> Map.of());
             leftBehind |= !held.isEmpty();
+            if (!repaired.isEmpty() || !superseded.isEmpty()) {
+                boolean everywhere = held.isEmpty() && failed.isEmpty();
+                journal.repaired(fence, table, everywhere ? repaired : List.of(), superseded);
+            }
         }
 
         /** Rows to apply and how many keys were deferred, with the row text read to decide them. */
@@ -300,6 +313,15 @@ final class TableRound {
          * @param counted how many keys to count as decided (less those deferred)
          */
         private Decided decideRows(ChunkPlanner.Triage t, List<List<String>> keys, int counted) {
+            return decideRows(t, keys, counted, null, null);
+        }
+
+        /**
+         * As above; with {@code repaired} non-null, keys under an operator's repair are decided by it
+         * and collected in {@code repaired}, or in {@code superseded} when changed since.
+         */
+        private Decided decideRows(ChunkPlanner.Triage t, List<List<String>> keys, int counted, List<List<String>> repaired,
+                                   List<List<String>> superseded) {
             Map<String, List<RowChange>> changes = new LinkedHashMap<>();
             t.changes().forEach((n, c) -> changes.put(n, new ArrayList<>(c)));
             int later = t.deferred();
@@ -318,9 +340,18 @@ final class TableRound {
                     // a key decided with every row holds those rows, its decision and the rows it sends, as
                     // many objects again as the key itself
                     chars += ChunkSizer.KEY_OVERHEAD + all.stream().mapToLong(ChunkSizer::chars).sum();
-                    ChunkPlanner.Outcome o;
+                    ChunkPlanner.Outcome o = null;
+                    Repair repair = repaired == null ? null : repairs.get(keys.get(i));
+                    if (repair != null) {
+                        o = ChunkPlanner.repair(keys.get(i), all, repair);
+                        if (o == null) {
+                            superseded.add(keys.get(i));
+                        } else if (!o.deferred()) {
+                            repaired.add(keys.get(i));
+                        }
+                    }
                     try {
-                        o = ChunkPlanner.decide(table.toString(), keys.get(i), all, resolver);
+                        o = o != null ? o : ChunkPlanner.decide(table.toString(), keys.get(i), all, resolver);
                     } catch (RuntimeException e) {
                         throw new IbexException("table " + table + ", key " + keys.get(i) + ": strategy " + resolver.name()
                                 + " failed: " + e + "; fix the resolver (rows of this table are not applied until then)", e);

@@ -126,4 +126,32 @@ class ChunkPlannerTest {
         KeySide b = new KeySide(B, VersionVector.of(0, 1), 0, B, SeenRow.present("5"), false, true, row("y"), null, null);
         assertTrue(ChunkPlanner.decide("t", K1, List.of(full(A, VersionVector.of(1, 0), 1, "x"), b), new LatestResolver()).deferred());
     }
+
+    @Test
+    void aRepairSendsTheRepairingNodesRowToEveryNodeThatDiffersWithNoNewVersion() {
+        VersionVector v = VersionVector.of(1, 1);
+        Repair r = new Repair("a", v, 77);
+        ChunkPlanner.Outcome o = ChunkPlanner.repair(K1, List.of(full(A, v, 5, "x"), full(B, v, 5, "changed behind"),
+                full(C, v, 5, null)), r);
+        assertEquals(Set.of("b", "c"), o.changes().keySet());
+        assertEquals(new RowChange(K1, CopyRow.of(row("x")), SeenRow.ABSENT, v, v, 5, 1), o.changes().get("c"), "c lacks the row");
+        assertEquals("repair", o.decision().strategy());
+        ChunkPlanner.Outcome extra = ChunkPlanner.repair(K1, List.of(full(A, VersionVector.EMPTY, 0, null),
+                full(B, VersionVector.EMPTY, 0, "extra")), new Repair("a", VersionVector.EMPTY, 77));
+        assertTrue(extra.changes().get("b").delete(), "a row only b holds is deleted");
+        assertEquals(77, extra.changes().get("b").stampMicros(), "a row no change touched takes the repair's time as stamp");
+    }
+
+    @Test
+    void aRepairIsSupersededByAChangeMadeSinceOrNotSeenByTheRepairingNode() {
+        VersionVector v = VersionVector.of(1, 1);
+        Repair r = new Repair("a", v, 77);
+        assertEquals(null, ChunkPlanner.repair(K1, List.of(full(A, v, 5, "x"), full(B, VersionVector.of(1, 2), 9, "later")), r),
+                "b wrote again after the validation");
+        assertEquals(null, ChunkPlanner.repair(K1, List.of(full(A, VersionVector.of(1, 1), 5, "x"), full(B, VersionVector.of(1, 2), 9, "y")),
+                new Repair("a", VersionVector.of(1, 2), 77)), "b's change has not reached a yet");
+        assertEquals(null, ChunkPlanner.repair(K1, List.of(full(A, v, 5, "x"), unsettled(B, v)), r),
+                "b's change waits unfolded: made after the validation read b's ledger");
+        assertTrue(ChunkPlanner.repair(K1, List.of(full(B, v, 5, "x"), full(C, v, 5, "y")), r).deferred(), "a is not in the round");
+    }
 }
