@@ -217,15 +217,15 @@ public final class ConflictJournal implements ConflictSink {
     }
 
     @Override
-    public Map<List<String>, Repair> repairs(String sync, TableRef table) {
-        Map<List<String>, Repair> out = new LinkedHashMap<>();
-        dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.TABLE_SCHEMA.eq(table.schema()),
-                CONFLICT.TABLE_NAME.eq(table.name()), CONFLICT.STATUS.eq(ConflictState.RESOLVED.label()),
+    public Map<TableRef, Map<List<String>, Repair>> repairs(String sync) {
+        Map<TableRef, Map<List<String>, Repair>> out = new LinkedHashMap<>();
+        dsl.selectFrom(CONFLICT).where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.STATUS.eq(ConflictState.RESOLVED.label()),
                 CONFLICT.STRATEGY.eq(REPAIR)).forEach(r -> {
                     RepairChoice c = read(r.getResolution(), REPAIR_CHOICE);
                     Instant at = r.getResolvedAt().toInstant();
-                    out.put(read(r.getRowKey(), KEY), new Repair(c.from(), version(c.covers()),
-                            ChronoUnit.MICROS.between(Instant.EPOCH, at)));
+                    out.computeIfAbsent(new TableRef(r.getTableSchema(), r.getTableName()), t -> new LinkedHashMap<>())
+                            .put(read(r.getRowKey(), KEY), new Repair(c.from(), version(c.covers()),
+                                    ChronoUnit.MICROS.between(Instant.EPOCH, at)));
                 });
         return out;
     }

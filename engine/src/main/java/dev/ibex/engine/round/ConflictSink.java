@@ -18,8 +18,11 @@ public interface ConflictSink {
     /** The operators' choices for a table's held conflicts that no round has applied yet, by key. */
     Map<List<String>, ManualResolver.Choice> choices(String sync, TableRef table);
 
-    /** The operators' repairs of a table ({@code ibex validate --repair-from}) that no round has finished yet, by key. */
-    Map<List<String>, Repair> repairs(String sync, TableRef table);
+    /**
+     * The operators' repairs ({@code ibex validate --repair-from}) that no round has finished yet,
+     * by table and key: one read per round, whatever the number of tables.
+     */
+    Map<TableRef, Map<List<String>, Repair>> repairs(String sync);
 
     /**
      * Marks repairs finished, in a transaction that checks {@code fence}: {@code applied}, every

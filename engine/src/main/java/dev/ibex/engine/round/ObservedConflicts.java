@@ -32,8 +32,8 @@ public final class ObservedConflicts implements ConflictSink {
     }
 
     @Override
-    public Map<List<String>, Repair> repairs(String sync, TableRef table) {
-        return journal.repairs(sync, table);
+    public Map<TableRef, Map<List<String>, Repair>> repairs(String sync) {
+        return journal.repairs(sync);
     }
 
     @Override

@@ -108,6 +108,9 @@ public final class RoundRunner {
             }
             CrashPoints.reach(CrashPoints.LOGS_FOLDED);
             List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
+            // a repair makes every node equal: it waits for a round that reaches them all
+            Map<TableRef, Map<List<String>, Repair>> allRepairs = sessions.size() < sync.activeNodes().size() || active.isEmpty()
+                    ? Map.of() : journal.repairs(sync.name());
             Map<TableRef, ChangedTables.TableState> states = sessions.size() < 2 ? Map.of() : tableStates(sync, active, sessions);
             for (TableSettings t : active) {
                 if (sessions.size() < 2) {
@@ -121,9 +124,7 @@ public final class RoundRunner {
                     String strategy = sync.strategyFor(t);
                     Map<List<String>, ManualResolver.Choice> choices = Strategies.kind(strategy) == Strategies.Kind.MANUAL
                             ? journal.choices(sync.name(), t.table()) : Map.of();
-                    // a repair makes every node equal: it waits for a round that reaches them all
-                    Map<List<String>, Repair> repairs = sessions.size() < sync.activeNodes().size()
-                            ? Map.of() : journal.repairs(sync.name(), t.table());
+                    Map<List<String>, Repair> repairs = allRepairs.getOrDefault(t.table(), Map.of());
                     ChangedTables.TableState state = states.get(t.table());
                     if (state.sources().isEmpty() && choices.isEmpty() && repairs.isEmpty()) {
                         continue;
