@@ -91,7 +91,11 @@ class RemoveNodeIT {
     @Order(2)
     void aNodeThatIsDownLeavesWithAWarningAndIsCleanedWhenBack() {
         a.execute("postgres", "insert into u select g, 'a' from generate_series(1, 100) g");
-        Await.until("u replicated to c", SETTLE, () -> c.count("postgres", "select count(*) from u") == 100);
+        c.execute("postgres", "insert into u values (500, 'c')");
+        Await.until("u replicated to c and c's row to a and b", SETTLE, () -> c.count("postgres", "select count(*) from u") == 101
+                && a.count("postgres", "select count(*) from u where id = 500") == 1 && b.count("postgres", "select count(*) from u where id = 500") == 1);
+        String marks = "select count(*) from ibex.watermark w join ibex.capture k using (ledger_name) where k.sync_name = 's2' and w.source_node = 'c'";
+        Await.until("watermarks of c's changes on a and b", SETTLE, () -> a.count("postgres", marks) == 1 && b.count("postgres", marks) == 1);
         c.stop();
         a.execute("postgres", "update u set v = 'a while c is down' where id <= 50");
         IbexCli.Result r = run("sync", "remove-node", "s2", "c");
@@ -103,6 +107,7 @@ class RemoveNodeIT {
         assertTrue(w.startsWith("ibex: warning: node c not cleaned (") && w.contains("public.u")
                 && w.contains("'ibex sync remove-node s2 c --cleanup-only'") && w.contains("select ibex.remove_capture('public', 'u')"), w);
         assertEquals("[\"a\",\"b\"]", syncDoc("s2").path("nodes").toString());
+        assertEquals(0, a.count("postgres", marks) + b.count("postgres", marks), "watermarks of c left on a or b");
 
         // the two others go on and purge what c never got
         String ledger = "ibex." + new TableRef("public", "u").ledgerName();
@@ -138,6 +143,8 @@ class RemoveNodeIT {
         JsonNode removal;
         try {
             Await.until("every writer to commit some rows", SETTLE, () -> writers.values().stream().allMatch(x -> x.own.size() > 20));
+            Await.until("a and b to publish what c applied of theirs", SETTLE, () -> List.of(a, b).stream()
+                    .allMatch(n -> n.count("postgres", "select count(*) from ibex.applied where target_node = 'c' and sync_name = 's'") > 0));
             removal = ok("sync", "remove-node", "s", "c", "--json").json();
             writers.get("c").left = true;
             Writer cw = writers.get("c");
@@ -172,6 +179,12 @@ class RemoveNodeIT {
         a.execute("postgres", "insert into t values (-1, 'a after c left')");
         Await.until("a's row on b", SETTLE, () -> b.count("postgres", "select count(*) from t where id = -1") == 1);
         assertEquals(0, c.count("postgres", "select count(*) from t where id = -1"), "a's write reached c");
+        for (PgServer n : List.of(a, b)) {
+            assertEquals(0, n.count("postgres", "select count(*) from ibex.watermark w join ibex.capture k using (ledger_name) "
+                    + "where k.sync_name = 's' and w.source_node = 'c'"), "watermarks of c left on " + n.name());
+            assertEquals(0, n.count("postgres", "select count(*) from ibex.applied where sync_name = 's' and target_node = 'c'"),
+                    "ibex.applied row for c left on " + n.name());
+        }
         assertEquals(0, c.count("postgres", "select count(*) from pg_trigger where tgname like 'ibex%'"), "ibex triggers left on c");
         assertEquals(0, c.count("postgres", "select count(*) from pg_namespace where nspname = 'ibex'"), "schema ibex left on c");
 
