@@ -34,6 +34,10 @@ final class SyncRemoveNodeCommand extends ControlCommand {
             PrintWriter out = out();
             PrintWriter err = err();
             for (NodeRemover.NodeCleanup n : r.uncleaned()) {
+                if (n.left().isEmpty()) {
+                    err.println("ibex: warning: node " + n.node() + " not cleaned: " + n.problem());
+                    continue;
+                }
                 err.println("ibex: warning: node " + n.node() + " not cleaned (" + n.problem() + "); left there: " + String.join(", ", n.left())
                         + "; when the node is back run 'ibex sync remove-node " + sync + " " + node + " --cleanup-only', or on node "
                         + n.node() + ": " + String.join("; ", n.sql()));

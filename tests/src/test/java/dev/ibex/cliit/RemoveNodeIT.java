@@ -85,6 +85,14 @@ class RemoveNodeIT {
         refused("not in sync s", "sync", "remove-node", "s", "d");
         refused("two nodes", "sync", "remove-node", "s3", "b");
         refused("--cleanup-only", "sync", "remove-node", "s", "c", "--cleanup-only");
+
+        // a node whose URL reaches a member's database is not cleaned: that would remove the member's capture
+        ok("node", "add", "b-again", "--url", b.jdbcUrl("postgres"));
+        String before = state();
+        IbexCli.Result r = run("sync", "remove-node", "s", "b-again", "--cleanup-only");
+        assertEquals(1, r.code(), r::toString);
+        assertTrue(r.err().startsWith("ibex: warning: node b-again not cleaned: its URL reaches the database of node b"), r::toString);
+        assertEquals(before, state(), r::toString);
     }
 
     @Test

@@ -18,7 +18,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Takes a node out of a sync while every node takes writes. The membership changes first, in the
@@ -86,10 +88,11 @@ public final class NodeRemover {
             }
         }
         List<NodeCleanup> out = new ArrayList<>();
-        out.add(cleanRemoved(after, node));
+        Map<String, String> members = new HashMap<>();
         for (NodeId n : after.nodes()) {
-            out.add(cleanRemaining(after, n.name(), node));
+            out.add(cleanRemaining(after, n.name(), node, members));
         }
+        out.add(0, cleanRemoved(after, node, members));
         if (!cleanupOnly) {
             control.rounds().kick(syncName);
         }
@@ -111,15 +114,16 @@ public final class NodeRemover {
     }
 
     /** On a remaining node: the watermarks of the removed node's changes and its row in {@code ibex.applied}. */
-    private NodeCleanup cleanRemaining(SyncSettings sync, String node, String removed) {
+    private NodeCleanup cleanRemaining(SyncSettings sync, String node, String removed, Map<String, String> databases) {
         String watermarks = "delete from ibex.watermark where source_node = " + literal(removed)
                 + " and ledger_name in (select ledger_name from ibex.capture where sync_name = " + literal(sync.name()) + ")";
         String applied = "delete from ibex.applied where sync_name = " + literal(sync.name()) + " and target_node = " + literal(removed);
         try (Connection c = directory.pool(node).getConnection()) {
             List<String> done = new ArrayList<>();
+            databases.put(database(c), node);
             if (ibexSchema(c)) {
-                done.add(update(c, watermarks) + " watermark(s) of node " + removed + " deleted");
-                done.add(update(c, applied) + " ibex.applied row(s) for node " + removed + " deleted");
+                done.add(run(c, watermarks) + " watermark(s) of node " + removed + " deleted");
+                done.add(run(c, applied) + " ibex.applied row(s) for node " + removed + " deleted");
             }
             return new NodeCleanup(node, false, done, null, List.of(), List.of());
         } catch (SQLException | IbexException e) {
@@ -133,11 +137,16 @@ public final class NodeRemover {
      * rows in {@code ibex.applied} and {@code ibex.sync_fence}, and the {@code ibex}
      * schema itself when no capture is left on the node and it is in no other sync.
      */
-    private NodeCleanup cleanRemoved(SyncSettings sync, String node) {
+    private NodeCleanup cleanRemoved(SyncSettings sync, String node, Map<String, String> memberDatabases) {
         List<String> done = new ArrayList<>();
         List<TableRef> tables = new ArrayList<>(sync.tables().stream().map(TableSettings::table).toList());
         boolean otherSyncs = control.syncs().all().stream().anyMatch(s -> !s.name().equals(sync.name()) && s.node(node).isPresent());
         try (Connection c = directory.pool(node).getConnection()) {
+            String member = memberDatabases.get(database(c));
+            if (member != null) {
+                return new NodeCleanup(node, true, List.of(), "its URL reaches the database of node " + member + ", which stays in "
+                        + "the sync, so nothing was cleaned there; check the URLs with 'ibex node list'", List.of(), List.of());
+            }
             if (!ibexSchema(c)) {
                 return new NodeCleanup(node, true, List.of("no ibex schema: nothing to clean"), null, List.of(), List.of());
             }
@@ -147,11 +156,11 @@ public final class NodeRemover {
                 done.add("capture removed from table " + tables.remove(0));
             }
             for (String t : BOOKKEEPING) {
-                update(c, "delete from " + t + " where sync_name = " + literal(sync.name()));
+                run(c, "delete from " + t + " where sync_name = " + literal(sync.name()));
             }
             done.add("the sync's rows in " + String.join(" and ", BOOKKEEPING) + " deleted");
-            if (!otherSyncs && update(c, "select 1 from ibex.capture") == 0) {
-                update(c, "drop schema ibex cascade");
+            if (!otherSyncs && run(c, "select 1 from ibex.capture") == 0) {
+                run(c, "drop schema ibex cascade");
                 done.add("schema ibex dropped (the node is in no other sync)");
             }
             return new NodeCleanup(node, true, done, null, List.of(), List.of());
@@ -188,6 +197,15 @@ public final class NodeRemover {
         return out;
     }
 
+    /** Tells a database apart from any other: its server's start time, its oid and name (as {@code sync add} does). */
+    private static String database(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select pg_postmaster_start_time()::text || '/' || d.oid || '/' || d.datname "
+                + "from pg_database d where d.datname = current_database()"); ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
     private static boolean ibexSchema(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("select to_regclass('ibex.capture') is not null"); ResultSet rs = ps.executeQuery()) {
             rs.next();
@@ -196,7 +214,7 @@ public final class NodeRemover {
     }
 
     /** Runs one statement; returns the rows it changed (or returned). */
-    private static int update(Connection c, String sql) throws SQLException {
+    private static int run(Connection c, String sql) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             if (ps.execute()) {
                 int n = 0;
