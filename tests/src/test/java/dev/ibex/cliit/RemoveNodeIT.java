@@ -53,20 +53,17 @@ class RemoveNodeIT {
         b = PgServer.start("rmnode-b");
         c = PgServer.start("rmnode-c");
         for (PgServer server : List.of(a, b, c)) {
-            server.execute("postgres", "create table t (id bigint primary key, v text)", "create table u (id bigint primary key, v text)",
-                    "create table w (id bigint primary key, v text)");
+            server.execute("postgres", "create table t (id bigint primary key, v text)", "create table u (id bigint primary key, v text)");
         }
-        b.createDatabase("other");
         a.createDatabase("ibex_control");
         control = a.jdbcUrl("ibex_control");
         ok("setup");
         ok("node", "add", "a", "--url", a.jdbcUrl("postgres"));
         ok("node", "add", "b", "--url", b.jdbcUrl("postgres"));
         ok("node", "add", "c", "--url", c.jdbcUrl("postgres"));
-        ok("node", "add", "d", "--url", b.jdbcUrl("other"));
+        ok("node", "add", "b-again", "--url", b.jdbcUrl("postgres"));
         ok("sync", "add", "s", "--nodes", "a,b,c", "--tables", "t", "--interval", "1s", "--purge-interval", "0s");
         ok("sync", "add", "s2", "--nodes", "a,b,c", "--tables", "u", "--interval", "1s", "--purge-interval", "0s");
-        ok("sync", "add", "s3", "--nodes", "a,b", "--tables", "w", "--interval", "1s");
         engine = InProcessEngine.start(control);
     }
 
@@ -82,12 +79,10 @@ class RemoveNodeIT {
     void badInputIsRefusedAndChangesNothing() {
         refused("nosuch", "sync", "remove-node", "nosuch", "c");
         refused("nosuch", "sync", "remove-node", "s", "nosuch");
-        refused("not in sync s", "sync", "remove-node", "s", "d");
-        refused("two nodes", "sync", "remove-node", "s3", "b");
+        refused("not in sync s", "sync", "remove-node", "s", "b-again");
         refused("--cleanup-only", "sync", "remove-node", "s", "c", "--cleanup-only");
 
         // a node whose URL reaches a member's database is not cleaned: that would remove the member's capture
-        ok("node", "add", "b-again", "--url", b.jdbcUrl("postgres"));
         String before = state();
         IbexCli.Result r = run("sync", "remove-node", "s", "b-again", "--cleanup-only");
         assertEquals(1, r.code(), r::toString);
@@ -139,6 +134,7 @@ class RemoveNodeIT {
         Await.until("a's row on b", SETTLE, () -> b.count("postgres", "select count(*) from u where id = 1001") == 1);
         assertEquals(0, a.count("postgres", "select count(*) from u where id = 1000"), "c's write reached a");
         assertEquals(0, c.count("postgres", "select count(*) from u where id = 1001"), "a's write reached c");
+        refused("two nodes", "sync", "remove-node", "s2", "b");
     }
 
     @Test
