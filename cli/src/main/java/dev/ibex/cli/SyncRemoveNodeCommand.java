@@ -52,14 +52,19 @@ final class SyncRemoveNodeCommand extends ControlCommand {
                 doc.put("cleanups", r.nodes().stream().map(SyncRemoveNodeCommand::document).toList());
                 Output.json(out, doc);
             } else {
-                List<String> cleaned = r.nodes().stream().filter(NodeRemover.NodeCleanup::cleaned).map(NodeRemover.NodeCleanup::node).toList();
-                out.println((r.membershipRemoved() ? "node " + node + " removed from sync " + sync + " (nodes now " + r.nodesLeft() + "); "
-                        : "sync " + sync + ", node " + node + ": ") + "cleaned up on " + (cleaned.isEmpty() ? "no node" : String.join(", ", cleaned))
-                        + (r.uncleaned().isEmpty() ? "" : "; not on " + String.join(", ", r.uncleaned().stream().map(NodeRemover.NodeCleanup::node).toList())
-                        + " (see the warning)"));
+                out.println(summary(r));
             }
             return cleanupOnly && !r.uncleaned().isEmpty() ? Cli.FAILED : Cli.OK;
         }
+    }
+
+    private static String summary(NodeRemover.NodeRemoval r) {
+        List<String> cleaned = r.nodes().stream().filter(NodeRemover.NodeCleanup::cleaned).map(NodeRemover.NodeCleanup::node).toList();
+        List<String> uncleaned = r.uncleaned().stream().map(NodeRemover.NodeCleanup::node).toList();
+        String what = r.membershipRemoved() ? "node " + r.node() + " removed from sync " + r.sync() + " (nodes now " + r.nodesLeft() + "); "
+                : "sync " + r.sync() + ", node " + r.node() + ": ";
+        return what + "cleaned up on " + (cleaned.isEmpty() ? "no node" : String.join(", ", cleaned))
+                + (uncleaned.isEmpty() ? "" : "; not on " + String.join(", ", uncleaned) + " (see the warning)");
     }
 
     private static Map<String, Object> document(NodeRemover.NodeCleanup n) {

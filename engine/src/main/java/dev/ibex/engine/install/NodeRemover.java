@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * Takes a node out of a sync while every node takes writes. The membership changes first, in the
@@ -106,7 +107,7 @@ public final class NodeRemover {
             return new SyncSettings(s.name(), s.nodes().stream().filter(n -> !n.name().equals(node)).toList(), s.tables(), s.strategy(),
                     priority, s.interval(), s.paused(), s.journalRetention(), s.maxClockSkew(), s.purgeInterval(), s.nodeRetention(),
                     s.resyncNeeded().entrySet().stream().filter(e -> !e.getKey().equals(node))
-                            .collect(java.util.stream.Collectors.toMap(java.util.Map.Entry::getKey, java.util.Map.Entry::getValue)));
+                            .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)));
         } catch (UsageException e) {
             throw new UsageException("node " + node + " cannot leave sync " + s.name() + ": " + e.getMessage()
                     + "; change the sync first with 'ibex sync set " + s.name() + "'", e);
