@@ -100,6 +100,9 @@ class RemoveNodeIT {
         String marks = "select count(*) from ibex.watermark w join ibex.capture k using (ledger_name) where k.sync_name = 's2' and w.source_node = 'c'";
         Await.until("watermarks of c's changes on a and b", SETTLE, () -> a.count("postgres", marks) == 1 && b.count("postgres", marks) == 1);
         c.stop();
+        // a purge interrupted before it reached c (recorded as c's rounds would): it must not wait for c any more
+        a.execute("ibex_control", "insert into ibex.ledger_purge (sync_name, table_schema, table_name, entries, nodes_left) "
+                + "values ('s2', 'public', 'u', '{\"keys\": [], \"versions\": []}', '[\"c\"]')");
         a.execute("postgres", "update u set v = 'a while c is down' where id <= 50");
         IbexCli.Result r = run("sync", "remove-node", "s2", "c");
         assertEquals(0, r.code(), r::toString);
@@ -111,6 +114,7 @@ class RemoveNodeIT {
                 && w.contains("'ibex sync remove-node s2 c --cleanup-only'") && w.contains("select ibex.remove_capture('public', 'u')"), w);
         assertEquals("[\"a\",\"b\"]", syncDoc("s2").path("nodes").toString());
         assertEquals(0, a.count("postgres", marks) + b.count("postgres", marks), "watermarks of c left on a or b");
+        assertEquals(0, a.count("ibex_control", "select count(*) from ibex.ledger_purge where sync_name = 's2'"), "purges waiting for c");
 
         // the two others go on and purge what c never got
         String ledger = "ibex." + new TableRef("public", "u").ledgerName();

@@ -183,8 +183,8 @@ public final class SyncCatalog {
             tx.deleteFrom(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(changed.name()), SYNC_NODE.NODE_NAME.eq(node)).execute();
             tx.update(SYNC).set(SYNC.PRIORITY, changed.priority().isEmpty() ? null : String.join(",", changed.priority()))
                     .where(SYNC.NAME.eq(changed.name())).execute();
-            tx.execute("update ibex.ledger_purge set nodes_left = (select coalesce(json_agg(x), '[]'::json)::text "
-                    + "from json_array_elements_text(nodes_left::json) x where x <> ?) where sync_name = ?", node, changed.name());
+            tx.execute("update ibex.ledger_purge set nodes_left = (select coalesce(json_agg(e.x), '[]'::json)::text "
+                    + "from json_array_elements_text(nodes_left::json) e(x) where e.x <> ?) where sync_name = ?", node, changed.name());
             tx.execute("delete from ibex.ledger_purge where sync_name = ? and nodes_left::jsonb = '[]'::jsonb", changed.name());
         });
     }
