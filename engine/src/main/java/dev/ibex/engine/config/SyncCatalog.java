@@ -171,6 +171,24 @@ public final class SyncCatalog {
         });
     }
 
+    /**
+     * Takes {@code node} out of sync {@code changed.name()} in one transaction: its membership row
+     * (the other members keep their ordinals; the removed one stays unused), the priority order
+     * without it ({@code changed.priority()}), and its name in the purges in progress, which no
+     * longer wait for it (a purge left with no node is done).
+     */
+    public void removeNode(SyncSettings changed, String node) {
+        dsl.transaction(cfg -> {
+            DSLContext tx = DSL.using(cfg);
+            tx.deleteFrom(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(changed.name()), SYNC_NODE.NODE_NAME.eq(node)).execute();
+            tx.update(SYNC).set(SYNC.PRIORITY, changed.priority().isEmpty() ? null : String.join(",", changed.priority()))
+                    .where(SYNC.NAME.eq(changed.name())).execute();
+            tx.execute("update ibex.ledger_purge set nodes_left = (select coalesce(json_agg(e.x), '[]'::json)::text "
+                    + "from json_array_elements_text(nodes_left::json) e(x) where e.x <> ?) where sync_name = ?", node, changed.name());
+            tx.execute("delete from ibex.ledger_purge where sync_name = ? and nodes_left::jsonb = '[]'::jsonb", changed.name());
+        });
+    }
+
     public void remove(String name) {
         get(name);
         dsl.deleteFrom(SYNC).where(SYNC.NAME.eq(name)).execute();
