@@ -499,7 +499,8 @@ class CliBadInputIT {
         List<String> missing = new ArrayList<>();
         for (String c : List.of("setup", "node add", "node list", "node remove", "node check", "sync add", "sync list",
                 "sync remove", "sync pause", "sync resume", "sync kick", "table add", "table remove", "table pause",
-                "table resume", "start", "engines", "status", "conflicts", "trace", "validate", "demo")) {
+                "table resume", "start", "engines", "status", "conflicts", "trace", "validate", "demo", "sync remove-node",
+                "sequences interleave", "sync wait")) {
             if (!commands.contains(c)) {
                 missing.add(c);
             }
