@@ -250,11 +250,15 @@ class EngineClusterIT {
     /** Owners once every sync has one among {@code live}, {@code also} holds, and nothing changed hands for 3 s. */
     private static Map<String, Owner> awaitEveryOwned(java.util.Collection<String> live,
                                                       java.util.function.Predicate<Map<String, Owner>> also) {
-        return Await.value("every sync owned by one of " + live + ", settled", Duration.ofSeconds(60), () -> {
-            Map<String, Owner> now = owners();
-            LockSupport.parkNanos(Duration.ofSeconds(3).toNanos());
-            return now.equals(owners()) ? now : Map.<String, Owner>of();
-        }, owners -> owners.size() == SYNCS && owners.values().stream().allMatch(o -> live.contains(o.engine())) && also.test(owners));
+        try {
+            return Await.value("every sync owned by one of " + live + ", settled", Duration.ofSeconds(60), () -> {
+                Map<String, Owner> now = owners();
+                LockSupport.parkNanos(Duration.ofSeconds(3).toNanos());
+                return now.equals(owners()) ? now : Map.<String, Owner>of();
+            }, owners -> owners.size() == SYNCS && owners.values().stream().allMatch(o -> live.contains(o.engine())) && also.test(owners));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; owners now: " + owners(), e);
+        }
     }
 
     private static java.nio.file.Path hostsFile(String line) {
