@@ -5,9 +5,11 @@ import dev.ibex.engine.UsageException;
 import dev.ibex.engine.db.Redactor;
 import java.io.PrintWriter;
 import java.util.Arrays;
+import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Builds the command line and maps failures to exit codes in one place: bad usage or
@@ -36,6 +38,13 @@ final class Cli {
 
     static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new IbexCommand());
+        // demo and bench start servers of their own: the inherited control-database options would mean nothing there
+        for (String own : List.of("demo", "bench")) {
+            CommandSpec spec = cl.getSubcommands().get(own).getCommandSpec();
+            for (String option : List.of("--control", "--control-password-env")) {
+                spec.remove(spec.findOption(option));
+            }
+        }
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
             err.println("ibex: " + Redactor.text(oneLine(e.getMessage() == null ? e.toString() : e.getMessage())));

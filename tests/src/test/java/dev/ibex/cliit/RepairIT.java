@@ -129,6 +129,8 @@ class RepairIT {
             assertEquals("repair from a", e.path("resolvedBy").asText(), e::toString);
             assertEquals("public.u", e.path("tableSchema").asText() + "." + e.path("tableName").asText(), e::toString);
         }
+        JsonNode status = cli("status", "s", "--json").json().get(0);
+        assertEquals(0, status.path("openConflicts").asInt(), () -> "a pending repair is no conflict held for an operator: " + status);
         assertEquals(1, IbexCli.run("validate", "s", "--table", "t", "--control", control).code(), "t is left as it was");
         assertEquals(aRows, rows("a", keyRows()));
 

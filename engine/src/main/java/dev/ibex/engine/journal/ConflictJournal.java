@@ -406,9 +406,12 @@ public final class ConflictJournal implements ConflictSink {
         return dsl.fetchCount(CONFLICT, sync == null ? DSL.noCondition() : CONFLICT.SYNC_NAME.eq(sync));
     }
 
-    /** Conflicts held for an operator (open, or resolved and not yet applied). */
+    /**
+     * Conflicts held for an operator (open, or resolved and not yet applied); an operator's repair
+     * waiting for its round is not one: it needs nobody.
+     */
     public long countOpen(String sync) {
-        return dsl.fetchCount(CONFLICT, CONFLICT.SYNC_NAME.eq(sync).and(AWAITING_OPERATOR));
+        return dsl.fetchCount(CONFLICT, CONFLICT.SYNC_NAME.eq(sync).and(AWAITING_OPERATOR).and(CONFLICT.STRATEGY.ne(REPAIR)));
     }
 
     /** Deletes decided and applied entries older than {@code retention}; open ones stay. Returns how many. */
