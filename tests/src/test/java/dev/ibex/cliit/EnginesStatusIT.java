@@ -36,7 +36,6 @@ class EnginesStatusIT {
     private TwoNodeSync nodes;
     private PgServer a;
     private String control;
-    private InProcessEngine engine;
     private String engineName;
 
     @BeforeAll
@@ -48,13 +47,7 @@ class EnginesStatusIT {
 
     @AfterAll
     void stop() {
-        try {
-            if (engine != null) {
-                engine.close();
-            }
-        } finally {
-            nodes.close();
-        }
+        nodes.close();
     }
 
     @Test
@@ -78,8 +71,7 @@ class EnginesStatusIT {
     @Test
     @Order(2)
     void aRunningEngineOwnsTheSyncAndIsListedAsUp() {
-        engine = InProcessEngine.start(control);
-        engineName = engine.name();
+        engineName = nodes.startEngine().name();
         JsonNode s = Await.value("engine " + engineName + " owns s and a round ran", WAIT, this::status,
                 st -> engineName.equals(st.path("owner").path("engine").asText()) && !st.path("lastRound").isNull());
         JsonNode owner = s.get("owner");
@@ -114,8 +106,7 @@ class EnginesStatusIT {
     @Test
     @Order(3)
     void aStoppedEngineReleasedItsSyncAndIsListedAsStopped() {
-        engine.close();
-        engine = null;
+        nodes.stopEngine();
         JsonNode listed = cli("engines", "--json").json();
         assertEquals(1, listed.size(), listed::toString);
         assertEquals(engineName, listed.get(0).path("name").asText(), listed::toString);

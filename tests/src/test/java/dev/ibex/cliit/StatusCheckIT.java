@@ -33,25 +33,18 @@ class StatusCheckIT {
     private TwoNodeSync nodes;
     private PgServer a;
     private PgServer b;
-    private InProcessEngine engine;
 
     @BeforeAll
     void servers() {
         nodes = TwoNodeSync.start("check");
         a = nodes.a;
         b = nodes.b;
-        engine = InProcessEngine.start(nodes.control);
+        nodes.startEngine();
     }
 
     @AfterAll
     void stop() {
-        try {
-            if (engine != null) {
-                engine.close();
-            }
-        } finally {
-            nodes.close();
-        }
+        nodes.close();
     }
 
     @Test
@@ -92,8 +85,7 @@ class StatusCheckIT {
     @Test
     @Order(4)
     void warningAndCriticalAtTheLagBounds() {
-        engine.close();
-        engine = null;
+        nodes.stopEngine();
         a.execute("postgres", "update t set v = 'late' where id = 1");
         IbexCli.Result r = Await.value("a lag of a second", WAIT,
                 () -> cli("status", "s", "--check", "--warning-lag", "1s", "--critical-lag", "1h"),
@@ -101,7 +93,7 @@ class StatusCheckIT {
         // no engine runs the sync now: that alone is critical, the lag comes after it
         assertEquals(2, r.code(), r::toString);
         assertTrue(r.out().startsWith("IBEX CRITICAL - sync s: no engine runs it; sync s: lag "), r::toString);
-        engine = InProcessEngine.start(nodes.control);
+        nodes.startEngine();
         assertEquals(0, Await.value("OK with an engine again", WAIT, () -> check(), x -> x.code() == 0).code());
     }
 

@@ -6,12 +6,14 @@ import java.util.List;
 /**
  * Two real servers, {@code a} and {@code b}, each with table {@code t (id int primary key, v
  * text)}, a control database on {@code a}, and sync {@code s} over both (interval 1 s), set up
- * through the CLI as an operator would. Commands run with {@code --control} appended.
+ * through the CLI as an operator would. Commands run with {@code --control} appended. At most one
+ * in-process engine runs against it at a time; closing the fixture stops it first.
  */
 final class TwoNodeSync implements AutoCloseable {
     final PgServer a;
     final PgServer b;
     final String control;
+    private InProcessEngine engine;
 
     private TwoNodeSync(PgServer a, PgServer b) {
         this.a = a;
@@ -42,12 +44,32 @@ final class TwoNodeSync implements AutoCloseable {
         return IbexCli.ok(IbexCli.concat(List.of(args), "--control", control));
     }
 
+    /** Starts an in-process engine against this control database. */
+    InProcessEngine startEngine() {
+        stopEngine();
+        engine = InProcessEngine.start(control);
+        return engine;
+    }
+
+    /** Stops the engine, if one runs. */
+    void stopEngine() {
+        if (engine != null) {
+            InProcessEngine running = engine;
+            engine = null;
+            running.close();
+        }
+    }
+
     @Override
     public void close() {
         try {
-            b.close();
+            stopEngine();
         } finally {
-            a.close();
+            try {
+                b.close();
+            } finally {
+                a.close();
+            }
         }
     }
 }
