@@ -82,6 +82,10 @@ class DistributionIT {
         for (String word : List.of("complete -F", "status", "conflicts", "--control", "--control-password-env", "--initial-copy-from")) {
             assertTrue(text.contains(word), () -> "the completion script knows " + word);
         }
+        // demo starts servers of its own and takes no control-database options: none offered after it
+        String demo = text.substring(text.indexOf("function _picocli_ibex_demo()"));
+        demo = demo.substring(0, demo.indexOf("\n}\n"));
+        assertTrue(demo.contains("--seconds") && !demo.contains("--control"), () -> "demo's completion offers its own options only: " + r);
     }
 
     @Test
