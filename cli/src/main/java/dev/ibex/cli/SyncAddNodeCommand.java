@@ -50,6 +50,7 @@ final class SyncAddNodeCommand extends ControlCommand {
                 doc.put("copiedFrom", r.from());
                 doc.put("rows", r.rows());
                 doc.put("seconds", seconds);
+                doc.put("copySeconds", r.copying().toMillis() / 1000.0);
                 doc.put("tables", r.tables().stream().map(SyncAddNodeCommand::document).toList());
                 doc.put("warnings", r.warnings());
                 Output.json(out, doc);

@@ -23,6 +23,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -51,10 +52,11 @@ public final class NodeCopier {
     }
 
     /**
-     * The tables copied, and the other nodes where it could not be recorded that the target's
-     * changes start at the copy (unreachable): each says why.
+     * The tables copied, how long the copy took (from the source's snapshot to the target's
+     * commit), and the other nodes where it could not be recorded that the target's changes start
+     * at the copy (unreachable): each says why.
      */
-    public record Copy(List<Copied> tables, List<String> unrestarted) {
+    public record Copy(List<Copied> tables, Duration took, List<String> unrestarted) {
     }
 
     private NodeCopier() {
@@ -66,6 +68,7 @@ public final class NodeCopier {
         List<TableRef> tables = s.tables().stream().map(TableSettings::table).toList();
         List<Copied> out = new ArrayList<>();
         String ownHorizon;
+        long started = System.nanoTime();
         try (Connection from = directory.pool(source).getConnection(); Connection to = directory.pool(target.name()).getConnection()) {
             from.setAutoCommit(false);
             to.setAutoCommit(false);
@@ -79,8 +82,8 @@ public final class NodeCopier {
                     out.add(copyTable(s, target, source, t, from, to, horizon, progress));
                 }
                 ownHorizon = text(ts, "select pg_snapshot_xmin(pg_current_snapshot())::text");
-                to.commit();
                 from.commit();
+                to.commit();
             } catch (SQLException | RuntimeException e) {
                 rollbackQuietly(to);
                 rollbackQuietly(from);
@@ -93,7 +96,8 @@ public final class NodeCopier {
             throw new IbexException("copying sync " + s.name() + " from node " + source + " to node " + target + " failed: "
                     + Redactor.firstLine(SqlErrors.message(e)) + "; nothing changed on node " + target, e);
         }
-        return new Copy(out, restartWatermarks(directory, s, target.name(), tables, ownHorizon));
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        return new Copy(out, took, restartWatermarks(directory, s, target.name(), tables, ownHorizon));
     }
 
     private static Copied copyTable(SyncSettings s, NodeId target, String source, TableSettings t, Connection from, Connection to,

@@ -39,9 +39,9 @@ import java.util.Optional;
 public final class NodeAdder {
     private static final Duration ROUND_WAIT = Duration.ofMinutes(2);
 
-    /** What was done: the node's ordinal, each table copied, how long it took, and warnings. */
+    /** What was done: the node's ordinal, each table copied, how long it all took and the copy alone, and warnings. */
     public record Added(String sync, String node, int ordinal, String from, List<NodeCopier.Copied> tables, Duration took,
-                        List<String> warnings) {
+                        Duration copying, List<String> warnings) {
         public long rows() {
             return tables.stream().mapToLong(NodeCopier.Copied::rows).sum();
         }
@@ -81,7 +81,7 @@ public final class NodeAdder {
             control.syncs().clearResyncNeeded(syncName, node);
         }
         control.rounds().kick(syncName);
-        return new Added(syncName, node, id.ordinal(), from, copy.tables(), Duration.ofNanos(System.nanoTime() - started),
+        return new Added(syncName, node, id.ordinal(), from, copy.tables(), Duration.ofNanos(System.nanoTime() - started), copy.took(),
                 copy.unrestarted());
     }
 
