@@ -222,6 +222,28 @@ class AddNodeIT {
         assertEquals(List.of(List.of("7")), c.rows("ibex_control", "select next_ordinal::text from ibex.sync where name = 's2'"));
     }
 
+    /** Control migration V5 gives each existing sync the ordinal after its members' highest. */
+    @Test
+    @Order(5)
+    void theOrdinalCounterIsBackfilledFromTheMembers() {
+        c.createDatabase("control_v4");
+        String url = c.jdbcUrl("control_v4");
+        var ds = new org.postgresql.ds.PGSimpleDataSource();
+        ds.setUrl(url);
+        org.flywaydb.core.Flyway.configure().dataSource(ds).locations("classpath:db/control").schemas("ibex").createSchemas(true)
+                .table("ibex_schema_history").target("4").load().migrate();
+        c.execute("control_v4", "insert into ibex.node (name, url) values ('n1', 'jdbc:postgresql://h/d'), ('n2', 'jdbc:postgresql://h/d'), "
+                        + "('n3', 'jdbc:postgresql://h/d')",
+                "insert into ibex.sync (name) values ('gap'), ('plain')",
+                "insert into ibex.sync_node (sync_name, node_name, ordinal) values ('gap', 'n1', 1), ('gap', 'n3', 3), "
+                        + "('plain', 'n1', 1), ('plain', 'n2', 2)");
+        try (var store = dev.ibex.engine.config.ControlStore.open(url, null)) {
+            assertEquals(1, store.migrate());
+            assertEquals(4, store.syncs().nextOrdinal("gap"));
+            assertEquals(3, store.syncs().nextOrdinal("plain"));
+        }
+    }
+
     /**
      * Writes on one node until closed, in autocommit: inserts rows of its own in t (ids from
      * {@code base} up), updates some of them, and upserts rows every writer shares: t's ids 1..20
