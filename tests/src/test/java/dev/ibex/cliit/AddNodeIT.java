@@ -222,6 +222,39 @@ class AddNodeIT {
         assertEquals(List.of(List.of("7")), c.rows("ibex_control", "select next_ordinal::text from ibex.sync where name = 's2'"));
     }
 
+    /**
+     * A copy that fails half-way (a row the node's CHECK constraint refuses) rolls the node back and
+     * takes it out of the sync again (exit 1, one line); an unreachable node is exit 1 with nothing changed.
+     */
+    @Test
+    @Order(6)
+    void aFailedCopyLeavesTheNodeAsItWasAndOutOfTheSync() {
+        c.createDatabase("w");
+        c.execute("w", "create table u (id bigint primary key, v text check (v <> 'y after joining'))", "insert into u values (42, 'w own')");
+        ok("node", "add", "w", "--url", c.jdbcUrl("w"));
+        String members = c.rows("ibex_control", "select node_name, ordinal::text from ibex.sync_node where sync_name = 's2' order by 1").toString();
+        IbexCli.Result r = run("sync", "add-node", "s2", "w", "--copy-from", "a");
+        assertEquals(1, r.code(), r::toString);
+        List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
+        assertEquals(1, lines.size(), r::toString);
+        assertTrue(lines.get(0).startsWith("ibex: adding node w to sync s2 failed: ") && lines.get(0).contains("taken out of the sync again"),
+                r::toString);
+        assertFalse(r.hasStackTrace(), r::toString);
+        assertEquals(members, c.rows("ibex_control", "select node_name, ordinal::text from ibex.sync_node where sync_name = 's2' order by 1")
+                .toString());
+        assertEquals(List.of(List.of("42", "w own")), c.rows("w", "select id::text, v from u"));
+        assertEquals(0, c.count("w", "select count(*) from pg_trigger where tgname like 'ibex%'"), "capture left on w");
+        assertEquals(0, c.count("w", "select count(*) from ibex.capture"), "capture rows left on w");
+
+        c.execute("postgres", "drop database w with (force)");
+        String before = state();
+        IbexCli.Result gone = run("sync", "add-node", "s2", "w", "--copy-from", "a");
+        assertEquals(1, gone.code(), gone::toString);
+        assertEquals(1, gone.err().lines().filter(l -> !l.isBlank()).count(), gone::toString);
+        assertTrue(gone.err().startsWith("ibex: ") && gone.err().contains("nothing changed"), gone::toString);
+        assertEquals(before, state());
+    }
+
     /** Control migration V5 gives each existing sync the ordinal after its members' highest. */
     @Test
     @Order(5)
