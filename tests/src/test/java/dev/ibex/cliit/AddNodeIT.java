@@ -171,7 +171,8 @@ class AddNodeIT {
     @Test
     @Order(3)
     void aNodeAddedAfterARemovalGetsAFreshOrdinalAndItsChangesReplicate() {
-        ok("sync", "add-node", "s2", "x", "--copy-from", "a");
+        IbexCli.Result text = ok("sync", "add-node", "s2", "x", "--copy-from", "a");
+        assertTrue(text.out().contains("node x added to sync s2: 1 table(s), 1 rows copied from a in "), text::toString);
         assertEquals(List.of(List.of("x", "3")), ordinals("s2", "x"));
         Await.until("u on x", SETTLE, () -> c.count("x", "select count(*) from u where v = 'orig'") == 1);
         a.stop();
