@@ -256,6 +256,53 @@ class AddNodeIT {
         assertEquals(before, state());
     }
 
+    /**
+     * The node's writes around its copy, made deterministic with locks: one committed before the
+     * copy took its locks is replaced by the copy; one that waited for the copy is captured and
+     * replicated after it.
+     */
+    @Test
+    @Order(7)
+    void writesTheNodeTakesDuringItsCopyWaitAndReplicateAfterIt() throws Exception {
+        c.createDatabase("v");
+        c.execute("v", "create table u (id bigint primary key, v text)", "insert into u values (100, 'v before')");
+        ok("node", "add", "v", "--url", c.jdbcUrl("v"));
+        String waiting = "select count(*) from pg_locks l join pg_class r on r.oid = l.relation where r.relname = 'u' and not l.granted "
+                + "and l.mode = ";
+        AtomicReference<IbexCli.Result> added = new AtomicReference<>();
+        AtomicReference<Throwable> waiterFailed = new AtomicReference<>();
+        Thread adder;
+        Thread waiter;
+        try (Connection early = c.connect("v")) {
+            early.setAutoCommit(false);
+            early.createStatement().execute("insert into u values (101, 'v early')");
+            adder = new Thread(() -> added.set(run("sync", "add-node", "s2", "v", "--copy-from", "a")), "add-node");
+            adder.start();
+            Await.until("the copy to wait for the early write's lock", SETTLE, () -> c.count("v", waiting + "'ExclusiveLock'") == 1);
+            waiter = new Thread(() -> {
+                try (Connection w = c.connect("v")) {
+                    w.createStatement().execute("insert into u values (102, 'v waited') on conflict (id) do update set v = excluded.v");
+                    w.createStatement().execute("update u set v = 'v after its copy' where id = 1");
+                } catch (SQLException e) {
+                    waiterFailed.set(e);
+                }
+            }, "waiting writer");
+            waiter.start();
+            Await.until("a write to wait behind the copy", SETTLE, () -> c.count("v", waiting + "'RowExclusiveLock'") == 1);
+            early.commit();
+        }
+        adder.join(SETTLE.toMillis());
+        waiter.join(SETTLE.toMillis());
+        assertNull(waiterFailed.get());
+        assertEquals(0, added.get().code(), added.get()::toString);
+        Await.until("the waiting writes on a and b", SETTLE, () -> List.of(a, b).stream().allMatch(n ->
+                n.count("postgres", "select count(*) from u where (id, v) in ((102, 'v waited'), (1, 'v after its copy'))") == 2));
+        for (PgServer n : List.of(a, b)) {
+            assertEquals(0, n.count("postgres", "select count(*) from u where id in (100, 101)"), "v's rows from before its copy on " + n.name());
+        }
+        assertEquals(0, c.count("v", "select count(*) from u where id in (100, 101)"), "v's rows from before its copy survived the copy");
+    }
+
     /** Control migration V5 gives each existing sync the ordinal after its members' highest. */
     @Test
     @Order(5)
