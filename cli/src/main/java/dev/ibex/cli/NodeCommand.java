@@ -3,6 +3,7 @@ package dev.ibex.cli;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.db.NodeSettings;
+import dev.ibex.engine.copy.NodeCopier;
 import dev.ibex.engine.copy.NodeResync;
 import dev.ibex.engine.status.NodeProbe;
 import java.io.PrintWriter;
@@ -127,7 +128,8 @@ final class NodeCommand {
             "Bring a node back by copying every table of its syncs, with ledgers and watermarks, from a healthy node.",
             "For a node that stayed away past the sync's --node-retention (status says 'needs resync') or whose database was rebuilt.",
             "Changes the node made while it was left out are DISCARDED: its rows become the healthy node's.",
-            "Each table is copied in one transaction that holds it locked on the node; a failed table changes nothing and can be retried.",
+            "All tables of a sync are copied from one snapshot in one transaction that holds them locked on the node; a failed copy"
+                    + " changes nothing there and can be retried.",
             "Works while the engine runs: rounds leave the node out until the copy is done, then reconcile it.",
             "--json prints one entry per copied table."})
     static final class Resync extends ControlCommand {
@@ -143,7 +145,7 @@ final class NodeCommand {
         @Override
         public Integer call() {
             try (Session s = new Session(control()); CopyProgress progress = new CopyProgress()) {
-                List<NodeResync.Copied> copied = new NodeResync(s.control, s.nodes).resync(name, sync, from, progress);
+                List<NodeCopier.Copied> copied = new NodeResync(s.control, s.nodes).resync(name, sync, from, progress);
                 PrintWriter out = out();
                 if (json.requested) {
                     Output.json(out, copied);

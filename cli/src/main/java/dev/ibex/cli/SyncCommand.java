@@ -26,7 +26,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "sync", mixinStandardHelpOptions = true, description = "Add, list, change, remove, pause, resume, kick and wait for syncs.",
-        subcommands = {SyncCommand.Add.class, SyncCommand.ListSyncs.class, SyncSetCommand.class, SyncCommand.Remove.class, SyncRemoveNodeCommand.class,
+        subcommands = {SyncCommand.Add.class, SyncCommand.ListSyncs.class, SyncSetCommand.class, SyncCommand.Remove.class, SyncAddNodeCommand.class, SyncRemoveNodeCommand.class,
                 SyncCommand.Pause.class, SyncCommand.Resume.class, SyncCommand.Kick.class, SyncCommand.Wait.class})
 final class SyncCommand {
     static final class Tables {

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
-import dev.ibex.engine.copy.NodeResync;
+import dev.ibex.engine.copy.NodeCopier;
 import dev.ibex.engine.journal.LedgerPurges;
 import dev.ibex.engine.journal.RoundHistory;
 import dev.ibex.engine.round.RoundReport;
@@ -191,7 +191,7 @@ class LedgerRetentionIT {
         assertEquals(List.of(List.of("init")), CLUSTER.rows("c", "select v from away where id = 1"), "c has not caught up");
 
         java.time.OffsetDateTime beforeResync = java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC);
-        List<NodeResync.Copied> copied = CLUSTER.resync().resync("c", "away", null, (table, from, to, done, total) -> { });
+        List<NodeCopier.Copied> copied = CLUSTER.resync().resync("c", "away", null, (table, from, to, done, total) -> { });
         assertEquals(1, copied.size());
         assertEquals(100, copied.get(0).rows());
         assertTrue(CLUSTER.control().syncs().get("away").resyncNeeded().isEmpty(), "c is back in the sync");

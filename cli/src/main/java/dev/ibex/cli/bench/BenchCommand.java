@@ -49,9 +49,12 @@ import picocli.CommandLine.Spec;
                 + " for --seconds, each stamped with clock_timestamp(); lag to b (a's stamp to the poll that first sees the"
                 + " row on b, every 10 ms), median and p99 over all syncs; updates/s achieved; drain (last commit on a until b"
                 + " shows every update); replicated rows/s (updates / (writing + drain)); 3 engines as a ratio of 1.",
+        "N1 add a node (not in the default list): a sync of one table of --rows rows (default 1000000 for N1) over 2 masters,"
+                + " 4 writers making 400 single-row updates/s in all during 'sync add-node' of a third master; seconds from the"
+                + " command's start until the three tables are equal, of the command, and of the copy alone.",
         "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
 public final class BenchCommand implements Callable<Integer> {
-    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "W5", "S1", "S2", "S3");
+    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "W5", "S1", "S2", "S3", "N1");
 
     @Spec
     CommandSpec spec;
@@ -62,7 +65,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3, W4 and S3 writers write per run (default 10; each rate of the W3 sweep half as long); W5 takes 10 samples per second of it.")
     int seconds;
     @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,W5,S1,S2", split = ",",
-            description = "Which workloads to run, from B0, W1, W2, W3, W4, W5, S1, S2, S3 (default all but S3).")
+            description = "Which workloads to run, from B0, W1, W2, W3, W4, W5, S1, S2, S3, N1 (default all but S3 and N1).")
     List<String> workloads;
     @Option(names = "--s3-rate", defaultValue = "1200", paramLabel = "UPDATES_PER_S",
             description = "S3: single-row updates per second of the 12 writers together (default 1200, 100 per sync).")
@@ -153,6 +156,12 @@ public final class BenchCommand implements Callable<Integer> {
                 if (s3) {
                     engineScale(out, engineScale, f, run);
                 }
+                if (chosen.contains("N1")) {
+                    AddNodeWorkload.Run r = AddNodeWorkload.run(cluster, out, run, n1Rows());
+                    f.add(out, run, "N1 add node, until equal", "s", r.equalSeconds());
+                    f.add(out, run, "N1 add-node command", "s", r.commandSeconds());
+                    f.add(out, run, "N1 copy alone", "s", r.copySeconds());
+                }
             }
             List<BenchResult> results = f.results();
             print(out, results);
@@ -228,6 +237,11 @@ public final class BenchCommand implements Callable<Integer> {
         return "S3 " + EngineScaleWorkload.SYNCS + " syncs, " + engines + (engines == 1 ? " engine" : " engines");
     }
 
+    /** N1's table size: --rows when given, else {@link AddNodeWorkload#DEFAULT_ROWS}. */
+    private long n1Rows() {
+        return spec.commandLine().getParseResult().hasMatchedOption("--rows") ? rows : AddNodeWorkload.DEFAULT_ROWS;
+    }
+
     /** How long each rate of the W3 sweep runs: half of {@code --seconds}, at least 2 s. */
     private int sweepSeconds() {
         return Math.max(2, seconds / 2);
@@ -300,6 +314,10 @@ public final class BenchCommand implements Callable<Integer> {
             s.put("s3EngineProcesses", "each engine its own 'ibex start' JVM (-Xmx" + EngineProcesses.HEAP + "), started afresh for"
                     + " each measurement, one after the other; 1 standalone, 3 in a Pekko Cluster on loopback; control database ibex_control_s3 on a");
             s.put("s3PollMillis", EngineScaleWorkload.POLL.toMillis());
+        }
+        if (chosen.contains("N1")) {
+            s.put("n1Rows", n1Rows());
+            s.put("n1UpdatesPerSecond", 2 * AddNodeWorkload.WRITERS_PER_NODE * AddNodeWorkload.RATE_PER_WRITER);
         }
         s.put("syncIntervalMillis", BenchCluster.INTERVAL.toMillis());
         s.put("autokick", true);

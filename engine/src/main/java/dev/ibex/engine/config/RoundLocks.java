@@ -1,6 +1,7 @@
 package dev.ibex.engine.config;
 
 import dev.ibex.engine.IbexException;
+import dev.ibex.engine.UsageException;
 import dev.ibex.engine.db.SqlErrors;
 import dev.ibex.engine.fence.Fence;
 import java.time.Duration;
@@ -35,7 +36,7 @@ public final class RoundLocks {
      * once, and 'ibex node resync' takes it to wait for the round in progress. Empty when held.
      */
     public Optional<RoundLock> tryLock(String sync) {
-        return roundLock(sync, "select pg_try_advisory_lock(hashtext('ibex round'), hashtext(?))", null, null);
+        return roundLock("ibex round", sync, "select pg_try_advisory_lock(hashtext('ibex round'), hashtext(?))", null, null);
     }
 
     /**
@@ -44,17 +45,36 @@ public final class RoundLocks {
      * stops responding while it holds the lock.
      */
     public Optional<RoundLock> tryLock(Fence fence) {
-        return roundLock(fence.sync(), "select l and pg_catalog.set_config('application_name', ?, false) is not null from "
+        return roundLock("ibex round", fence.sync(), "select l and pg_catalog.set_config('application_name', ?, false) is not null from "
                 + "(select pg_try_advisory_lock(hashtext('ibex round'), hashtext(?)) l) x", null, fence.sessionName());
     }
 
     /** Takes the sync's round lock, waiting at most {@code wait} for the round in progress; fails after that. */
     public RoundLock lock(String sync, Duration wait) {
-        return roundLock(sync, "select count(*) = 1 from (select pg_advisory_lock(hashtext('ibex round'), hashtext(?))) x", wait, null)
+        return roundLock("ibex round", sync, "select count(*) = 1 from (select pg_advisory_lock(hashtext('ibex round'), hashtext(?))) x", wait, null)
                 .orElseThrow(() -> new IbexException("sync " + sync + ": could not take its round lock"));
     }
 
-    private Optional<RoundLock> roundLock(String sync, String sql, Duration wait, String sessionName) {
+    /**
+     * Takes the sync's copy lock, held while a node is being copied into the sync ('ibex node resync',
+     * 'ibex sync add-node'): rounds start no ledger purge while it is held, since the node being
+     * copied is left out of them and would keep entries the others forgot. Refused when another copy
+     * into the sync holds it. Closing it (or the end of the session, on a crash) releases it.
+     */
+    public RoundLock copyLock(String sync) {
+        return roundLock("ibex copy", sync, "select pg_try_advisory_lock(hashtext('ibex copy'), hashtext(?))", null, null)
+                .orElseThrow(() -> new UsageException("sync " + sync + ": another node is being copied into it ('ibex sync add-node' "
+                        + "or 'ibex node resync' is running); run this again when it has finished"));
+    }
+
+    /** Whether a node is being copied into the sync now (someone holds its {@link #copyLock}). */
+    public static boolean copying(DSLContext dsl, String sync) {
+        return !dsl.fetchValue("select pg_try_advisory_xact_lock_shared(hashtext('ibex copy'), hashtext(?))", sync)
+                .equals(Boolean.TRUE);
+    }
+
+    /** @param space the lock's first key: {@code ibex round} or {@code ibex copy}, as {@code sql} takes it */
+    private Optional<RoundLock> roundLock(String space, String sync, String sql, Duration wait, String sessionName) {
         java.sql.Connection c = null;
         try {
             c = locks.getConnection();
@@ -87,7 +107,7 @@ public final class RoundLocks {
             }
             java.sql.Connection held = c;
             return Optional.of(() -> {
-                try (held; var ps = held.prepareStatement("select pg_advisory_unlock(hashtext('ibex round'), hashtext(?)), "
+                try (held; var ps = held.prepareStatement("select pg_advisory_unlock(hashtext('" + space + "'), hashtext(?)), "
                         + "pg_catalog.set_config('application_name', 'ibex', false)")) {
                     ps.setString(1, sync);
                     ps.execute();

@@ -59,7 +59,8 @@ public final class SyncCatalog {
                     .set(SYNC.JOURNAL_RETENTION_MS, s.journalRetention().toMillis())
                     .set(SYNC.MAX_CLOCK_SKEW_MS, s.maxClockSkew().toMillis())
                     .set(SYNC.PURGE_INTERVAL_MS, s.purgeInterval().toMillis())
-                    .set(SYNC.NODE_RETENTION_MS, s.nodeRetention().toMillis()).execute();
+                    .set(SYNC.NODE_RETENTION_MS, s.nodeRetention().toMillis())
+                    .set(SYNC.NEXT_ORDINAL, s.nodes().stream().mapToInt(NodeId::ordinal).max().orElse(0) + 1).execute();
             for (NodeId n : s.nodes()) {
                 tx.insertInto(SYNC_NODE).set(SYNC_NODE.SYNC_NAME, s.name()).set(SYNC_NODE.NODE_NAME, n.name())
                         .set(SYNC_NODE.ORDINAL, n.ordinal()).execute();
@@ -147,6 +148,43 @@ public final class SyncCatalog {
         dsl.update(SYNC_NODE).setNull(SYNC_NODE.RESYNC_NEEDED_SINCE).setNull(SYNC_NODE.RESYNC_REASON)
                 .set(SYNC_NODE.LAST_REACHED_AT, java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC))
                 .where(SYNC_NODE.SYNC_NAME.eq(sync), SYNC_NODE.NODE_NAME.eq(node)).execute();
+    }
+
+    /**
+     * Makes {@code node} a member of sync {@code sync} in one transaction, with an ordinal the sync
+     * never handed out before (its counter advances; {@link #removeNode} never lowers it), marked as
+     * needing a resync for {@code reason} so that rounds leave it out until its copy is done.
+     * Returns its id. The caller has checked that the sync exists and the node is not a member.
+     */
+    public NodeId addNode(String sync, String node, String reason) {
+        return dsl.transactionResult(cfg -> {
+            DSLContext tx = DSL.using(cfg);
+            SyncRecord r = tx.selectFrom(SYNC).where(SYNC.NAME.eq(sync)).forUpdate().fetchOptional().orElseThrow(() -> unknown(sync));
+            Integer highest = tx.select(DSL.max(SYNC_NODE.ORDINAL)).from(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(sync)).fetchOne().value1();
+            int ordinal = Math.max(r.getNextOrdinal(), highest == null ? 1 : highest + 1);
+            tx.insertInto(SYNC_NODE).set(SYNC_NODE.SYNC_NAME, sync).set(SYNC_NODE.NODE_NAME, node).set(SYNC_NODE.ORDINAL, ordinal)
+                    .set(SYNC_NODE.RESYNC_NEEDED_SINCE, java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC))
+                    .set(SYNC_NODE.RESYNC_REASON, reason).execute();
+            tx.update(SYNC).set(SYNC.NEXT_ORDINAL, ordinal + 1).where(SYNC.NAME.eq(sync)).execute();
+            return new NodeId(node, ordinal);
+        });
+    }
+
+    /** The next ordinal sync {@code sync} would hand out (never one it handed out before). */
+    public int nextOrdinal(String sync) {
+        return dsl.select(SYNC.NEXT_ORDINAL).from(SYNC).where(SYNC.NAME.eq(sync)).fetchOptional(SYNC.NEXT_ORDINAL)
+                .orElseThrow(() -> unknown(sync));
+    }
+
+    /**
+     * Adds {@code node} to the nodes that still have to delete each unfinished ledger purge of the
+     * sync: a node about to be copied from a member that may not have deleted a batch yet must
+     * delete it too (only entries that still have the batch's version are deleted, so a node that
+     * never got them loses nothing).
+     */
+    public void joinPendingPurges(String sync, String node) {
+        dsl.execute("update ibex.ledger_purge set nodes_left = (nodes_left::jsonb || jsonb_build_array(?::text))::text "
+                + "where sync_name = ? and not jsonb_exists(nodes_left::jsonb, ?)", node, sync, node);
     }
 
     /**

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.config.ControlStore;
+import dev.ibex.engine.config.RoundLocks;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.round.PurgeLog;
@@ -36,6 +37,11 @@ public final class LedgerPurges implements PurgeLog {
         return dsl.transactionResult(cfg -> ControlStore.fenced(cfg, fence).insertInto(LEDGER_PURGE).set(LEDGER_PURGE.SYNC_NAME, fence.sync()).set(LEDGER_PURGE.TABLE_SCHEMA, table.schema())
                 .set(LEDGER_PURGE.TABLE_NAME, table.name()).set(LEDGER_PURGE.ENTRIES, entries)
                 .set(LEDGER_PURGE.NODES_LEFT, write(List.copyOf(nodes))).returning(LEDGER_PURGE.ID).fetchOne(LEDGER_PURGE.ID));
+    }
+
+    @Override
+    public boolean copying(String sync) {
+        return RoundLocks.copying(dsl, sync);
     }
 
     @Override

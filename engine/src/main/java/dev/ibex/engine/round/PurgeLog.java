@@ -24,6 +24,12 @@ public interface PurgeLog {
 
     Batch batch(long id);
 
+    /**
+     * Whether a node is being copied into the sync now ('ibex sync add-node', 'ibex node resync'):
+     * no purge starts meanwhile, since that node, left out of the rounds, keeps the entries it copied.
+     */
+    boolean copying(String sync);
+
     /** Records which nodes still have to delete the batch, checking the fence; forgets the batch when none has. */
     void left(Fence fence, long id, Collection<String> nodesLeft);
 }

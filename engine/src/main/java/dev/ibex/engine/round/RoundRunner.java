@@ -253,8 +253,9 @@ public final class RoundRunner {
     /**
      * Purges ledger entries every node holds, at most once per purge interval (the first time one
      * interval after this runner was created) and only in a round that reached every node of the
-     * sync (but those waiting for a resync): an entry one node lacks must stay on the others. A
-     * round spends at most the purge budget on it ({@link #PURGE_BUDGET} in the engine), but always
+     * sync (but those waiting for a resync), and not while a node is being copied into the sync (it
+     * keeps what it copied): an entry one node lacks must stay on the others. A round spends at
+     * most the purge budget on it ({@link #PURGE_BUDGET} in the engine), but always
      * one chunk, so that a large purge does not hold up the replication of new changes; a purge cut
      * short goes on from where it stopped in the next round, which starts at once. Returns whether
      * it was cut short.
@@ -264,7 +265,7 @@ public final class RoundRunner {
         Instant last = lastPurge.computeIfAbsent(sync.name(), k -> created);
         PurgeCursor cursor = purgeCursors.get(sync.name());
         if (sessions.size() < 2 || sessions.size() < sync.activeNodes().size()
-                || (cursor == null && now.isBefore(last.plus(sync.purgeInterval())))) {
+                || (cursor == null && now.isBefore(last.plus(sync.purgeInterval()))) || purges.copying(sync.name())) {
             return false;
         }
         long deadline = System.nanoTime() + purgeBudget.toNanos();
