@@ -1,0 +1,165 @@
+package dev.ibex.engine.install;
+
+import dev.ibex.engine.IbexException;
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.db.Redactor;
+import dev.ibex.engine.db.SqlErrors;
+import dev.ibex.engine.install.SchemaChangePlanner.Column;
+import dev.ibex.engine.install.SchemaChangePlanner.DryRun;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Runs a DDL script on one node inside a transaction that it always rolls back, and reads what the
+ * script did from the catalog: every user table's columns (by {@code attnum}) and primary key
+ * before and after, the rows it inserted, updated or deleted ({@code pg_stat_xact_user_tables},
+ * which counts the open transaction and is flushed only outside one), and whether a column it added
+ * to a table of the sync has a default that is not immutable (PostgreSQL refuses such an expression
+ * as a stored generated column). Nothing the script did survives.
+ */
+final class SchemaProbe {
+    private static final String TABLES = """
+            select n.nspname, c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                   coalesce(array_position(i.indkey::int2[], a.attnum), 0)
+              from pg_catalog.pg_class c
+              join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+              join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
+              left join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisprimary
+             where c.relkind in ('r', 'p') and not c.relispartition and c.relpersistence <> 't'
+               and n.nspname <> 'ibex' and n.nspname <> 'information_schema' and n.nspname !~ '^pg_'
+             order by 1, 2, 3""";
+    private static final String ROWS = "select schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del "
+            + "from pg_catalog.pg_stat_xact_user_tables";
+    private static final String DEFAULT = """
+            select pg_catalog.pg_get_expr(d.adbin, d.adrelid), format_type(a.atttypid, a.atttypmod)
+              from pg_catalog.pg_attrdef d
+              join pg_catalog.pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
+              join pg_catalog.pg_class c on c.oid = d.adrelid
+              join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+             where n.nspname = ? and c.relname = ? and d.adnum = ?""";
+
+    private SchemaProbe() {
+    }
+
+    /** The dry run of {@code script} on node {@code node}; a script the node refuses is bad input (nothing changed). */
+    static DryRun dryRun(Connection c, String node, String script, Set<TableRef> syncTables) {
+        try {
+            c.setAutoCommit(false);
+            try {
+                Map<TableRef, List<Column>> before = tables(c);
+                Map<String, Long> rowsBefore = rowCounts(c);
+                run(c, node, script);
+                Map<TableRef, List<Column>> after = tables(c);
+                List<String> changedRows = new ArrayList<>();
+                rowCounts(c).forEach((rel, n) -> {
+                    if (n > rowsBefore.getOrDefault(rel, 0L)) {
+                        changedRows.add(rel);
+                    }
+                });
+                List<String> mutable = mutableDefaults(c, syncTables, before, after);
+                return new DryRun(before, after, changedRows, mutable);
+            } finally {
+                c.rollback();
+                c.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            throw new IbexException("node " + node + ": the dry run of the script failed: " + Redactor.firstLine(SqlErrors.message(e))
+                    + "; nothing changed", e);
+        }
+    }
+
+    private static void run(Connection c, String node, String script) {
+        try (Statement st = c.createStatement()) {
+            st.execute(script);
+        } catch (SQLException e) {
+            if ("25001".equals(SqlErrors.state(e))) {
+                throw new UsageException("the script cannot run inside a transaction block (" + Redactor.firstLine(SqlErrors.message(e))
+                        + "): drop CONCURRENTLY (or run it on each node by hand); Ibex runs the change in one transaction per node");
+            }
+            throw new UsageException("node " + node + " refused the script in a dry run: " + Redactor.firstLine(SqlErrors.message(e))
+                    + "; fix the script (nothing changed)", e);
+        }
+    }
+
+    static Map<TableRef, List<Column>> tables(Connection c) throws SQLException {
+        Map<TableRef, List<Column>> out = new LinkedHashMap<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(TABLES)) {
+            while (rs.next()) {
+                out.computeIfAbsent(new TableRef(rs.getString(1), rs.getString(2)), t -> new ArrayList<>())
+                        .add(new Column(rs.getInt(3), rs.getString(4), rs.getString(5), rs.getBoolean(6), rs.getInt(7)));
+            }
+        }
+        return out;
+    }
+
+    private static Map<String, Long> rowCounts(Connection c) throws SQLException {
+        Map<String, Long> out = new HashMap<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(ROWS)) {
+            while (rs.next()) {
+                out.put(rs.getString(1), rs.getLong(2));
+            }
+        }
+        return out;
+    }
+
+    /** Columns the script added to tables of the sync whose default is not immutable, as {@code table.column (default)}. */
+    private static List<String> mutableDefaults(Connection c, Set<TableRef> syncTables, Map<TableRef, List<Column>> before,
+                                                Map<TableRef, List<Column>> after) throws SQLException {
+        List<String> out = new ArrayList<>();
+        for (TableRef t : syncTables) {
+            if (!before.containsKey(t) || !after.containsKey(t)) {
+                continue;
+            }
+            int highest = before.get(t).stream().mapToInt(Column::number).max().orElse(0);
+            for (Column added : after.get(t).stream().filter(col -> col.number() > highest).toList()) {
+                String[] def = defaultOf(c, t, added.number());
+                if (def != null && !immutable(c, def[0], def[1])) {
+                    out.add(t + "." + added.name() + " (default " + def[0] + ")");
+                }
+            }
+        }
+        return out;
+    }
+
+    private static String[] defaultOf(Connection c, TableRef t, int column) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(DEFAULT)) {
+            ps.setString(1, t.schema());
+            ps.setString(2, t.name());
+            ps.setInt(3, column);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? new String[] {rs.getString(1), rs.getString(2)} : null;
+            }
+        }
+    }
+
+    /**
+     * Whether PostgreSQL accepts {@code expression} as a stored generated column of {@code type},
+     * which it does only for immutable expressions (42P17 otherwise); tried in a savepoint on a
+     * temporary table. The expression is the node's own rendering of the script's default.
+     */
+    private static boolean immutable(Connection c, String expression, String type) throws SQLException {
+        Savepoint sp = c.setSavepoint();
+        try (Statement st = c.createStatement()) {
+            st.execute("create temporary table ibex_default_probe (probe " + type + " generated always as (" + expression + ") stored)");
+            return true;
+        } catch (SQLException e) {
+            if ("42P17".equals(e.getSQLState())) {
+                return false;
+            }
+            throw e;
+        } finally {
+            c.rollback(sp);
+        }
+    }
+}
