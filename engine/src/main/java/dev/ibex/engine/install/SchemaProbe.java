@@ -53,10 +53,13 @@ final class SchemaProbe {
     }
 
     /** The dry run of {@code script} on node {@code node}; a script the node refuses is bad input (nothing changed). */
-    static DryRun dryRun(Connection c, String node, String script, Set<TableRef> syncTables) {
+    static DryRun dryRun(Connection c, String node, String script, Set<TableRef> syncTables, java.time.Duration lockTimeout) {
         try {
             c.setAutoCommit(false);
             try {
+                try (Statement st = c.createStatement()) {
+                    st.execute("set local lock_timeout = " + lockTimeout.toMillis());
+                }
                 Map<TableRef, List<Column>> before = tables(c);
                 Map<String, Long> rowsBefore = rowCounts(c);
                 run(c, node, script);
@@ -83,6 +86,10 @@ final class SchemaProbe {
         try (Statement st = c.createStatement()) {
             st.execute(script);
         } catch (SQLException e) {
+            if (SqlErrors.isLockNotAvailable(e)) {
+                throw new IbexException("node " + node + ": the dry run waited longer than the lock timeout for a table lock (a long "
+                        + "transaction holds it); nothing changed: try again, or give a longer --lock-timeout", e);
+            }
             if ("25001".equals(SqlErrors.state(e))) {
                 throw new UsageException("the script cannot run inside a transaction block (" + Redactor.firstLine(SqlErrors.message(e))
                         + "): drop CONCURRENTLY (or run it on each node by hand); Ibex runs the change in one transaction per node");
