@@ -81,6 +81,9 @@ class SchemaApplyIT {
     @Test
     @Order(1)
     void whatCannotBeMadeSafeIsRefusedAndChangesNothing() throws IOException {
+        servers.get("a").execute("postgres", "insert into t values (-1, 'before', 1)");
+        Await.until("the first row on every node", SETTLE,
+                () -> servers.values().stream().allMatch(s -> s.count("postgres", "select count(*) from t") == 1));
         refused("nosuch", "schema", "apply", "nosuch", "--sql", "alter table t add column x int");
         refused("--sql SQL or --file FILE", "schema", "apply", "s");
         Path script = Files.createTempFile("ibex-schema", ".sql");
@@ -163,7 +166,14 @@ class SchemaApplyIT {
         JsonNode report;
         try {
             Await.until("writers to write before the change", SETTLE, () -> writers.stream().allMatch(x -> x.count() > 20));
-            report = ok("schema", "apply", "s", "--sql", ddl, "--json").json();
+            IbexCli.Result rr = run("schema", "apply", "s", "--sql", ddl, "--json");
+            if (rr.code() != 0) {
+                System.err.println("DEBUG " + servers.get("a").rows("postgres", "select pid::text, state, coalesce(application_name,''), "
+                        + "coalesce(xact_start::text,''), left(query, 200), coalesce(wait_event,'') from pg_stat_activity where datname = 'postgres'"));
+                System.err.println("DEBUG " + servers.get("a").rows("postgres", "select pid::text, relation::regclass::text, mode, granted::text "
+                        + "from pg_locks where relation = 't'::regclass"));
+            }
+            report = rr.json();
             Map<Writer, Integer> seen = new HashMap<>();
             writers.forEach(x -> seen.put(x, x.count()));
             Await.until("writers to write after the change", SETTLE,

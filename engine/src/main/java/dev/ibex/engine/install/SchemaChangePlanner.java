@@ -24,9 +24,13 @@ public final class SchemaChangePlanner {
         }
     }
 
-    /** What the dry run saw: the tables before and after, rows the script changed, added columns with a mutable default. */
+    /**
+     * What the dry run saw: the tables before and after, rows the script changed, added columns with
+     * a mutable default, and (when not null) the node's refusal of the script while Ibex's capture
+     * triggers were in place (the run then went without them).
+     */
     public record DryRun(Map<TableRef, List<Column>> before, Map<TableRef, List<Column>> after, List<String> changedRows,
-                         List<String> mutableDefaults) {
+                         List<String> mutableDefaults, String blockedByCapture) {
     }
 
     /** The sync's tables whose shape changes, and the tables the script creates (in the dry run's order). */
@@ -34,10 +38,6 @@ public final class SchemaChangePlanner {
         public SchemaChangePlan {
             changed = List.copyOf(changed);
             created = List.copyOf(created);
-        }
-
-        public List<TableRef> paused() {
-            return changed;
         }
     }
 
@@ -80,6 +80,9 @@ public final class SchemaChangePlanner {
                         + "(a table joins the sync with its key)");
             }
             created.add(e.getKey());
+        }
+        if (run.blockedByCapture() != null) {
+            throw new UsageException(run.blockedByCapture() + "; fix the script (nothing changed)");
         }
         return new SchemaChangePlan(changed, created);
     }

@@ -91,7 +91,7 @@ public final class SchemaChanger {
             NodeId probe = sync.activeNodes().isEmpty() ? sync.nodes().get(0) : sync.activeNodes().get(0);
             Set<TableRef> tables = sync.tables().stream().map(TableSettings::table).collect(Collectors.toSet());
             SchemaChangePlan plan = SchemaChangePlanner.plan(syncName, tables,
-                    SchemaProbe.dryRun(conns.get(probe), probe.name(), script, tables, lockTimeout));
+                    SchemaProbe.dryRun(directory.pool(probe.name()), probe.name(), script, tables, lockTimeout));
             progress.accept("dry run on node " + probe + ": " + describe(plan));
             return rollOut(sync, plan, script, lockTimeout, conns, progress);
         } finally {

@@ -19,6 +19,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import javax.sql.DataSource;
+import java.time.Duration;
+import dev.ibex.engine.db.Idents;
 
 /**
  * Runs a DDL script on one node inside a transaction that it always rolls back, and reads what the
@@ -31,7 +34,7 @@ import java.util.Set;
 final class SchemaProbe {
     private static final String TABLES = """
             select n.nspname, c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                   coalesce(array_position(i.indkey::int2[], a.attnum), 0)
+                   coalesce((select k.ord from unnest(i.indkey) with ordinality k(attnum, ord) where k.attnum = a.attnum), 0)
               from pg_catalog.pg_class c
               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
               join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
@@ -52,17 +55,75 @@ final class SchemaProbe {
     private SchemaProbe() {
     }
 
-    /** The dry run of {@code script} on node {@code node}; a script the node refuses is bad input (nothing changed). */
-    static DryRun dryRun(Connection c, String node, String script, Set<TableRef> syncTables, java.time.Duration lockTimeout) {
+    /**
+     * The dry run of {@code script} on node {@code node}; a script the node refuses is bad input
+     * (nothing changed). When the node refuses it because Ibex's capture triggers depend on what it
+     * changes (they name the key columns), the script is tried again with those triggers dropped in
+     * the rolled-back transaction, so that the planner can say what the script would do to the key;
+     * the node's own refusal travels with the result.
+     */
+    static DryRun dryRun(DataSource pool, String node, String script, Set<TableRef> syncTables, Duration lockTimeout) {
         try {
+            return attempt(pool, node, script, syncTables, lockTimeout, null);
+        } catch (Refused first) {
+            if (!first.blockedByCapture()) {
+                throw first.usage(node);
+            }
+            try {
+                return attempt(pool, node, script, syncTables, lockTimeout, "node " + node + " refused the script in a dry run: "
+                        + Redactor.firstLine(SqlErrors.message(first.error)));
+            } catch (Refused second) {
+                throw first.usage(node);
+            }
+        }
+    }
+
+    /** The script refused by the node. */
+    private static final class Refused extends Exception {
+        final SQLException error;
+
+        Refused(SQLException error) {
+            super(error);
+            this.error = error;
+        }
+
+        /** 2BP01 (objects depend on it), 0A000 (a column used in a trigger definition). */
+        boolean blockedByCapture() {
+            return "2BP01".equals(error.getSQLState()) || "0A000".equals(error.getSQLState());
+        }
+
+        RuntimeException usage(String node) {
+            if (SqlErrors.isLockNotAvailable(error)) {
+                return new IbexException("node " + node + ": the dry run waited longer than the lock timeout for a table lock (a long "
+                        + "transaction holds it); nothing changed: try again, or give a longer --lock-timeout", error);
+            }
+            if ("25001".equals(error.getSQLState())) {
+                return new UsageException("the script cannot run inside a transaction block (" + Redactor.firstLine(SqlErrors.message(error))
+                        + "): drop CONCURRENTLY (or run it on each node by hand); Ibex runs the change in one transaction per node");
+            }
+            return new UsageException("node " + node + " refused the script in a dry run: " + Redactor.firstLine(SqlErrors.message(error))
+                    + "; fix the script (nothing changed)", error);
+        }
+    }
+
+    private static DryRun attempt(DataSource pool, String node, String script, Set<TableRef> syncTables, Duration lockTimeout,
+                                  String blockedByCapture) throws Refused {
+        try (Connection c = pool.getConnection()) {
             c.setAutoCommit(false);
             try {
                 try (Statement st = c.createStatement()) {
                     st.execute("set local lock_timeout = " + lockTimeout.toMillis());
                 }
+                if (blockedByCapture != null) {
+                    dropCaptureTriggers(c, syncTables);
+                }
                 Map<TableRef, List<Column>> before = tables(c);
                 Map<String, Long> rowsBefore = rowCounts(c);
-                run(c, node, script);
+                try (Statement st = c.createStatement()) {
+                    st.execute(script);
+                } catch (SQLException e) {
+                    throw new Refused(e);
+                }
                 Map<TableRef, List<Column>> after = tables(c);
                 List<String> changedRows = new ArrayList<>();
                 rowCounts(c).forEach((rel, n) -> {
@@ -71,31 +132,36 @@ final class SchemaProbe {
                     }
                 });
                 List<String> mutable = mutableDefaults(c, syncTables, before, after);
-                return new DryRun(before, after, changedRows, mutable);
+                return new DryRun(before, after, changedRows, mutable, blockedByCapture);
             } finally {
-                c.rollback();
-                c.setAutoCommit(true);
+                rollbackQuietly(c);
             }
         } catch (SQLException e) {
+            if (SqlErrors.isLockNotAvailable(e)) {
+                throw new Refused(e);
+            }
             throw new IbexException("node " + node + ": the dry run of the script failed: " + Redactor.firstLine(SqlErrors.message(e))
                     + "; nothing changed", e);
         }
     }
 
-    private static void run(Connection c, String node, String script) {
-        try (Statement st = c.createStatement()) {
-            st.execute(script);
-        } catch (SQLException e) {
-            if (SqlErrors.isLockNotAvailable(e)) {
-                throw new IbexException("node " + node + ": the dry run waited longer than the lock timeout for a table lock (a long "
-                        + "transaction holds it); nothing changed: try again, or give a longer --lock-timeout", e);
+    private static void dropCaptureTriggers(Connection c, Set<TableRef> tables) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select ibex.drop_capture_triggers(r) from to_regclass(?) r where r is not null")) {
+            for (TableRef t : tables) {
+                ps.setString(1, Idents.name(t.schema(), t.name()));
+                ps.execute();
             }
-            if ("25001".equals(SqlErrors.state(e))) {
-                throw new UsageException("the script cannot run inside a transaction block (" + Redactor.firstLine(SqlErrors.message(e))
-                        + "): drop CONCURRENTLY (or run it on each node by hand); Ibex runs the change in one transaction per node");
+        }
+    }
+
+    private static void rollbackQuietly(Connection c) {
+        try {
+            if (!c.isClosed()) {
+                c.rollback();
+                c.setAutoCommit(true);
             }
-            throw new UsageException("node " + node + " refused the script in a dry run: " + Redactor.firstLine(SqlErrors.message(e))
-                    + "; fix the script (nothing changed)", e);
+        } catch (SQLException ignored) {
+            // the pool evicts a connection that failed; its transaction ends with it
         }
     }
 
