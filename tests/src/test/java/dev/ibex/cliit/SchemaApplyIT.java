@@ -172,6 +172,7 @@ class SchemaApplyIT {
                         + "coalesce(xact_start::text,''), left(query, 200), coalesce(wait_event,'') from pg_stat_activity where datname = 'postgres'"));
                 System.err.println("DEBUG " + servers.get("a").rows("postgres", "select pid::text, relation::regclass::text, mode, granted::text "
                         + "from pg_locks where relation = 't'::regclass"));
+                System.err.println("DEBUG " + servers.get("a").rows("ibex_control", "select * from ibex.round order by 1 desc limit 5"));
             }
             report = rr.json();
             Map<Writer, Integer> seen = new HashMap<>();

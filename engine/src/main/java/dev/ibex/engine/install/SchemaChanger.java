@@ -90,12 +90,32 @@ public final class SchemaChanger {
         try {
             NodeId probe = sync.activeNodes().isEmpty() ? sync.nodes().get(0) : sync.activeNodes().get(0);
             Set<TableRef> tables = sync.tables().stream().map(TableSettings::table).collect(Collectors.toSet());
-            SchemaChangePlan plan = SchemaChangePlanner.plan(syncName, tables,
-                    SchemaProbe.dryRun(directory.pool(probe.name()), probe.name(), script, tables, lockTimeout));
+            SchemaChangePlan plan = SchemaChangePlanner.plan(syncName, tables, dryRun(probe, script, tables, lockTimeout, progress));
             progress.accept("dry run on node " + probe + ": " + describe(plan));
             return rollOut(sync, plan, script, lockTimeout, conns, progress);
         } finally {
             conns.values().forEach(SchemaChanger::closeQuietly);
+        }
+    }
+
+    /**
+     * The dry run on node {@code probe}, tried again with backoff while a lock it needs is not
+     * granted within the lock timeout (a round reading the table, a long application transaction).
+     */
+    private SchemaChangePlanner.DryRun dryRun(NodeId probe, String script, Set<TableRef> tables, Duration lockTimeout,
+                                              Consumer<String> progress) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return SchemaProbe.dryRun(directory.pool(probe.name()), probe.name(), script, tables, lockTimeout);
+            } catch (IbexException e) {
+                if (!SqlErrors.isLockNotAvailable(e) || attempt == ATTEMPTS) {
+                    throw e;
+                }
+                Duration wait = BACKOFF.multipliedBy(1L << (attempt - 1));
+                progress.accept("node " + probe + ": the dry run waited " + lockTimeout.toMillis() + " ms for a table lock; trying again in "
+                        + wait.toMillis() + " ms");
+                LockSupport.parkNanos(wait.toNanos());
+            }
         }
     }
 
