@@ -166,15 +166,10 @@ class SchemaApplyIT {
         JsonNode report;
         try {
             Await.until("writers to write before the change", SETTLE, () -> writers.stream().allMatch(x -> x.count() > 20));
-            IbexCli.Result rr = run("schema", "apply", "s", "--sql", ddl, "--json");
-            if (rr.code() != 0) {
-                System.err.println("DEBUG " + servers.get("a").rows("postgres", "select pid::text, state, coalesce(application_name,''), "
-                        + "coalesce(xact_start::text,''), left(query, 200), coalesce(wait_event,'') from pg_stat_activity where datname = 'postgres'"));
-                System.err.println("DEBUG " + servers.get("a").rows("postgres", "select pid::text, relation::regclass::text, mode, granted::text "
-                        + "from pg_locks where relation = 't'::regclass"));
-                System.err.println("DEBUG " + servers.get("a").rows("ibex_control", "select * from ibex.round order by 1 desc limit 5"));
-            }
-            report = rr.json();
+            IbexCli.Result r = run("schema", "apply", "s", "--sql", ddl, "--json");
+            assertEquals(0, r.code(), () -> r + "\nsessions on a: " + servers.get("a").rows("postgres", "select pid::text, state, "
+                    + "coalesce(xact_start::text, ''), left(query, 120) from pg_stat_activity where datname = 'postgres'"));
+            report = r.json();
             Map<Writer, Integer> seen = new HashMap<>();
             writers.forEach(x -> seen.put(x, x.count()));
             Await.until("writers to write after the change", SETTLE,

@@ -91,6 +91,12 @@ public final class SchemaChanger {
             NodeId probe = sync.activeNodes().isEmpty() ? sync.nodes().get(0) : sync.activeNodes().get(0);
             Set<TableRef> tables = sync.tables().stream().map(TableSettings::table).collect(Collectors.toSet());
             SchemaChangePlan plan = SchemaChangePlanner.plan(syncName, tables, dryRun(probe, script, tables, lockTimeout, progress));
+            for (TableRef t : plan.created()) {
+                control.tables().syncOf(t).ifPresent(owner -> {
+                    throw new UsageException("the script creates table " + t + ", which the control database lists in sync " + owner
+                            + "; remove it there first with 'ibex table remove " + owner + " " + t + "'");
+                });
+            }
             progress.accept("dry run on node " + probe + ": " + describe(plan));
             return rollOut(sync, plan, script, lockTimeout, conns, progress);
         } finally {
