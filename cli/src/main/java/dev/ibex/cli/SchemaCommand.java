@@ -32,7 +32,9 @@ final class SchemaCommand {
             "then: in the new shape (renamed or converted values; a dropped column's values are gone on every node).",
             "Refused, with the way to do it instead: changing, renaming or dropping a key column; dropping or renaming a table",
             "of the sync; changing rows; adding a column whose default is not immutable (now(), random(), nextval...);",
-            "statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY). Every node must be reachable."})
+            "statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY). Every node must be reachable.",
+            "When every node has max_prepared_transactions > 0 the nodes commit with two-phase commit; a change left prepared",
+            "on a node is committed (or rolled back) by the next 'ibex schema apply' of the sync, or by --resolve alone."})
     static final class Apply extends ControlCommand {
         @Parameters(paramLabel = "SYNC")
         String sync;
@@ -44,11 +46,17 @@ final class SchemaCommand {
                 + "for a table lock on a node (lock_timeout) before it is rolled back everywhere and tried again, up to "
                 + SchemaChanger.ATTEMPTS + " times (default: ${DEFAULT-VALUE}).")
         String lockTimeout;
+        @Option(names = "--resolve", description = "Only resolve what an earlier two-phase change left prepared on the nodes, "
+                + "and resume its tables.")
+        boolean resolve;
         @Mixin
         JsonOption json;
 
         @Override
         public Integer call() {
+            if (resolve) {
+                return resolveOnly();
+            }
             String script = script();
             Duration timeout = Durations.positive("--lock-timeout", lockTimeout, "5s");
             try (Session s = new Session(control())) {
@@ -61,8 +69,28 @@ final class SchemaCommand {
                 } else {
                     Output.table(out(), List.of("NODE", "RAN IN"), r.nodes().stream().map(n -> Output.row(n.node(), n.millis() + " ms")).toList());
                     out().println("schema change applied to sync " + sync + " on " + r.nodes().size() + " nodes"
+                            + (r.twoPhase() ? " (two-phase commit)" : "")
                             + (r.changed().isEmpty() ? "" : "; " + names(r.changed()) + " paused for " + r.pausedMillis() + " ms")
                             + (r.created().isEmpty() ? "" : "; " + names(r.created()) + " joined the sync"));
+                }
+                return Cli.OK;
+            }
+        }
+
+        private int resolveOnly() {
+            if (sql != null || file != null) {
+                throw new UsageException("--resolve takes no --sql or --file: it only finishes an earlier change");
+            }
+            try (Session s = new Session(control())) {
+                int n = new SchemaChanger(s.control, s.nodes, Clock.systemUTC()).resolve(sync, line -> {
+                    err().println(line);
+                    err().flush();
+                });
+                if (json.requested) {
+                    Output.json(out(), Map.of("sync", sync, "resolved", n));
+                } else {
+                    out().println(n == 0 ? "sync " + sync + " has no schema change left prepared; nothing to do"
+                            : n + " schema change(s) of sync " + sync + " resolved");
                 }
                 return Cli.OK;
             }
@@ -94,6 +122,7 @@ final class SchemaCommand {
             doc.put("createdTables", r.created().stream().map(TableRef::toString).toList());
             doc.put("pausedMillis", r.pausedMillis());
             doc.put("attempts", r.attempts());
+            doc.put("commit", r.twoPhase() ? "two-phase" : "one by one");
             doc.put("nodes", r.nodes().stream().map(n -> Map.of("node", n.node(), "millis", n.millis())).toList());
             return doc;
         }

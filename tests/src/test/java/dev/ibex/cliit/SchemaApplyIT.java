@@ -109,7 +109,8 @@ class SchemaApplyIT {
     @Test
     @Order(2)
     void eachChangeRollsOutWhileEveryNodeWrites() {
-        change("alter table t add column d int not null default 7", List.of("public.t"), List.of());
+        JsonNode first = change("alter table t add column d int not null default 7", List.of("public.t"), List.of());
+        assertEquals("one by one", first.path("commit").asText(), first::toString);
         assertShape("id bigint,v text,n integer,d integer");
         change("alter table t add column e text", List.of("public.t"), List.of());
         assertShape("id bigint,v text,n integer,d integer,e text");
@@ -160,8 +161,54 @@ class SchemaApplyIT {
         servers.get("c").execute("postgres", "drop index t_only_c");
     }
 
+    @Test
+    @Order(4)
+    void everyNodeAllowingPreparedTransactionsCommitsWithTwoPhaseCommit() {
+        for (PgServer s : servers.values()) {
+            s.execute("postgres", "alter system set max_prepared_transactions = 10");
+            s.stop();
+            s.restart();
+        }
+        JsonNode report = change("alter table t add column p int", List.of("public.t"), List.of());
+        assertEquals("two-phase", report.path("commit").asText(), report::toString);
+        assertShape("id bigint,v text,n bigint,e2 text,p integer");
+        for (PgServer s : servers.values()) {
+            assertEquals(0, s.count("postgres", "select count(*) from pg_prepared_xacts"), s.name());
+        }
+        assertEquals(0, servers.get("a").count("ibex_control", "select count(*) from ibex.schema_change"));
+    }
+
+    /** Issue 14: a change prepared everywhere whose COMMIT PREPARED did not reach node c is committed there by --resolve. */
+    @Test
+    @Order(5)
+    void aChangeLeftPreparedOnANodeIsCommittedByResolve() {
+        ok("table", "pause", "s", "t");
+        servers.get("a").execute("ibex_control", "insert into ibex.schema_change (gid, sync_name, script, paused, state) values "
+                + "('ibex_schema_left', 's', 'alter table t add column q int', '{public.t}', 'committing')");
+        servers.get("a").execute("postgres", "alter table t add column q int");
+        servers.get("b").execute("postgres", "alter table t add column q int");
+        servers.get("c").execute("postgres", "begin", "alter table t add column q int", "prepare transaction 'ibex_schema_left'");
+        assertEquals(1, servers.get("c").count("postgres", "select count(*) from pg_prepared_xacts"));
+
+        IbexCli.Result r = ok("schema", "apply", "s", "--resolve");
+        assertTrue(r.stderr().contains("earlier change ibex_schema_left: node c: committed"), r::toString);
+        assertTrue(r.stdout().contains("1 schema change(s) of sync s resolved"), r::toString);
+        assertShape("id bigint,v text,n bigint,e2 text,p integer,q integer");
+        assertEquals(0, servers.get("c").count("postgres", "select count(*) from pg_prepared_xacts"));
+        assertEquals(0, servers.get("a").count("ibex_control", "select count(*) from ibex.schema_change"));
+        assertEquals(0, servers.get("a").count("ibex_control", "select count(*) from ibex.sync_table where paused"));
+        Writer w = startWriters();
+        try {
+            Await.until("writes after the resolution", SETTLE, () -> w.count() > 50);
+        } finally {
+            stopWriters();
+        }
+        converged();
+        assertTrue(ok("schema", "apply", "s", "--resolve").stdout().contains("nothing to do"));
+    }
+
     /** Applies {@code ddl} while every node writes; then the nodes converge with every write, and nothing is paused. */
-    private void change(String ddl, List<String> changed, List<String> created) {
+    private JsonNode change(String ddl, List<String> changed, List<String> created) {
         startWriters();
         JsonNode report;
         try {
@@ -182,6 +229,7 @@ class SchemaApplyIT {
         assertEquals(3, report.path("nodes").size(), report::toString);
         converged();
         assertEquals(0, servers.get("a").count("ibex_control", "select count(*) from ibex.sync_table where paused"), ddl);
+        return report;
     }
 
     /** Every node holds the same rows, every writer's own rows with its last value, the shared rows with a written value. */

@@ -52,7 +52,7 @@ public final class SchemaChanger {
 
     /** The outcome: the tables paused and created, per node what ran, how long the tables were paused, attempts made. */
     public record SchemaChangeReport(String sync, List<TableRef> changed, List<TableRef> created, List<NodeResult> nodes,
-                                     long pausedMillis, int attempts) {
+                                     long pausedMillis, int attempts, boolean twoPhase) {
     }
 
     /** A node refused the script while others had not committed: every transaction was rolled back. */
@@ -88,6 +88,8 @@ public final class SchemaChanger {
         SyncSettings sync = control.syncs().get(syncName);
         Map<NodeId, Connection> conns = connect(sync);
         try {
+            resolveLeftovers(syncName, conns, progress);
+            boolean twoPhase = twoPhase(conns);
             NodeId probe = sync.activeNodes().isEmpty() ? sync.nodes().get(0) : sync.activeNodes().get(0);
             Set<TableRef> tables = sync.tables().stream().map(TableSettings::table).collect(Collectors.toSet());
             SchemaChangePlan plan = SchemaChangePlanner.plan(syncName, tables, dryRun(probe, script, tables, lockTimeout, progress));
@@ -98,9 +100,45 @@ public final class SchemaChanger {
                 });
             }
             progress.accept("dry run on node " + probe + ": " + describe(plan));
-            return rollOut(sync, plan, script, lockTimeout, conns, progress);
+            return rollOut(sync, plan, script, lockTimeout, conns, twoPhase, progress);
         } finally {
             conns.values().forEach(SchemaChanger::closeQuietly);
+        }
+    }
+
+    /**
+     * Resolves what an earlier two-phase change of sync {@code syncName} left prepared on its nodes
+     * (commits it where every node had prepared it, else rolls it back) and resumes its tables;
+     * returns how many changes it resolved.
+     */
+    public int resolve(String syncName, Consumer<String> progress) {
+        control.syncs().get(syncName);
+        Map<NodeId, Connection> conns = connect(control.syncs().get(syncName));
+        try {
+            return resolveLeftovers(syncName, conns, progress);
+        } finally {
+            conns.values().forEach(SchemaChanger::closeQuietly);
+        }
+    }
+
+    private int resolveLeftovers(String sync, Map<NodeId, Connection> conns, Consumer<String> progress) {
+        List<PreparedChanges.Resolved> resolved = new PreparedChanges(control).resolve(sync, conns);
+        for (PreparedChanges.Resolved r : resolved) {
+            r.done().forEach(line -> progress.accept("earlier change " + r.gid() + ": " + line));
+            if (!r.complete()) {
+                throw new IbexException("sync " + sync + ": schema change " + r.gid() + " is still prepared on some nodes (" + String.join("; ",
+                        r.done()) + "); bring them back and run 'ibex schema apply " + sync + " --resolve' again");
+            }
+            resume(sync, r.paused().stream().filter(t -> control.tables().syncOf(t).isPresent()).toList());
+        }
+        return resolved.size();
+    }
+
+    private static boolean twoPhase(Map<NodeId, Connection> conns) {
+        try {
+            return PreparedChanges.supported(conns);
+        } catch (SQLException e) {
+            throw new IbexException("reading max_prepared_transactions: " + Redactor.firstLine(SqlErrors.message(e)) + "; nothing changed", e);
         }
     }
 
@@ -126,7 +164,7 @@ public final class SchemaChanger {
     }
 
     private SchemaChangeReport rollOut(SyncSettings sync, SchemaChangePlan plan, String script, Duration lockTimeout,
-                                       Map<NodeId, Connection> conns, Consumer<String> progress) {
+                                       Map<NodeId, Connection> conns, boolean twoPhase, Consumer<String> progress) {
         Instant pausedAt = clock.instant();
         List<TableRef> paused = sync.tables().stream().filter(t -> !t.paused() && plan.changed().contains(t.table()))
                 .map(TableSettings::table).toList();
@@ -165,13 +203,17 @@ public final class SchemaChanger {
             resume(sync.name(), paused);
             throw e;
         }
-        commitEverywhere(sync.name(), paused, conns, progress);
+        if (twoPhase) {
+            new TwoPhaseCommit(new PreparedChanges(control), sync.name(), paused, conns, progress, this::resume).commit(script);
+        } else {
+            commitEverywhere(sync.name(), paused, conns, progress);
+        }
         if (!plan.created().isEmpty()) {
             control.tables().add(sync.name(), plan.created().stream().map(t -> new TableSettings(t, null, false, null)).toList());
         }
         resume(sync.name(), paused);
         long pausedMillis = paused.isEmpty() ? 0 : Duration.between(pausedAt, clock.instant()).toMillis();
-        return new SchemaChangeReport(sync.name(), plan.changed(), plan.created(), results, pausedMillis, attempt);
+        return new SchemaChangeReport(sync.name(), plan.changed(), plan.created(), results, pausedMillis, attempt, twoPhase);
     }
 
     /** Runs the script and reinstalls capture in an open transaction on every node; on any error every node is rolled back. */
@@ -244,7 +286,7 @@ public final class SchemaChanger {
                 : paused + " stay paused; ") + "run the script by hand where it is missing, then 'ibex table resume " + sync + "'", failure);
     }
 
-    private void resume(String sync, List<TableRef> paused) {
+    void resume(String sync, List<TableRef> paused) {
         if (!paused.isEmpty()) {
             control.tables().setPaused(sync, paused, false, null);
         }
@@ -300,11 +342,11 @@ public final class SchemaChanger {
         return new SQLException(t.getMessage(), (String) null, t);
     }
 
-    private static void rollback(Map<NodeId, Connection> conns) {
+    static void rollback(Map<NodeId, Connection> conns) {
         conns.values().forEach(SchemaChanger::rollbackQuietly);
     }
 
-    private static boolean rollbackQuietly(Connection c) {
+    static boolean rollbackQuietly(Connection c) {
         try {
             if (!c.getAutoCommit()) {
                 c.rollback();
