@@ -57,7 +57,7 @@ final class PreparedChanges {
         return true;
     }
 
-    static String newGid(String sync) {
+    static String newGid() {
         return "ibex_schema_" + UUID.randomUUID().toString().replace("-", "");
     }
 

@@ -35,10 +35,12 @@ import java.util.stream.Collectors;
  * apply}). A dry run on one node decides what the script does ({@link SchemaChangePlanner}); the
  * sync's tables whose shape changes are paused and the sync's round lock is waited for once, so
  * that no round is reconciling them; then one transaction per node runs the script and reinstalls
- * capture for the changed and created tables, and only when every node has done so do they commit.
- * A node that refuses rolls every node back: nothing changed anywhere, the tables resume. The
- * tables stay paused, with each node's state in the pause reason, only when a commit fails after
- * another node committed.
+ * capture for the changed and created tables, and only when every node has done so do they commit:
+ * with two-phase commit where every node allows prepared transactions ({@link TwoPhaseCommit}),
+ * else one after the other ({@link SerialCommit}). A node that refuses rolls every node back:
+ * nothing changed anywhere, the tables resume. The tables stay paused, with each node's state in
+ * the pause reason, only when a commit fails after another node committed (or, with two-phase
+ * commit, prepared), until the operator or {@code --resolve} finishes the change.
  */
 public final class SchemaChanger {
     /** Attempts of the whole rollout when a node's lock_timeout expires; the backoff doubles from {@link #BACKOFF}. */
@@ -112,7 +114,6 @@ public final class SchemaChanger {
      * returns how many changes it resolved.
      */
     public int resolve(String syncName, Consumer<String> progress) {
-        control.syncs().get(syncName);
         Map<NodeId, Connection> conns = connect(control.syncs().get(syncName));
         try {
             return resolveLeftovers(syncName, conns, progress);
@@ -206,7 +207,7 @@ public final class SchemaChanger {
         if (twoPhase) {
             new TwoPhaseCommit(new PreparedChanges(control), sync.name(), paused, conns, progress, this::resume).commit(script);
         } else {
-            commitEverywhere(sync.name(), paused, conns, progress);
+            new SerialCommit(control, sync.name(), paused, conns, progress, this::resume).commit();
         }
         if (!plan.created().isEmpty()) {
             control.tables().add(sync.name(), plan.created().stream().map(t -> new TableSettings(t, null, false, null)).toList());
@@ -242,48 +243,6 @@ public final class SchemaChanger {
             progress.accept("node " + n + ": change run in " + millis + " ms, not committed yet");
         }
         return out;
-    }
-
-    /**
-     * Commits node after node. A failure before any commit rolls the rest back (nothing changed);
-     * one after a commit leaves the tables paused with every node's state, since the nodes differ.
-     */
-    private void commitEverywhere(String sync, List<TableRef> paused, Map<NodeId, Connection> conns, Consumer<String> progress) {
-        Map<String, String> states = new LinkedHashMap<>();
-        SQLException failure = null;
-        String failedNode = null;
-        for (Map.Entry<NodeId, Connection> e : conns.entrySet()) {
-            String n = e.getKey().name();
-            if (failure != null) {
-                states.put(n, rollbackQuietly(e.getValue()) ? "rolled back" : "rolled back (connection lost)");
-                continue;
-            }
-            try {
-                e.getValue().commit();
-                e.getValue().setAutoCommit(true);
-                states.put(n, "committed");
-                progress.accept("node " + n + ": committed");
-            } catch (SQLException ex) {
-                failure = ex;
-                failedNode = n;
-                states.put(n, "commit failed (" + Redactor.firstLine(SqlErrors.message(ex)) + "), state unknown");
-            }
-        }
-        if (failure == null) {
-            return;
-        }
-        if (!states.containsValue("committed") && !SqlErrors.isConnectionFailure(failure)) {
-            resume(sync, paused);
-            throw new IbexException("node " + failedNode + " refused to commit the change: " + Redactor.firstLine(SqlErrors.message(failure))
-                    + "; it was rolled back on every node, nothing changed", failure);
-        }
-        String report = states.entrySet().stream().map(s -> s.getKey() + ": " + s.getValue()).collect(Collectors.joining("; "));
-        if (!paused.isEmpty()) {
-            control.tables().setPaused(sync, paused, true, "schema change half done, nodes differ: " + report + "; make the nodes "
-                    + "equal (run the script by hand where it is missing), then 'ibex table resume " + sync + "'");
-        }
-        throw new IbexException("the change committed on some nodes only (" + report + "); " + (paused.isEmpty() ? ""
-                : paused + " stay paused; ") + "run the script by hand where it is missing, then 'ibex table resume " + sync + "'", failure);
     }
 
     void resume(String sync, List<TableRef> paused) {

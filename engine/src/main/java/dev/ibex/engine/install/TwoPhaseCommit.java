@@ -39,7 +39,7 @@ final class TwoPhaseCommit {
     }
 
     void commit(String script) {
-        String gid = PreparedChanges.newGid(sync);
+        String gid = PreparedChanges.newGid();
         try {
             prepared.record(gid, sync, script, paused);
         } catch (RuntimeException e) {
