@@ -39,8 +39,11 @@ import org.junit.jupiter.api.TestMethodOrder;
  * with a writer on every node during each change, one change after the other (add a column with a
  * default and without, rename a column, retype int to bigint, drop a column, create a table, create
  * an index) ends with the nodes equal, every node's own writes present, the new shape identical
- * everywhere and the table replicating again; and a change that one node refuses is rolled back on
- * every node while the table goes on replicating.
+ * everywhere and the table replicating again; a change that one node refuses is rolled back on
+ * every node while the table goes on replicating; once every node allows prepared transactions,
+ * changes commit with two-phase commit, and one left prepared on a node is committed by
+ * {@code --resolve}; a change that waits for a long transaction is rolled back everywhere and
+ * tried again, and gives up after five attempts with nothing changed.
  */
 @TestInstance(Lifecycle.PER_CLASS)
 @TestMethodOrder(OrderAnnotation.class)
@@ -205,6 +208,44 @@ class SchemaApplyIT {
         }
         converged();
         assertTrue(ok("schema", "apply", "s", "--resolve").stdout().contains("nothing to do"));
+    }
+
+    /** A long transaction on b holding t: the change is rolled back everywhere and tried again until it gets the lock, or gives up. */
+    @Test
+    @Order(6)
+    void aChangeWaitingForALongTransactionRetriesThenGivesUp() throws Exception {
+        try (Connection holder = servers.get("b").connect("postgres")) {
+            holder.setAutoCommit(false);
+            holder.createStatement().execute("lock table t in access share mode");
+            Thread release = new Thread(() -> {
+                LockSupport.parkNanos(Duration.ofMillis(800).toNanos());
+                try {
+                    holder.rollback();
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            release.start();
+            IbexCli.Result r = ok("schema", "apply", "s", "--sql", "alter table t add column r1 int", "--lock-timeout", "200ms", "--json");
+            release.join();
+            assertTrue(r.json().path("attempts").asInt() > 1, r::toString);
+            assertTrue(r.stderr().contains("node b: a lock was not granted within 200 ms") && r.stderr().contains("trying again"), r::toString);
+        }
+        assertShape("id bigint,v text,n bigint,e2 text,p integer,q integer,r1 integer");
+
+        String before = state();
+        try (Connection holder = servers.get("b").connect("postgres")) {
+            holder.setAutoCommit(false);
+            holder.createStatement().execute("lock table t in access share mode");
+            IbexCli.Result r = run("schema", "apply", "s", "--sql", "alter table t add column r2 int", "--lock-timeout", "100ms");
+            assertEquals(1, r.code(), r::toString);
+            List<String> errors = r.stderrLines().stream().filter(l -> l.startsWith("ibex: ")).toList();
+            assertEquals(1, errors.size(), r::toString);
+            assertTrue(errors.get(0).startsWith("ibex: node b refused the change:") && errors.get(0).contains("after 5 attempts")
+                    && errors.get(0).contains("nothing changed"), r::toString);
+            holder.rollback();
+        }
+        assertEquals(before, state(), "a change that never got its lock left something behind");
     }
 
     /** Applies {@code ddl} while every node writes; then the nodes converge with every write, and nothing is paused. */
