@@ -31,7 +31,7 @@ final class SchemaCommand {
             "Changes captured before the change and not yet replicated replicate after it, read from the rows as they are",
             "then: in the new shape (renamed or converted values; a dropped column's values are gone on every node).",
             "Refused, with the way to do it instead: changing, renaming or dropping a key column; dropping or renaming a table",
-            "of the sync; changing rows; adding a column whose default is not immutable (now(), random(), nextval...);",
+            "of the sync; changing rows; adding a column whose default is not immutable (now(), random(), nextval..., identity);",
             "statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY). Every node must be reachable.",
             "When every node has max_prepared_transactions > 0 the nodes commit with two-phase commit; a change left prepared",
             "on a node is committed (or rolled back) by the next 'ibex schema apply' of the sync, or by --resolve alone."})
@@ -64,6 +64,9 @@ final class SchemaCommand {
                     err().println(line);
                     err().flush();
                 });
+                if (!r.created().isEmpty()) {
+                    SequencesCommand.warn(s, sync, r.created(), err());
+                }
                 if (json.requested) {
                     Output.json(out(), document(r));
                 } else {

@@ -102,6 +102,8 @@ class SchemaApplyIT {
         refused("changes rows", "schema", "apply", "s", "--sql", "insert into u values (-5, 'x')");
         refused("not immutable", "schema", "apply", "s", "--sql", "alter table t add column at timestamptz default now()");
         refused("not immutable", "schema", "apply", "s", "--sql", "alter table t add column r float8 not null default random()");
+        refused("not immutable", "schema", "apply", "s", "--sql", "alter table t add column s serial");
+        refused("an identity column", "schema", "apply", "s", "--sql", "alter table t add column g int generated always as identity");
         refused("drop CONCURRENTLY", "schema", "apply", "s", "--sql", "create index concurrently t_v on t (v)");
         refused("ibex table remove s public.u", "schema", "apply", "s", "--sql", "drop table u");
         refused("ibex table remove s public.u", "schema", "apply", "s", "--sql", "alter table u rename to u2");

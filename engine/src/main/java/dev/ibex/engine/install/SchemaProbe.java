@@ -45,12 +45,12 @@ final class SchemaProbe {
     private static final String ROWS = "select schemaname || '.' || relname, n_tup_ins + n_tup_upd + n_tup_del "
             + "from pg_catalog.pg_stat_xact_user_tables";
     private static final String DEFAULT = """
-            select pg_catalog.pg_get_expr(d.adbin, d.adrelid), format_type(a.atttypid, a.atttypmod)
-              from pg_catalog.pg_attrdef d
-              join pg_catalog.pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
-              join pg_catalog.pg_class c on c.oid = d.adrelid
+            select pg_catalog.pg_get_expr(d.adbin, d.adrelid), format_type(a.atttypid, a.atttypmod), a.attidentity <> ''
+              from pg_catalog.pg_attribute a
+              join pg_catalog.pg_class c on c.oid = a.attrelid
               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-             where n.nspname = ? and c.relname = ? and d.adnum = ?""";
+              left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+             where n.nspname = ? and c.relname = ? and a.attnum = ?""";
 
     private SchemaProbe() {
     }
@@ -197,21 +197,25 @@ final class SchemaProbe {
             int highest = before.get(t).stream().mapToInt(Column::number).max().orElse(0);
             for (Column added : after.get(t).stream().filter(col -> col.number() > highest).toList()) {
                 String[] def = defaultOf(c, t, added.number());
-                if (def != null && !immutable(c, def[0], def[1])) {
-                    out.add(t + "." + added.name() + " (default " + def[0] + ")");
+                if (def != null && (def[0] == null || !immutable(c, def[0], def[1]))) {
+                    out.add(t + "." + added.name() + " (" + (def[0] == null ? "an identity column" : "default " + def[0]) + ")");
                 }
             }
         }
         return out;
     }
 
+    /** The column's default and type; null expression for an identity column (its sequence differs per node); null when neither. */
     private static String[] defaultOf(Connection c, TableRef t, int column) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(DEFAULT)) {
             ps.setString(1, t.schema());
             ps.setString(2, t.name());
             ps.setInt(3, column);
             try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? new String[] {rs.getString(1), rs.getString(2)} : null;
+                if (!rs.next() || rs.getString(1) == null && !rs.getBoolean(3)) {
+                    return null;
+                }
+                return new String[] {rs.getBoolean(3) ? null : rs.getString(1), rs.getString(2)};
             }
         }
     }
