@@ -65,6 +65,18 @@ class BenchSmokeIT {
     }
 
     @Test
+    void schemaChangeWorkloadReportsEachChangesPauseAndCatchUp(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("bench.json");
+        IbexCli.Result r = IbexCli.run("bench", "--rows", "200", "--runs", "1", "--workloads", "D1", "--json-out", json.toString());
+        assertEquals(0, r.code(), () -> "the bench exits 0: " + r);
+        JsonNode doc = IbexCli.parseJson(Files.readString(json));
+        for (String change : List.of("add column", "rename column", "retype column")) {
+            assertTrue(figure(doc, "D1 " + change + " paused").path("median").asDouble() > 0, () -> change + " paused the table: " + doc);
+            assertTrue(figure(doc, "D1 " + change + " equal after").path("median").isNumber(), () -> change + " caught up: " + doc);
+        }
+    }
+
+    @Test
     void fsyncOffTurnsOffFsyncAndSynchronousCommit(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("bench.json");
         IbexCli.Result r = IbexCli.run("bench", "--rows", "2000", "--runs", "1", "--workloads", "B0", "--fsync", "off",

@@ -52,9 +52,12 @@ import picocli.CommandLine.Spec;
         "N1 add a node (not in the default list): a sync of one table of --rows rows (default 1000000 for N1) over 2 masters,"
                 + " 4 writers making 400 single-row updates/s in all during 'sync add-node' of a third master; seconds from the"
                 + " command's start until the three tables are equal, of the command, and of the copy alone.",
+        "D1 schema change (not in the default list): 'ibex schema apply' on a sync a-b of --rows rows while a writer on each node"
+                + " updates random rows: add a column with a default, rename it, retype it to bigint; per change the ms the table"
+                + " was paused, and the ms from the command's return (writers stopped then) until a and b hold equal tables.",
         "Each figure is measured --runs times; median, min and max are shown. Needs nothing but Java."})
 public final class BenchCommand implements Callable<Integer> {
-    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "W5", "S1", "S2", "S3", "N1");
+    static final List<String> WORKLOADS = List.of("B0", "W1", "W2", "W3", "W4", "W5", "S1", "S2", "S3", "N1", "D1");
 
     @Spec
     CommandSpec spec;
@@ -65,7 +68,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "10", description = "How long W2, W3, W4 and S3 writers write per run (default 10; each rate of the W3 sweep half as long); W5 takes 10 samples per second of it.")
     int seconds;
     @Option(names = "--workloads", defaultValue = "B0,W1,W2,W3,W4,W5,S1,S2", split = ",",
-            description = "Which workloads to run, from B0, W1, W2, W3, W4, W5, S1, S2, S3, N1 (default all but S3 and N1).")
+            description = "Which workloads to run, from B0, W1, W2, W3, W4, W5, S1, S2, S3, N1, D1 (default all but S3, N1 and D1).")
     List<String> workloads;
     @Option(names = "--s3-rate", defaultValue = "1200", paramLabel = "UPDATES_PER_S",
             description = "S3: single-row updates per second of the 12 writers together (default 1200, 100 per sync).")
@@ -92,9 +95,11 @@ public final class BenchCommand implements Callable<Integer> {
         boolean s1 = chosen.contains("S1");
         boolean s2 = chosen.contains("S2");
         boolean s3 = chosen.contains("S3");
+        boolean d1 = chosen.contains("D1");
         try (BenchCluster cluster = BenchCluster.start(out, rows, chosen, fsync.equals("on")); ScaleWorkload scale = new ScaleWorkload();
              WaitWorkload waits = new WaitWorkload();
-             EngineScaleWorkload engineScale = s3 ? EngineScaleWorkload.prepare(cluster, out, s3Rate, seconds) : null) {
+             EngineScaleWorkload engineScale = s3 ? EngineScaleWorkload.prepare(cluster, out, s3Rate, seconds) : null;
+             SchemaChangeWorkload schema = d1 ? SchemaChangeWorkload.prepare(cluster, out, rows) : null) {
             if (s1) {
                 scale.prepareIdle(cluster, out);
             }
@@ -161,6 +166,12 @@ public final class BenchCommand implements Callable<Integer> {
                     f.add(out, run, "N1 add node, until equal", "s", r.equalSeconds());
                     f.add(out, run, "N1 add-node command", "s", r.commandSeconds());
                     f.add(out, run, "N1 copy alone", "s", r.copySeconds());
+                }
+                if (d1) {
+                    for (SchemaChangeWorkload.Change c : schema.run(run, rows)) {
+                        f.add(out, run, "D1 " + c.label() + " paused", "ms", c.pausedMillis());
+                        f.add(out, run, "D1 " + c.label() + " equal after", "ms", c.equalAfterMillis());
+                    }
                 }
             }
             List<BenchResult> results = f.results();

@@ -44,6 +44,7 @@ public final class Pools {
         c.setKeepaliveTime(Duration.ofSeconds(30).toMillis());
         c.setInitializationFailTimeout(failFast ? 1 : -1);
         c.setConnectionInitSql(SESSION_SQL);
+        c.setExceptionOverrideClassName(StatementErrors.class.getName());
         c.addDataSourceProperty("connectTimeout", "5");
         c.addDataSourceProperty("socketTimeout", "60");
         c.addDataSourceProperty("tcpKeepAlive", "true");
@@ -60,6 +61,20 @@ public final class Pools {
             return new HikariDataSource(c);
         } catch (HikariPool.PoolInitializationException e) {
             throw NodeConnector.connectFailure(what, url, e.getCause() != null ? e.getCause() : e);
+        }
+    }
+
+    /**
+     * HikariCP takes SQLSTATE 0A000 for a lost connection (some drivers report one so) and evicts
+     * the connection with a logged stack trace; from PostgreSQL it is a statement the server does
+     * not support (e.g. a DDL change to a column a trigger names, which 'ibex schema apply' tries),
+     * and the session is fine.
+     */
+    public static final class StatementErrors implements com.zaxxer.hikari.SQLExceptionOverride {
+        @java.lang.Override
+        public com.zaxxer.hikari.SQLExceptionOverride.Override adjudicate(java.sql.SQLException e) {
+            return "0A000".equals(e.getSQLState()) ? com.zaxxer.hikari.SQLExceptionOverride.Override.DO_NOT_EVICT
+                    : com.zaxxer.hikari.SQLExceptionOverride.Override.CONTINUE_EVICT;
         }
     }
 }
