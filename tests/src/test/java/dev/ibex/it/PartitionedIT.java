@@ -1,0 +1,176 @@
+package dev.ibex.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ibex.engine.UsageException;
+import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.runtime.Engine;
+import dev.ibex.testkit.Await;
+import dev.ibex.testkit.Sql;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Issue 14, item 5: a list-partitioned table replicates as one table on three nodes while the
+ * engine runs. One writer, on a node drawn at random for each statement, writes through the root
+ * and straight into partitions, updates rows, deletes them and moves them between partitions by
+ * changing their region (a key column). Half-way, a partition is created with {@code PARTITION OF}
+ * and another attached with {@code ATTACH PARTITION} on every node, and written to. The writes are
+ * sequential, so each one is later (in time and in change stamp) than every write before it: under
+ * the latest strategy, every key ends with its last write, which the test's model holds. At the
+ * end every node holds exactly the model, every partition holds exactly the rows its bound says,
+ * and a TRUNCATE of the root replicates.
+ */
+class PartitionedIT {
+    @RegisterExtension
+    static final Cluster CLUSTER = Cluster.of("a", "b", "c");
+    private static final TableRef PM = TableRef.parse("pm");
+    private static final int IDS = 40;
+
+    /** The model: (region, id) to v, the last write of each key that exists. */
+    private final Map<String, String> model = new TreeMap<>();
+
+    @Test
+    void writesThroughTheRootAndIntoPartitionsAndRowsMovingBetweenPartitionsReplicate() throws Exception {
+        CLUSTER.execAll("create table pm (region text not null, id int not null, v text, primary key (region, id)) partition by list (region)",
+                "create table pm_east partition of pm for values in ('east')",
+                "create table pm_west partition of pm for values in ('west')");
+        CLUSTER.addSync("pm", PM);
+        assertEquals(List.of(List.of("ibex_capture_del"), List.of("ibex_capture_ins"), List.of("ibex_capture_key"),
+                        List.of("ibex_capture_upd")),
+                CLUSTER.rows("b", "select tgname from pg_trigger where tgrelid = 'pm_east'::regclass order by 1"),
+                "the root's row triggers are cloned onto each partition");
+        long seed = System.nanoTime();
+        Random random = new Random(seed);
+        List<Connection> conns = new ArrayList<>();
+        try (Engine engine = CLUSTER.startEngine()) {
+            for (String n : CLUSTER.nodes()) {
+                conns.add(CLUSTER.connect(n));
+            }
+            write(conns, random, List.of("east", "west"), 600);
+            CLUSTER.execAll("create table pm_north partition of pm for values in ('north')",
+                    "create table pm_south (region text not null, id int not null, v text)",
+                    "alter table pm attach partition pm_south for values in ('south')");
+            write(conns, random, List.of("east", "west", "north", "south"), 900);
+            CLUSTER.awaitIdentical("pm", Duration.ofSeconds(60));
+        } finally {
+            for (Connection c : conns) {
+                c.close();
+            }
+        }
+        CLUSTER.converge("pm");
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(model.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).sorted().toList(),
+                    sorted(CLUSTER.rows(n, "select region || ':' || id || '=' || coalesce(v, 'null') from pm")),
+                    "node " + n + " holds every key's last write (seed " + seed + ")");
+            for (String region : List.of("east", "west", "north", "south")) {
+                assertEquals(model.keySet().stream().filter(k -> k.startsWith(region + ":")).sorted().toList(),
+                        sorted(CLUSTER.rows(n, "select region || ':' || id from only pm_" + region)),
+                        "partition pm_" + region + " on node " + n + " holds exactly the rows of its region");
+            }
+        }
+        assertTrue(model.keySet().stream().anyMatch(k -> k.startsWith("south:")), "rows were written to the attached partition");
+
+        CLUSTER.exec("c", "truncate pm");
+        CLUSTER.converge("pm");
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(0, CLUSTER.count(n, "select count(*) from pm"), "TRUNCATE of the root on c emptied the table on " + n);
+        }
+    }
+
+    @Test
+    void aPartitionOrASubPartitionedTableIsRefusedAndNothingIsInstalled() {
+        CLUSTER.execAll("create table sp (region text not null, id int not null, primary key (region, id)) partition by list (region)",
+                "create table sp_east partition of sp for values in ('east')",
+                "create table sp_deep (region text not null, id int not null, primary key (region, id)) partition by list (region)",
+                "create table sp_deep_west partition of sp_deep for values in ('west') partition by range (id)",
+                "create table sp_deep_west_1 partition of sp_deep_west for values from (0) to (100)");
+        UsageException partition = assertThrows(UsageException.class, () -> CLUSTER.addSync("sp_part", TableRef.parse("sp_east")));
+        assertTrue(partition.getMessage().contains("add the partitioned table public.sp instead"), partition.getMessage());
+        UsageException deep = assertThrows(UsageException.class, () -> CLUSTER.addSync("sp_deep", TableRef.parse("sp_deep")));
+        assertTrue(deep.getMessage().contains("table public.sp_deep is sub-partitioned"), deep.getMessage());
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(0, CLUSTER.count(n, "select count(*) from pg_trigger where tgname like 'ibex%' and tgrelid::regclass::text like 'sp%'"),
+                    "no capture installed on node " + n);
+        }
+        assertTrue(CLUSTER.control().tables().syncOf(TableRef.parse("sp_east")).isEmpty());
+        assertTrue(!CLUSTER.control().syncs().exists("sp_part") && !CLUSTER.control().syncs().exists("sp_deep"));
+    }
+
+    /** {@code count} statements, each on a node drawn at random, recorded in the model when they changed a row. */
+    private void write(List<Connection> conns, Random random, List<String> regions, int count) throws SQLException {
+        for (int i = 1; i <= count; i++) {
+            if (i % 150 == 0) {
+                awaitNextRound();
+            }
+            Connection c = conns.get(random.nextInt(conns.size()));
+            String region = regions.get(random.nextInt(regions.size()));
+            int id = 1 + random.nextInt(IDS);
+            String key = region + ":" + id;
+            String v = "v" + i;
+            boolean direct = random.nextBoolean();
+            String rel = direct ? "pm_" + region : "pm";
+            int op = random.nextInt(100);
+            if (op < 35) {
+                if (update(c, "insert into " + rel + " values (?, ?, ?) on conflict (region, id) do update set v = excluded.v",
+                        region, id, v) > 0) {
+                    model.put(key, v);
+                }
+            } else if (op < 65) {
+                if (update(c, "update " + rel + " set v = ? where region = ? and id = ?", v, region, id) > 0) {
+                    model.put(key, v);
+                }
+            } else if (op < 80) {
+                if (update(c, "delete from " + rel + " where region = ? and id = ?", region, id) > 0) {
+                    model.remove(key);
+                }
+            } else {
+                move(c, random, regions, region, id, v);
+            }
+        }
+    }
+
+    /** Moves a row to another region (another partition), unless its new key is taken on that node. */
+    private void move(Connection c, Random random, List<String> regions, String region, int id, String v) throws SQLException {
+        String to = regions.get(random.nextInt(regions.size()));
+        if (to.equals(region) || Sql.count(c, "select count(*) from pm where region = ? and id = ?", to, id) > 0) {
+            return;
+        }
+        if (update(c, "update pm set region = ?, v = ? where region = ? and id = ?", to, v, region, id) > 0) {
+            model.remove(region + ":" + id);
+            model.put(to + ":" + id, v);
+        }
+    }
+
+    /** Waits until the engine has finished a round of sync pm that finished after this call, so rounds run between the writes. */
+    private static void awaitNextRound() {
+        java.time.OffsetDateTime now = java.time.OffsetDateTime.now();
+        Await.until("a round of sync pm", Duration.ofSeconds(30), () -> CLUSTER.control().dsl().fetchValue(
+                "select count(*) from ibex.round where sync_name = 'pm' and finished_at > ?::timestamptz", now.toString())
+                instanceof Number n && n.longValue() > 0);
+    }
+
+    private static List<String> sorted(List<List<String>> rows) {
+        return rows.stream().map(r -> r.get(0)).sorted().toList();
+    }
+
+    private static int update(Connection c, String sql, Object... args) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < args.length; i++) {
+                ps.setObject(i + 1, args[i]);
+            }
+            return ps.executeUpdate();
+        }
+    }
+}
