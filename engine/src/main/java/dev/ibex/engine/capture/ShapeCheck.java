@@ -19,6 +19,7 @@ public final class ShapeCheck {
     /** @param shapes per node name, in node order; empty where the table does not exist */
     public static List<String> problems(TableRef table, Map<String, Optional<TableShape>> shapes) {
         List<String> out = new ArrayList<>();
+        List<String> keyless = new ArrayList<>();
         TableShape reference = null;
         String referenceNode = null;
         for (Map.Entry<String, Optional<TableShape>> e : shapes.entrySet()) {
@@ -34,8 +35,7 @@ public final class ShapeCheck {
                 continue;
             }
             if (s.key().isEmpty()) {
-                out.add("table " + table + " has no primary key and no unique index over NOT NULL columns on node " + node
-                        + ": add one, e.g. ALTER TABLE " + table + " ADD PRIMARY KEY (column, ...)");
+                keyless.add(node);
                 continue;
             }
             if (s.key().stream().anyMatch(k -> k.startsWith("ibex_"))) {
@@ -49,6 +49,12 @@ public final class ShapeCheck {
             } else {
                 compare(table, referenceNode, reference, node, s, out);
             }
+        }
+        if (!keyless.isEmpty()) {
+            boolean everywhere = keyless.size() == shapes.values().stream().filter(Optional::isPresent).count();
+            out.add(0, "table " + table + " has no primary key and no unique index over NOT NULL columns"
+                    + (everywhere ? "" : " on node" + (keyless.size() > 1 ? "s " : " ") + String.join(", ", keyless))
+                    + ": add one, e.g. ALTER TABLE " + table + " ADD PRIMARY KEY (column, ...)");
         }
         return out;
     }
