@@ -134,6 +134,23 @@ class UniqueKeyIT {
                     "no duplicate key on node " + n);
         }
         assertTrue(model.size() > 10, "the workload left rows to compare: " + model.size());
+
+        JsonNode valid = ok("validate", "s", "--table", "uk", "--json").json();
+        assertEquals(0, valid.get(0).path("differingKeys").asLong(-1), valid::toString);
+        String code = model.keySet().iterator().next();
+        JsonNode trace = ok("trace", "s", "uk", code, "--json").json();
+        assertEquals(code, trace.path("key").path("code").asText(), trace::toString);
+        for (JsonNode n : trace.path("nodes")) {
+            assertEquals("present", n.path("state").asText(), n::toString);
+        }
+        servers.get("b").execute(DB, "alter table uk disable trigger user", "update uk set v = 'behind ibex' where code = '" + code + "'",
+                "alter table uk enable trigger user");
+        IbexCli.Result differs = run("validate", "s", "--table", "uk", "--json");
+        assertEquals(1, differs.code(), differs::toString);
+        assertEquals("[\"" + code + "\"]", IbexCli.parseJson(differs.out()).get(0).path("differences").get(0).path("key").toString(),
+                differs::toString);
+        servers.get("b").execute(DB, "alter table uk disable trigger user", "update uk set v = '" + model.get(code).split("\\|")[1]
+                + "' where code = '" + code + "'", "alter table uk enable trigger user");
     }
 
     @Test

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ibex.engine.UsageException;
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
+import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.Sql;
@@ -106,6 +109,26 @@ class PartitionedIT {
         }
         assertTrue(CLUSTER.control().tables().syncOf(TableRef.parse("sp_east")).isEmpty());
         assertTrue(!CLUSTER.control().syncs().exists("sp_part") && !CLUSTER.control().syncs().exists("sp_deep"));
+    }
+
+    @Test
+    void anInitialCopyFillsEachPartitionAndValidateSeesTheSameRows() {
+        CLUSTER.execAll("create table pc (k int not null, v text, primary key (k)) partition by range (k)",
+                "create table pc_low partition of pc for values from (0) to (100)",
+                "create table pc_high partition of pc for values from (100) to (200)");
+        CLUSTER.exec("a", "insert into pc select g, 'from a' from generate_series(1, 199, 7) g");
+        TableRef pc = TableRef.parse("pc");
+        CLUSTER.installer().addSync(new SyncSettings("pc", CLUSTER.nodes().stream().map(n -> new NodeId(n, CLUSTER.nodes().indexOf(n) + 1))
+                .toList(), List.of(new TableSettings(pc, null, false, null)), "latest", List.of(), Duration.ofSeconds(1), false), "a",
+                (t, from, to, done, total) -> { });
+        CLUSTER.exec("b", "update pc_high set v = 'from b' where k = 113");
+        CLUSTER.converge("pc");
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(List.of(List.of("15", "14")), CLUSTER.rows(n, "select (select count(*) from only pc_low)::text, "
+                    + "(select count(*) from only pc_high)::text"), "each partition of pc on node " + n + " holds the rows of its range");
+            assertEquals(List.of(List.of("from b")), CLUSTER.rows(n, "select v from pc where k = 113"));
+        }
+        assertEquals(1, CLUSTER.checksums(CLUSTER.nodes(), pc).values().stream().distinct().count(), "validate's checksums agree");
     }
 
     /** {@code count} statements, each on a node drawn at random, recorded in the model when they changed a row. */
