@@ -131,6 +131,25 @@ class PartitionedIT {
         assertEquals(1, CLUSTER.checksums(CLUSTER.nodes(), pc).values().stream().distinct().count(), "validate's checksums agree");
     }
 
+    @Test
+    void aNodeWithoutThePartitionForARowPausesTheTableUntilThePartitionExists() {
+        CLUSTER.execAll("create table pr (region text not null, id int not null, v text, primary key (region, id)) partition by list (region)",
+                "create table pr_east partition of pr for values in ('east')");
+        CLUSTER.exec("a", "create table pr_west partition of pr for values in ('west')");
+        TableRef pr = TableRef.parse("pr");
+        CLUSTER.addSync("pr", pr);
+        CLUSTER.exec("a", "insert into pr values ('west', 1, 'only a has west'), ('east', 1, 'east')");
+        CLUSTER.round("pr");
+        TableSettings paused = CLUSTER.control().syncs().get("pr").tables().get(0);
+        assertTrue(paused.paused() && paused.pauseReason().contains("rejected") && paused.pauseReason().contains("partition"),
+                () -> "paused with the node's error: " + paused);
+        CLUSTER.exec("b", "create table pr_west partition of pr for values in ('west')");
+        CLUSTER.exec("c", "create table pr_west partition of pr for values in ('west')");
+        CLUSTER.control().tables().setPaused("pr", List.of(pr), false, null);
+        CLUSTER.converge("pr");
+        assertEquals(List.of(List.of("only a has west")), CLUSTER.rows("c", "select v from only pr_west"), "nothing lost while paused");
+    }
+
     /** {@code count} statements, each on a node drawn at random, recorded in the model when they changed a row. */
     private void write(List<Connection> conns, Random random, List<String> regions, int count) throws SQLException {
         for (int i = 1; i <= count; i++) {
