@@ -112,6 +112,23 @@ class PartitionedIT {
     }
 
     @Test
+    void aReplicatedTableAttachedAsAPartitionIsPausedAndItsRootRefused() {
+        CLUSTER.execAll("create table sr (id int primary key, v text) partition by range (id)",
+                "create table sr_1 (id int primary key, v text)");
+        TableRef part = TableRef.parse("sr_1");
+        CLUSTER.addSync("sr1", part);
+        CLUSTER.execAll("alter table sr attach partition sr_1 for values from (0) to (100)", "insert into sr_1 values (1, 'x')");
+        CLUSTER.round("sr1");
+        TableSettings paused = CLUSTER.control().syncs().get("sr1").tables().get(0);
+        assertTrue(paused.paused() && paused.pauseReason().contains("table public.sr_1 is a partition of public.sr on node a: "
+                + "add the partitioned table public.sr instead"), () -> "paused with the reason: " + paused);
+        UsageException root = assertThrows(UsageException.class, () -> CLUSTER.addSync("srroot", TableRef.parse("sr")));
+        assertEquals("partition public.sr_1 of table public.sr is replicated by sync sr1 as a table of its own; remove it with "
+                + "'ibex table remove sr1 public.sr_1' before adding the partitioned table", root.getMessage());
+        assertTrue(!CLUSTER.control().syncs().exists("srroot"));
+    }
+
+    @Test
     void anInitialCopyFillsEachPartitionAndValidateSeesTheSameRows() {
         CLUSTER.execAll("create table pc (k int not null, v text, primary key (k)) partition by range (k)",
                 "create table pc_low partition of pc for values from (0) to (100)",
