@@ -135,6 +135,13 @@ class UniqueKeyIT {
         }
         assertTrue(model.size() > 10, "the workload left rows to compare: " + model.size());
 
+        JsonNode status = ok("status", "s", "--json").json();
+        List<String> keys = new ArrayList<>();
+        status.get(0).path("tables").forEach(t -> keys.add(t.path("table").asText() + ": " + t.path("key").asText()));
+        assertEquals(List.of("public.plain: primary key (id)", "public.uk: unique index uk_code_key (code)",
+                "public.uk_json: unique index uk_json_id (id)"), keys, status::toString);
+        assertTrue(ok("status", "s").stdout().contains("table public.uk is keyed by unique index uk_code_key (code)"));
+
         JsonNode valid = ok("validate", "s", "--table", "uk", "--json").json();
         assertEquals(0, valid.get(0).path("differingKeys").asLong(-1), valid::toString);
         String code = model.keySet().iterator().next();
