@@ -129,8 +129,25 @@ class PartitionedIT {
     }
 
     @Test
-    void anInitialCopyFillsEachPartitionAndValidateSeesTheSameRows() {
-        CLUSTER.execAll("create table pc (k int not null, v text, primary key (k)) partition by range (k)",
+    void aResolverThatNeedsRowBasesMergesConcurrentChangesOfAPartitionedTable() {
+        CLUSTER.execAll("create table ps (region text not null, id int not null, qty int, primary key (region, id)) partition by list (region)",
+                "create table ps_east partition of ps for values in ('east')",
+                "create table ps_west partition of ps for values in ('west')",
+                "insert into ps values ('east', 1, 10), ('west', 1, 100)");
+        CLUSTER.addSync("ps", "custom:dev.ibex.conflict.examples.CounterDeltaResolver:qty", List.of(), TableRef.parse("ps"));
+        CLUSTER.exec("a", "update ps set qty = qty + 1 where region = 'east' and id = 1");
+        CLUSTER.exec("b", "update ps_east set qty = qty + 2 where id = 1", "update ps_west set qty = qty - 5 where id = 1");
+        CLUSTER.exec("c", "update ps set qty = qty + 3 where id = 1");
+        CLUSTER.converge("ps");
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(List.of(List.of("east", "16"), List.of("west", "98")), CLUSTER.rows(n, "select region, qty::text from ps order by 1"),
+                    "every node adds up the increments made through the root and into partitions: " + n);
+        }
+    }
+
+    @Test
+    void anInitialCopyFillsEachPartitionOfATableKeyedByAUniqueIndex() {
+        CLUSTER.execAll("create table pc (k int not null, v text, constraint pc_k unique (k)) partition by range (k)",
                 "create table pc_low partition of pc for values from (0) to (100)",
                 "create table pc_high partition of pc for values from (100) to (200)");
         CLUSTER.exec("a", "insert into pc select g, 'from a' from generate_series(1, 199, 7) g");
@@ -138,6 +155,7 @@ class PartitionedIT {
         CLUSTER.installer().addSync(new SyncSettings("pc", CLUSTER.nodes().stream().map(n -> new NodeId(n, CLUSTER.nodes().indexOf(n) + 1))
                 .toList(), List.of(new TableSettings(pc, null, false, null)), "latest", List.of(), Duration.ofSeconds(1), false), "a",
                 (t, from, to, done, total) -> { });
+        assertEquals("unique index pc_k (k)", CLUSTER.status("pc").tables().get(0).key());
         CLUSTER.exec("b", "update pc_high set v = 'from b' where k = 113");
         CLUSTER.converge("pc");
         for (String n : CLUSTER.nodes()) {
