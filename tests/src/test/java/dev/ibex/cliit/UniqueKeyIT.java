@@ -196,7 +196,7 @@ class UniqueKeyIT {
         } else {
             String to = "k" + random.nextInt(CODES);
             if (!to.equals(code) && Sql.count(c, "select count(*) from uk where code = ?", to) == 0
-                    && update(c, "update uk set code = ?, n = ?, v = ? where code = ?", to, n, v, code) > 0) {
+                    && updateUnlessTaken(c, "update uk set code = ?, n = ?, v = ? where code = ?", to, n, v, code) > 0) {
                 model.remove(code);
                 model.put(to, n + "|" + v);
             }
@@ -233,6 +233,18 @@ class UniqueKeyIT {
                 throw new Sql.UncheckedSqlException("reading the control database", e);
             }
         });
+    }
+
+    /** As {@link #update}; a unique violation (a round applied the new key after the check) wrote nothing: 0 rows. */
+    private static int updateUnlessTaken(Connection c, String sql, Object... args) throws SQLException {
+        try {
+            return update(c, sql, args);
+        } catch (SQLException e) {
+            if ("23505".equals(e.getSQLState())) {
+                return 0;
+            }
+            throw e;
+        }
     }
 
     private static int update(Connection c, String sql, Object... args) throws SQLException {

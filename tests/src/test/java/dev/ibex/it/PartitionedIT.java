@@ -224,9 +224,24 @@ class PartitionedIT {
         if (to.equals(region) || Sql.count(c, "select count(*) from pm where region = ? and id = ?", to, id) > 0) {
             return;
         }
-        if (update(c, "update pm set region = ?, v = ? where region = ? and id = ?", to, v, region, id) > 0) {
+        if (updateUnlessTaken(c, "update pm set region = ?, v = ? where region = ? and id = ?", to, v, region, id) > 0) {
             model.remove(region + ":" + id);
             model.put(to + ":" + id, v);
+        }
+    }
+
+    /**
+     * As {@link #update}, but a unique violation (a round applied a row with the new key after the
+     * check) fails the statement, which then wrote nothing: 0 rows.
+     */
+    private static int updateUnlessTaken(Connection c, String sql, Object... args) throws SQLException {
+        try {
+            return update(c, sql, args);
+        } catch (SQLException e) {
+            if ("23505".equals(e.getSQLState())) {
+                return 0;
+            }
+            throw e;
         }
     }
 
