@@ -83,11 +83,13 @@ begin
       end if;
   $h$, format('%I.%I', 'ibex', c.changes_seq));
 
+  if partitioned then
+    perform ibex.write_partitioned_capture_functions(c, fn, head, slot, key_list, new_keys, old_keys, t_keys, t_image, qrel);
+    return;
+  end if;
   if c.bases then
     new_body := format('insert into %s (%s, ibex_ts, ibex_base) select %s, ibex_ts, ''{}''::pg_catalog.text[] from ibex_new n;',
                        slot, key_list, n_keys);
-  elsif partitioned then
-    new_body := format('insert into %s (%s, ibex_ts) select %s, ibex_ts from ibex_new n;', slot, key_list, n_keys);
   else
     -- up to 1000 keys are logged one by one; a larger statement that changed a large part of the
     -- table logs a marker instead (scanning the table for its rows costs the engine less than
@@ -113,9 +115,42 @@ begin
       slot, key_list, o_keys, o_image) || ' return null; end');
   perform ibex.define_capture_function(fn || '_trunc', head || format('insert into %s (%s, ibex_ts%s) select %s, ibex_ts%s from %s %s t;',
       slot, key_list, case when c.bases then ', ibex_base' else '' end, t_keys, case when c.bases then ', ' || t_image else '' end,
-      case when partitioned then '' else 'only' end, qrel) || ' return null; end');
+      'only', qrel) || ' return null; end');
   -- a key changed by an UPDATE: the old key is gone (without bases the statement logged the new
   -- one; with bases it logged the old one with its image, and the new one starts from nothing)
+  perform ibex.define_capture_function(fn || '_key', head || case when c.bases
+      then format('insert into %s (%s, ibex_ts, ibex_base) values (%s, ibex_ts, ''{}''::pg_catalog.text[]);', slot, key_list, new_keys)
+      else format('insert into %s (%s, ibex_ts) values (%s, ibex_ts);', slot, key_list, old_keys) end || ' return null; end');
+end $fn$;
+
+-- The trigger functions of a partitioned table are row-level: statement triggers on the root do not
+-- fire for statements that name a partition, while row triggers on the root are cloned onto every
+-- partition, present and attached later, and fire whichever relation a statement names. A row that
+-- an UPDATE moves to another partition fires DELETE on the old partition and INSERT on the new one
+-- (not UPDATE), which log its old and new keys. A writer pays one log row per changed row (no
+-- markers); ordinary tables keep the statement-level functions above.
+create or replace function ibex.write_partitioned_capture_functions(c ibex.capture, fn text, head text, slot text, key_list text,
+                                                                    new_keys text, old_keys text, t_keys text, t_image text,
+                                                                    qrel text) returns void
+language plpgsql as $fn$
+declare
+  old_image text;
+begin
+  select 'array[' || string_agg(format('old.%I::pg_catalog.text', a.attname), ', ' order by a.attnum) || ']::pg_catalog.text[]'
+    into old_image
+    from pg_attribute a where a.attrelid = qrel::regclass and a.attnum > 0 and not a.attisdropped and a.attgenerated = '';
+  perform ibex.define_capture_function(fn || '_new', head || format('insert into %s (%s, ibex_ts%s) values (%s, ibex_ts%s);',
+      slot, key_list, case when c.bases then ', ibex_base' else '' end, new_keys,
+      case when c.bases then ', ''{}''::pg_catalog.text[]' else '' end) || ' return null; end');
+  perform ibex.define_capture_function(fn || '_old', head || format('insert into %s (%s, ibex_ts%s) values (%s, ibex_ts%s);',
+      slot, key_list, case when c.bases then ', ibex_base' else '' end, old_keys, case when c.bases then ', ' || old_image else '' end)
+      || ' return null; end');
+  perform ibex.define_capture_function(fn || '_upd', head || format('insert into %s (%s, ibex_ts, ibex_base) values (%s, ibex_ts, %s);',
+      slot, key_list, old_keys, old_image) || ' return null; end');
+  -- TRUNCATE of the root (it truncates every partition): every key of every partition
+  perform ibex.define_capture_function(fn || '_trunc', head || format('insert into %s (%s, ibex_ts%s) select %s, ibex_ts%s from %s t;',
+      slot, key_list, case when c.bases then ', ibex_base' else '' end, t_keys, case when c.bases then ', ' || t_image else '' end,
+      qrel) || ' return null; end');
   perform ibex.define_capture_function(fn || '_key', head || case when c.bases
       then format('insert into %s (%s, ibex_ts, ibex_base) values (%s, ibex_ts, ''{}''::pg_catalog.text[]);', slot, key_list, new_keys)
       else format('insert into %s (%s, ibex_ts) values (%s, ibex_ts);', slot, key_list, old_keys) end || ' return null; end');
@@ -147,6 +182,20 @@ begin
   select string_agg(format('old.%I is distinct from new.%I', k, k), ' or '), string_agg(format('%I', k), ', ')
     into changed, cols from unnest(c.key_columns) k;
   perform ibex.drop_capture_triggers(rel);
+  if (select relkind = 'p' from pg_class where oid = rel) then
+    -- row triggers, cloned onto every partition (see write_partitioned_capture_functions)
+    execute format('create trigger ibex_capture_ins after insert on %s for each row execute function %s()',
+                   rel, ibex.capture_function(c, '_new'));
+    execute format('create trigger ibex_capture_upd after update on %s for each row execute function %s()',
+                   rel, ibex.capture_function(c, case when c.bases then '_upd' else '_new' end));
+    execute format('create trigger ibex_capture_del after delete on %s for each row execute function %s()',
+                   rel, ibex.capture_function(c, '_old'));
+    execute format('create trigger ibex_capture_trunc before truncate on %s for each statement execute function %s()',
+                   rel, ibex.capture_function(c, '_trunc'));
+    execute format('create trigger ibex_capture_key after update of %s on %s for each row when (%s) execute function %s()',
+                   cols, rel, changed, ibex.capture_function(c, '_key'));
+    return;
+  end if;
   execute format('create trigger ibex_capture_ins after insert on %s referencing new table as ibex_new '
                  'for each statement execute function %s()', rel, ibex.capture_function(c, '_new'));
   if c.bases then
@@ -174,6 +223,23 @@ begin
   end loop;
 end $fn$;
 
+-- The index whose columns identify a table's rows: its primary key, else the unique index with the
+-- fewest columns (then the first by name) that is valid, not deferrable, not partial, has no
+-- expression and whose columns are all NOT NULL. TableInspector applies the same rule.
+create or replace function ibex.key_index(rel regclass) returns oid
+language sql stable as $$
+  select i.indexrelid
+    from pg_index i join pg_class x on x.oid = i.indexrelid
+   where i.indrelid = rel
+     and (i.indisprimary
+          or (i.indisunique and i.indisvalid and i.indimmediate and i.indpred is null and i.indexprs is null
+              and not exists (select 1 from unnest(i.indkey) with ordinality as k(attnum, ord)
+                               left join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                              where k.ord <= i.indnkeyatts and (a.attnum is null or not a.attnotnull))))
+   order by i.indisprimary desc, i.indnkeyatts, x.relname
+   limit 1
+$$;
+
 -- Installs capture for one table (the caller must own it or hold TRIGGER on it): its ledger, its
 -- two log tables, the sync's change counter, the trigger functions and the triggers. Identifiers
 -- are quoted with format('%I'). Idempotent; run again with another p_bases it switches what the
@@ -193,9 +259,9 @@ begin
     from pg_index i
     cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
     join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-   where i.indrelid = rel and i.indisprimary;
+   where i.indexrelid = ibex.key_index(rel) and k.ord <= i.indnkeyatts;
   if keys is null then
-    raise exception 'table %.% has no primary key', p_schema, p_table using errcode = '42P10';
+    raise exception 'table %.% has no primary key and no unique index over NOT NULL columns', p_schema, p_table using errcode = '42P10';
   end if;
   if exists (select 1 from unnest(keys) k where k like 'ibex\_%') then
     raise exception 'table %.%: key column names starting with ibex_ are reserved for the ledger', p_schema, p_table

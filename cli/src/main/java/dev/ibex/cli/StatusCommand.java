@@ -133,6 +133,8 @@ final class StatusCommand extends ControlCommand {
                         .toList());
         st.tables().stream().filter(SyncStatus.TableStatus::paused)
                 .forEach(t -> out.println("  table " + t.table() + " PAUSED: " + t.pauseReason()));
+        st.tables().stream().filter(t -> t.key() != null && !t.key().startsWith("primary key"))
+                .forEach(t -> out.println("  table " + t.table() + " is keyed by " + t.key()));
         SyncStatus.LastRound r = st.lastRound();
         if (r == null) {
             out.println("  last round: none yet");

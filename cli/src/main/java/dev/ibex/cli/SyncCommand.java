@@ -1,6 +1,7 @@
 package dev.ibex.cli;
 
 import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.SyncSettings;
@@ -37,7 +38,8 @@ final class SyncCommand {
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true, description = {
-            "Create a sync: checks that every table has the same columns, types and primary key on every node,",
+            "Create a sync: checks that every table has the same columns, types and key on every node (its primary key, else",
+            "a unique index over NOT NULL columns, which the command names),",
             "installs capture on every node and copies the rows from --initial-copy-from NODE (else the tables must be equal)."})
     static final class Add extends ControlCommand {
         @Parameters(paramLabel = "NAME")
@@ -50,6 +52,8 @@ final class SyncCommand {
         SyncSettingsOptions settings;
         @Option(names = "--initial-copy-from", paramLabel = "NODE", description = "Copy the tables' rows from this node to the others.")
         String copyFrom;
+        @Mixin
+        JsonOption json;
 
         @Override
         public Integer call() {
@@ -62,8 +66,8 @@ final class SyncCommand {
                 List<TableRef> refs = tables.schema != null ? s.installer().tablesOfSchema(nodes.get(0), tables.schema)
                         : tables.tables.stream().map(TableRef::parse).toList();
                 SyncSettings sync = given.newSync(name, ids, refs.stream().map(t -> new TableSettings(t, null, false, null)).toList());
-                s.installer().addSync(sync, copyFrom, progress);
-                out().println("sync " + name + " added: " + refs.size() + " table(s) on nodes " + nodes);
+                List<TableShape> shapes = s.installer().addSync(sync, copyFrom, progress);
+                TableKeys.print(out(), json.requested, name, shapes, "sync " + name + " added: " + refs.size() + " table(s) on nodes " + nodes);
                 SequencesCommand.warn(s, name, refs, err());
                 return Cli.OK;
             }

@@ -1,5 +1,6 @@
 package dev.ibex.cli;
 
+import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.SyncSettings;
@@ -7,6 +8,7 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import java.util.List;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -25,13 +27,15 @@ final class TableCommand {
         String strategy;
         @Option(names = "--initial-copy-from", paramLabel = "NODE", description = "Copy the tables' rows from this node to the others.")
         String copyFrom;
+        @Mixin
+        JsonOption json;
 
         @Override
         public Integer call() {
             List<TableSettings> ts = SyncCommand.refs(tables).stream().map(t -> new TableSettings(t, strategy, false, null)).toList();
             try (Session s = new Session(control()); CopyProgress progress = new CopyProgress()) {
-                s.installer().addTables(sync, ts, copyFrom, progress);
-                out().println(ts.size() + " table(s) added to sync " + sync);
+                List<TableShape> shapes = s.installer().addTables(sync, ts, copyFrom, progress);
+                TableKeys.print(out(), json.requested, sync, shapes, ts.size() + " table(s) added to sync " + sync);
                 SequencesCommand.warn(s, sync, ts.stream().map(TableSettings::table).toList(), err());
                 return Cli.OK;
             }

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * application role plants functions, an aggregate and operators with the names capture uses in a
  * schema it puts before {@code pg_catalog}, each recording who called it, then writes through every
  * capture path (single rows, a statement large enough for a marker, a delete, a key change, a
- * truncate). None of them may run; the same names called plainly by the application do.
+ * truncate, and a partitioned table's row triggers: through the root, into a partition, a row moved
+ * across partitions). None of them may run; the same names called plainly by the application do.
  */
 class CaptureSecurityIT {
     @RegisterExtension
@@ -33,10 +34,15 @@ class CaptureSecurityIT {
             CLUSTER.exec(n, "create table sec (id bigint primary key, v text not null)",
                     "insert into sec select g, 'init' from generate_series(1, 3000) g",
                     "grant select, insert, update, delete, truncate on sec to " + APP,
-                    "grant create on database \"" + CLUSTER.database(n) + "\" to " + APP);
+                    "grant create on database \"" + CLUSTER.database(n) + "\" to " + APP,
+                    "create table secp (id bigint primary key, v text not null) partition by range (id)",
+                    "create table secp_1 partition of secp for values from (0) to (1000)",
+                    "create table secp_2 partition of secp for values from (1000) to (1000000)",
+                    "insert into secp select g, 'init' from generate_series(1, 10) g",
+                    "grant select, insert, update, delete, truncate on secp, secp_1, secp_2 to " + APP);
         }
         TableRef t = TableRef.parse("sec");
-        CLUSTER.addSync("sec", t);
+        CLUSTER.addSync("sec", t, TableRef.parse("secp"));
         CLUSTER.exec("a", "set role " + APP, "create schema evil", "create table evil.calls (who text, what text)",
                 "grant insert on evil.calls to public",
                 TRAP.formatted("clock_timestamp()", "timestamptz", "pg_catalog.clock_timestamp()"),
@@ -69,13 +75,22 @@ class CaptureSecurityIT {
                 "update sec set v = 'all'",
                 "delete from sec where id = 2::bigint",
                 "update sec set id = 100000::bigint where id = 3::bigint",
-                "insert into sec values (5000::bigint, 'new')");
+                "insert into sec values (5000::bigint, 'new')",
+                // a partitioned table's row triggers: through the root, into a partition, a row moved across partitions
+                "update secp set v = 'one' where id = 1::bigint",
+                "update secp_1 set v = 'direct' where id = 2::bigint",
+                "update secp set id = 5000::bigint where id = 3::bigint",
+                "delete from secp_1 where id = 4::bigint",
+                "insert into secp_2 values (7000::bigint, 'new')");
         assertEquals(List.of(), CLUSTER.rows("a", "select who, what from evil.calls"), "capture called nothing of the caller's");
         CLUSTER.converge("sec");
-        CLUSTER.exec("a", "truncate sec", "insert into sec values (1::bigint, 'after truncate')");
+        assertEquals(List.of(List.of("1", "one"), List.of("2", "direct"), List.of("5", "init"), List.of("5000", "init"), List.of("7000", "new")),
+                CLUSTER.rows("b", "select id::text, v from secp where id in (1, 2, 3, 4, 5, 5000, 7000) order by id"));
+        CLUSTER.exec("a", "truncate sec", "insert into sec values (1::bigint, 'after truncate')", "truncate secp");
         assertEquals(List.of(), CLUSTER.rows("a", "select who, what from evil.calls"), "capture called nothing of the caller's");
         CLUSTER.exec("a", "reset search_path", "reset ibex.clock_offset", "reset role");
         CLUSTER.converge("sec");
         assertEquals(List.of(List.of("1", "after truncate")), CLUSTER.rows("b", "select id::text, v from sec"));
+        assertEquals(0, CLUSTER.count("b", "select count(*) from secp"));
     }
 }

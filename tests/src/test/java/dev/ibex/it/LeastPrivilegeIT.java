@@ -92,6 +92,26 @@ class LeastPrivilegeIT {
         CLUSTER.exec("a", "reset role");
         CLUSTER.exec("b", "reset role");
         interleavingNeedsTheSequencesOwnership();
+        aPartitionedTableNeedsTriggerOnEachPartition();
+    }
+
+    /**
+     * Issue 14, item 5: capture of a partitioned table is a row trigger that PostgreSQL clones onto
+     * each partition, so Ibex's role needs TRIGGER on every partition as well (README); with that
+     * a write the application makes straight into a partition replicates.
+     */
+    private void aPartitionedTableNeedsTriggerOnEachPartition() {
+        for (String n : CLUSTER.nodes()) {
+            CLUSTER.server(n).execute(CLUSTER.database(n), "set role " + APP,
+                    "create table app.parts (id integer primary key, v text) partition by range (id)",
+                    "create table app.parts_1 partition of app.parts for values from (0) to (100)",
+                    "grant select, insert, update, delete, truncate, trigger on app.parts, app.parts_1 to " + ROLE, "reset role");
+        }
+        CLUSTER.installer().addTables("least", List.of(new TableSettings(new TableRef("app", "parts"), null, false, null)), null,
+                (t, from, to, done, total) -> { });
+        CLUSTER.exec("a", "set role " + APP, "insert into app.parts_1 values (7, 'into the partition')", "reset role");
+        CLUSTER.converge("least");
+        assertEquals(List.of(List.of("7", "into the partition")), CLUSTER.rows("b", "select id::text, v from app.parts"));
     }
 
     /**

@@ -7,8 +7,9 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Compares one table's shape across nodes: it must exist everywhere, have a primary key, and the
- * same columns (names, order, types) and key on every node. Pure; returns one line per problem,
+ * Compares one table's shape across nodes: it must exist everywhere, not be a partition nor
+ * partitioned on several levels, have a key (a primary key or a unique index over NOT NULL
+ * columns), and the same columns (names, order, types) and key columns on every node. Pure; returns one line per problem,
  * each naming the node, table and column.
  */
 public final class ShapeCheck {
@@ -18,6 +19,7 @@ public final class ShapeCheck {
     /** @param shapes per node name, in node order; empty where the table does not exist */
     public static List<String> problems(TableRef table, Map<String, Optional<TableShape>> shapes) {
         List<String> out = new ArrayList<>();
+        List<String> keyless = new ArrayList<>();
         TableShape reference = null;
         String referenceNode = null;
         for (Map.Entry<String, Optional<TableShape>> e : shapes.entrySet()) {
@@ -27,8 +29,13 @@ public final class ShapeCheck {
                 continue;
             }
             TableShape s = e.getValue().get();
+            Optional<String> kind = kindProblem(table, node, s);
+            if (kind.isPresent()) {
+                out.add(kind.get());
+                continue;
+            }
             if (s.key().isEmpty()) {
-                out.add("table " + table + " on node " + node + " has no primary key; Ibex needs one to identify rows");
+                keyless.add(node);
                 continue;
             }
             if (s.key().stream().anyMatch(k -> k.startsWith("ibex_"))) {
@@ -43,7 +50,27 @@ public final class ShapeCheck {
                 compare(table, referenceNode, reference, node, s, out);
             }
         }
+        if (!keyless.isEmpty()) {
+            boolean everywhere = keyless.size() == shapes.values().stream().filter(Optional::isPresent).count();
+            out.add(0, "table " + table + " has no primary key and no unique index over NOT NULL columns"
+                    + (everywhere ? "" : " on node" + (keyless.size() > 1 ? "s " : " ") + String.join(", ", keyless))
+                    + ": add one, e.g. ALTER TABLE " + table + " ADD PRIMARY KEY (column, ...)");
+        }
         return out;
+    }
+
+    /** A partition, or a table partitioned on more than one level: refused, saying what to replicate instead. */
+    private static Optional<String> kindProblem(TableRef table, String node, TableShape s) {
+        TableShape.Partitioning p = s.partitioning();
+        if (p.partitionOf().isPresent()) {
+            return Optional.of("table " + table + " is a partition of " + p.root() + " on node " + node
+                    + ": add the partitioned table " + p.root() + " instead");
+        }
+        if (p.subPartitioned()) {
+            return Optional.of("table " + table + " is sub-partitioned on node " + node + " (one of its partitions is itself "
+                    + "partitioned): Ibex replicates partitioned tables of one level; replicate a table partitioned once");
+        }
+        return Optional.empty();
     }
 
     private static void compare(TableRef table, String refNode, TableShape ref, String node, TableShape s, List<String> out) {
@@ -65,7 +92,8 @@ public final class ShapeCheck {
             out.add("table " + table + ": columns are in a different order on node " + node + " than on node " + refNode);
         }
         if (!ref.key().equals(s.key())) {
-            out.add("table " + table + ": primary key is " + ref.key() + " on node " + refNode + " but " + s.key() + " on node " + node);
+            out.add("table " + table + ": the key is " + ref.keySource() + " on node " + refNode + " but " + s.keySource()
+                    + " on node " + node + "; give the table the same primary key or unique index on every node");
         }
     }
 }

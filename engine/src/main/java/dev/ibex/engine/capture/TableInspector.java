@@ -12,21 +12,48 @@ import java.util.Optional;
 
 /** Reads a table's shape from a node's catalog; names are matched exactly, never folded. */
 public final class TableInspector {
-    /** Every column and key column of many tables at once: table ordinal, kind (c or k), name, type, not null, position. */
+    /**
+     * Every column and key column of many tables at once, and what each table is: table ordinal,
+     * kind (c column, k key column, r relation), then for c: name, type, not null, position; for k:
+     * name, index name, primary, position; for r: the schema and name of the partitioned table it is
+     * a partition of (or nulls), whether a partition of it is itself partitioned, 1 if it is
+     * partitioned. The key is the primary key, else among unique indexes that are valid, not
+     * deferrable, not partial, without expressions and over NOT NULL columns only, the one with the
+     * fewest columns, then the first by name (the node's {@code ibex.key_index} applies the same rule).
+     */
     private static final String ALL = """
-            select t.ord, 'c', a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attnum
-              from unnest(?::text[], ?::text[]) with ordinality as t(schema, name, ord)
-              join pg_catalog.pg_namespace n on n.nspname = t.schema
-              join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name and c.relkind in ('r', 'p')
-              join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
+            with t as (
+              select t.ord, c.oid, c.relkind, c.relispartition
+                from unnest(?::text[], ?::text[]) with ordinality as t(schema, name, ord)
+                join pg_catalog.pg_namespace n on n.nspname = t.schema
+                join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name and c.relkind in ('r', 'p'))
+            select t.ord, 'c', a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attnum::int
+              from t join pg_catalog.pg_attribute a on a.attrelid = t.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
             union all
-            select t.ord, 'k', a.attname, null, null, k.ord
-              from unnest(?::text[], ?::text[]) with ordinality as t(schema, name, ord)
-              join pg_catalog.pg_namespace n on n.nspname = t.schema
-              join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = t.name and c.relkind in ('r', 'p')
-              join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisprimary
-              cross join lateral unnest(i.indkey) with ordinality as k(attnum, ord)
-              join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+            select t.ord, 'k', a.attname::text, x.relname::text, x.indisprimary, k.ord::int
+              from t
+              cross join lateral (
+                select i.indexrelid, i.indkey, i.indnkeyatts, i.indisprimary, ic.relname
+                  from pg_catalog.pg_index i join pg_catalog.pg_class ic on ic.oid = i.indexrelid
+                 where i.indrelid = t.oid
+                   and (i.indisprimary
+                        or (i.indisunique and i.indisvalid and i.indimmediate and i.indpred is null and i.indexprs is null
+                            and not exists (select 1 from unnest(i.indkey) with ordinality as k(attnum, ord)
+                                             left join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                                            where k.ord <= i.indnkeyatts and (a.attnum is null or not a.attnotnull))))
+                 order by i.indisprimary desc, i.indnkeyatts, ic.relname
+                 limit 1) x
+              cross join lateral unnest(x.indkey) with ordinality as k(attnum, ord)
+              join pg_catalog.pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum
+             where k.ord <= x.indnkeyatts
+            union all
+            select t.ord, 'r', rn.nspname::text, r.relname::text,
+                   exists (select 1 from pg_catalog.pg_partition_tree(t.oid) p
+                            where p.level > 0 and not p.isleaf),
+                   case when t.relkind = 'p' then 1 else 0 end
+              from t
+              left join pg_catalog.pg_class r on t.relispartition and r.oid = pg_catalog.pg_partition_root(t.oid)
+              left join pg_catalog.pg_namespace rn on rn.oid = r.relnamespace
              order by 1, 2, 6""";
 
     private TableInspector() {
@@ -40,6 +67,9 @@ public final class TableInspector {
     private static java.util.Map<TableRef, Optional<TableShape>> read(Connection c, List<TableRef> tables, String what) {
         List<List<ColumnShape>> columns = new ArrayList<>();
         List<List<String>> keys = new ArrayList<>();
+        String[] keyIndex = new String[tables.size()];
+        boolean[] primary = new boolean[tables.size()];
+        TableShape.Partitioning[] partitioning = new TableShape.Partitioning[tables.size()];
         for (int i = 0; i < tables.size(); i++) {
             columns.add(new ArrayList<>());
             keys.add(new ArrayList<>());
@@ -49,15 +79,18 @@ public final class TableInspector {
             Object[] names = tables.stream().map(TableRef::name).toArray();
             ps.setArray(1, c.createArrayOf("text", schemas));
             ps.setArray(2, c.createArrayOf("text", names));
-            ps.setArray(3, c.createArrayOf("text", schemas));
-            ps.setArray(4, c.createArrayOf("text", names));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     int t = rs.getInt(1) - 1;
-                    if ("c".equals(rs.getString(2))) {
-                        columns.get(t).add(new ColumnShape(rs.getString(3), rs.getString(4), rs.getBoolean(5)));
-                    } else {
-                        keys.get(t).add(rs.getString(3));
+                    switch (rs.getString(2)) {
+                        case "c" -> columns.get(t).add(new ColumnShape(rs.getString(3), rs.getString(4), rs.getBoolean(5)));
+                        case "k" -> {
+                            keys.get(t).add(rs.getString(3));
+                            keyIndex[t] = rs.getString(4);
+                            primary[t] = rs.getBoolean(5);
+                        }
+                        default -> partitioning[t] = new TableShape.Partitioning(rs.getInt(6) == 1, rs.getBoolean(5),
+                                rs.getString(4) == null ? null : new TableRef(rs.getString(3), rs.getString(4)));
                     }
                 }
             }
@@ -67,7 +100,7 @@ public final class TableInspector {
         java.util.Map<TableRef, Optional<TableShape>> out = new java.util.LinkedHashMap<>();
         for (int i = 0; i < tables.size(); i++) {
             out.put(tables.get(i), columns.get(i).isEmpty() ? Optional.empty()
-                    : Optional.of(new TableShape(tables.get(i), columns.get(i), keys.get(i))));
+                    : Optional.of(new TableShape(tables.get(i), columns.get(i), keys.get(i), keyIndex[i], primary[i], partitioning[i])));
         }
         return out;
     }
@@ -86,6 +119,24 @@ public final class TableInspector {
             return out;
         } catch (SQLException e) {
             throw new IbexException("listing the tables of schema " + schema + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Every partition of a partitioned table on this node, at any level, by name. */
+    public static List<TableRef> partitionsOf(Connection c, TableRef table) {
+        try (PreparedStatement ps = c.prepareStatement("select n.nspname, p.relname from pg_catalog.pg_partition_tree(to_regclass(?)) t "
+                + "join pg_catalog.pg_class p on p.oid = t.relid join pg_catalog.pg_namespace n on n.oid = p.relnamespace "
+                + "where t.level > 0 order by 1, 2")) {
+            ps.setString(1, dev.ibex.engine.db.Idents.name(table.schema(), table.name()));
+            List<TableRef> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new TableRef(rs.getString(1), rs.getString(2)));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IbexException("listing the partitions of table " + table + ": " + e.getMessage(), e);
         }
     }
 

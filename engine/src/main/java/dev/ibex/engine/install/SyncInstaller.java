@@ -43,7 +43,8 @@ public final class SyncInstaller {
         this.directory = directory;
     }
 
-    public void addSync(SyncSettings sync, String copyFrom, ProgressListener progress) {
+    /** Adds a sync; returns the tables' shapes as the first node has them (their keys, for what the command prints). */
+    public List<TableShape> addSync(SyncSettings sync, String copyFrom, ProgressListener progress) {
         if (control.syncs().exists(sync.name())) {
             throw new UsageException("sync " + sync.name() + " exists already; remove it first or pick another name");
         }
@@ -53,22 +54,25 @@ public final class SyncInstaller {
                 throw new UsageException("table " + t.table() + " is already in sync " + owner + "; a table belongs to one sync");
             });
         }
-        install(sync, sync.tables(), copyFrom, progress);
+        List<TableShape> shapes = install(sync, sync.tables(), copyFrom, progress);
         control.syncs().add(sync);
+        return shapes;
     }
 
-    public void addTables(String syncName, List<TableSettings> tables, String copyFrom, ProgressListener progress) {
+    /** Adds tables to a sync; returns their shapes as the first node has them. */
+    public List<TableShape> addTables(String syncName, List<TableSettings> tables, String copyFrom, ProgressListener progress) {
         SyncSettings sync = control.syncs().get(syncName);
         for (TableSettings t : tables) {
             control.tables().syncOf(t.table()).ifPresent(owner -> {
                 throw new UsageException("table " + t.table() + " is already in sync " + owner + "; a table belongs to one sync");
             });
         }
-        install(sync, tables, copyFrom, progress);
+        List<TableShape> shapes = install(sync, tables, copyFrom, progress);
         control.tables().add(syncName, tables);
+        return shapes;
     }
 
-    private void install(SyncSettings sync, List<TableSettings> tables, String copyFrom, ProgressListener progress) {
+    private List<TableShape> install(SyncSettings sync, List<TableSettings> tables, String copyFrom, ProgressListener progress) {
         if (copyFrom != null && sync.node(copyFrom).isEmpty()) {
             throw new UsageException("--initial-copy-from " + copyFrom + " is not one of the sync's nodes "
                     + sync.nodes().stream().map(NodeId::name).toList());
@@ -77,6 +81,7 @@ public final class SyncInstaller {
         try {
             requireDistinctDatabases(conns);
             Map<TableRef, TableShape> shapes = checkShapes(sync, tables, conns);
+            requirePartitionsUnreplicated(shapes, conns);
             if (copyFrom == null) {
                 checkEqualContents(tables, conns);
             }
@@ -90,6 +95,7 @@ public final class SyncInstaller {
             if (copyFrom != null) {
                 copyAll(sync, tables, shapes, copyFrom, conns, progress);
             }
+            return List.copyOf(shapes.values());
         } finally {
             conns.values().forEach(SyncInstaller::closeQuietly);
         }
@@ -150,6 +156,21 @@ public final class SyncInstaller {
             out.put(t.table(), shapes.values().iterator().next().orElseThrow());
         }
         return out;
+    }
+
+    /** Refuses a partitioned table one of whose partitions a sync replicates as a table of its own. */
+    private void requirePartitionsUnreplicated(Map<TableRef, TableShape> shapes, Map<String, Connection> conns) {
+        for (TableShape shape : shapes.values()) {
+            if (!shape.partitioning().partitioned()) {
+                continue;
+            }
+            conns.forEach((node, c) -> TableInspector.partitionsOf(c, shape.table()).forEach(p ->
+                    control.tables().syncOf(p).ifPresent(owner -> {
+                        throw new UsageException("partition " + p + " of table " + shape.table() + " is replicated by sync " + owner
+                                + " as a table of its own; remove it with 'ibex table remove " + owner + " " + p
+                                + "' before adding the partitioned table");
+                    })));
+        }
     }
 
     private static void checkEqualContents(List<TableSettings> tables, Map<String, Connection> conns) {

@@ -43,10 +43,23 @@ final class NodeSession implements AutoCloseable {
         return streamer;
     }
 
+    /**
+     * How long the reader waits for a table lock. The round's change stream holds its tables'
+     * ACCESS SHARE lock in a transaction while the reader reads rows of the same tables: DDL that
+     * needs ACCESS EXCLUSIVE (e.g. {@code CREATE TABLE ... PARTITION OF} a replicated table) queues
+     * between them, and without a bound the reader would wait for the DDL, which waits for the
+     * stream, until the socket timed out, with the application's writes queued behind the DDL. With
+     * it the read fails (55P03), the round ends and releases its locks, and the next round retries.
+     */
+    private static final String READER_LOCK_TIMEOUT = "set lock_timeout = '1s'";
+
     static NodeSession open(NodeId node, DataSource ds) {
         Connection r = null;
         try {
             r = ds.getConnection();
+            try (java.sql.Statement st = r.createStatement()) {
+                st.execute(READER_LOCK_TIMEOUT);
+            }
             Connection w = ds.getConnection();
             return new NodeSession(node, ds, r, w);
         } catch (SQLException e) {
@@ -135,6 +148,9 @@ final class NodeSession implements AutoCloseable {
         try {
             if (!reader.getAutoCommit()) {
                 reader.rollback();
+            }
+            try (java.sql.Statement st = reader.createStatement()) {
+                st.execute("reset lock_timeout");
             }
         } catch (SQLException ignored) {
             // a broken connection is evicted by the pool

@@ -3,6 +3,8 @@ package dev.ibex.engine.status;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.capture.TableInspector;
+import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableSettings;
@@ -71,6 +73,25 @@ public final class StatusReader {
         return control.syncs().all().stream().map(this::read).toList();
     }
 
+    /**
+     * Each table's key as the first reachable node has it ({@code primary key (id)}, {@code unique
+     * index t_code_key (code)}), in one catalog query; none when no node is reachable or the read fails.
+     */
+    private static Map<TableRef, String> keySources(SyncSettings s, Map<String, Connection> conns) {
+        Map<TableRef, String> out = new HashMap<>();
+        if (conns.isEmpty() || s.tables().isEmpty()) {
+            return out;
+        }
+        try {
+            TableInspector.inspectAll(conns.values().iterator().next(),
+                    s.tables().stream().map(TableSettings::table).toList())
+                    .forEach((t, shape) -> shape.filter(x -> !x.key().isEmpty()).ifPresent(x -> out.put(t, x.keySource())));
+        } catch (RuntimeException e) {
+            // the key is a detail of the status; the nodes' own errors are reported with them
+        }
+        return out;
+    }
+
     public SyncStatus read(String sync) {
         return read(control.syncs().get(sync));
     }
@@ -117,8 +138,9 @@ public final class StatusReader {
             }
             long pending = nodes.stream().mapToLong(SyncStatus.NodeStatus::pending).sum();
             Double lag = nodes.stream().map(SyncStatus.NodeStatus::lagSeconds).filter(x -> x != null).max(Double::compare).orElse(null);
+            Map<TableRef, String> keys = keySources(s, conns);
             List<SyncStatus.TableStatus> tables = s.tables().stream().map(t -> new SyncStatus.TableStatus(t.table().toString(),
-                    s.strategyFor(t), t.paused(), t.pauseReason())).toList();
+                    s.strategyFor(t), t.paused(), t.pauseReason(), keys.get(t.table()))).toList();
             OwnerReader.Report owner = owners.read(s.name());
             return new SyncStatus(s.name(), s.paused() ? SyncStatus.PAUSED : SyncStatus.ACTIVE, owner.owner(), s.strategy(), s.interval().toMillis(),
                     nodes, tables, h.last(s.name()).map(StatusReader::lastRound).orElse(null), pending, lag,

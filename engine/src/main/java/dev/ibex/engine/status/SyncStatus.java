@@ -42,8 +42,12 @@ public record SyncStatus(String sync, String state, Owner owner, String strategy
                              Long waitingForIt, String resyncNeeded) {
     }
 
-    /** A table: its strategy and whether it is paused (and why). */
-    public record TableStatus(String table, String strategy, boolean paused, String pauseReason) {
+    /**
+     * A table: its strategy, whether it is paused (and why), and its key as the first reachable
+     * node has it ({@code primary key (id)} or {@code unique index t_code_key (code)}; null when no
+     * node could be read).
+     */
+    public record TableStatus(String table, String strategy, boolean paused, String pauseReason, String key) {
     }
 
     /** The last round: when, how long, keys decided, rows applied (total and per node), conflicts. */
