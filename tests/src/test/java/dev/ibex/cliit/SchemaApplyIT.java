@@ -62,7 +62,8 @@ class SchemaApplyIT {
             PgServer server = PgServer.start("schema-" + n);
             servers.put(n, server);
             server.execute("postgres", "create table t (id bigint primary key, v text not null, n int)",
-                    "create table u (id bigint primary key, v text)");
+                    "create table u (id bigint primary key, v text)",
+                    "create table k (code text not null, v text, constraint k_code_key unique (code))");
         }
         servers.get("a").createDatabase("ibex_control");
         control = servers.get("a").jdbcUrl("ibex_control");
@@ -70,7 +71,7 @@ class SchemaApplyIT {
         for (String n : servers.keySet()) {
             ok("node", "add", n, "--url", servers.get(n).jdbcUrl("postgres"));
         }
-        ok("sync", "add", "s", "--nodes", "a,b,c", "--tables", "t,u", "--interval", "200ms");
+        ok("sync", "add", "s", "--nodes", "a,b,c", "--tables", "t,u,k", "--interval", "200ms");
         engine = InProcessEngine.start(control);
     }
 
@@ -98,6 +99,9 @@ class SchemaApplyIT {
         refused("drops key column id", "schema", "apply", "s", "--sql", "alter table t drop column id");
         refused("changes the type of key column id", "schema", "apply", "s", "--sql", "alter table t alter column id type int");
         refused("renames key column id", "schema", "apply", "s", "--sql", "alter table t rename column id to key");
+        // a table keyed by a unique index: its key columns are as protected as a primary key's
+        refused("changes the type of key column code", "schema", "apply", "s", "--sql", "alter table k alter column code type varchar(20)");
+        refused("changes the key", "schema", "apply", "s", "--sql", "alter table k drop constraint k_code_key");
         refused("changes rows", "schema", "apply", "s", "--sql", "alter table t add column x int; update t set x = 1");
         refused("changes rows", "schema", "apply", "s", "--sql", "insert into u values (-5, 'x')");
         refused("not immutable", "schema", "apply", "s", "--sql", "alter table t add column at timestamptz default now()");

@@ -76,7 +76,7 @@ public final class SchemaChangePlanner {
                 continue;
             }
             if (e.getValue().stream().noneMatch(Column::key)) {
-                throw new UsageException("table " + e.getKey() + ", created by the script, has no primary key; add one in the script "
+                throw new UsageException("table " + e.getKey() + ", created by the script, has no primary key and no unique index over NOT NULL columns; add a primary key in the script "
                         + "(a table joins the sync with its key)");
             }
             created.add(e.getKey());
@@ -108,7 +108,7 @@ public final class SchemaChangePlanner {
         List<Integer> keyAfter = after.stream().filter(Column::key).sorted(java.util.Comparator.comparingInt(Column::keyPosition))
                 .map(Column::number).toList();
         if (!Objects.equals(keyBefore, keyAfter)) {
-            throw keyChange(t, "changes the primary key");
+            throw keyChange(t, "changes the key");
         }
     }
 

@@ -4,6 +4,7 @@ import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.capture.CaptureInstaller;
+import dev.ibex.engine.capture.NodeSchema;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.RoundLocks;
 import dev.ibex.engine.config.Strategies;
@@ -90,6 +91,8 @@ public final class SchemaChanger {
         SyncSettings sync = control.syncs().get(syncName);
         Map<NodeId, Connection> conns = connect(sync);
         try {
+            // the dry run and the capture reinstall use the node's own key rule (ibex.key_index) of this version
+            sync.nodes().forEach(n -> NodeSchema.migrate(directory.pool(n.name())));
             resolveLeftovers(syncName, conns, progress);
             boolean twoPhase = twoPhase(conns);
             NodeId probe = sync.activeNodes().isEmpty() ? sync.nodes().get(0) : sync.activeNodes().get(0);

@@ -25,9 +25,10 @@ import dev.ibex.engine.db.Idents;
 
 /**
  * Runs a DDL script on one node inside a transaction that it always rolls back, and reads what the
- * script did from the catalog: every user table's columns (by {@code attnum}) and primary key
- * before and after, the rows it inserted, updated or deleted ({@code pg_stat_xact_user_tables},
- * which counts the open transaction and is flushed only outside one), and whether a column it added
+ * script did from the catalog: every user table's columns (by {@code attnum}) and key (the primary
+ * key, else the unique index {@code ibex.key_index} picks, as capture does) before and after, the
+ * rows it inserted, updated or deleted ({@code pg_stat_xact_user_tables}, which counts the open
+ * transaction and is flushed only outside one), and whether a column it added
  * to a table of the sync has a default that is not immutable (PostgreSQL refuses such an expression
  * as a stored generated column). Nothing the script did survives.
  */
@@ -38,7 +39,7 @@ final class SchemaProbe {
               from pg_catalog.pg_class c
               join pg_catalog.pg_namespace n on n.oid = c.relnamespace
               join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''
-              left join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisprimary
+              left join pg_catalog.pg_index i on i.indexrelid = ibex.key_index(c.oid)
              where c.relkind in ('r', 'p') and not c.relispartition and c.relpersistence <> 't'
                and n.nspname <> 'ibex' and n.nspname <> 'information_schema' and n.nspname !~ '^pg_'
              order by 1, 2, 3""";

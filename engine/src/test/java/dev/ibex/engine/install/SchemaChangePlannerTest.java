@@ -59,7 +59,7 @@ class SchemaChangePlannerTest {
                 SHAPE.get(1)), OTHER, OTHER_SHAPE), List.of(), List.of());
         assertRefused("renames key column id", before(), Map.of(T, List.of(new Column(1, "key", "bigint", true, 1), SHAPE.get(1)),
                 OTHER, OTHER_SHAPE), List.of(), List.of());
-        assertRefused("changes the primary key", before(), Map.of(T, List.of(SHAPE.get(0), new Column(2, "v", "text", true, 2)),
+        assertRefused("changes the key", before(), Map.of(T, List.of(SHAPE.get(0), new Column(2, "v", "text", true, 2)),
                 OTHER, OTHER_SHAPE), List.of(), List.of());
     }
 
