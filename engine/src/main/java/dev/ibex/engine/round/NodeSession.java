@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import javax.sql.DataSource;
 
 /**
@@ -24,6 +25,18 @@ final class NodeSession implements AutoCloseable {
             + "'ibex', c.changes_seq)::regclass) from ibex.capture c where c.sync_name = ? limit 1), 0), "
             + "(extract(epoch from ibex.clock()) * 1000)::bigint, "
             + "coalesce((select f.epoch from ibex.sync_fence f where f.sync_name = ?), 0)";
+
+    /**
+     * The counter as the reader reads it first in each round, bounding on the way how long the
+     * reader waits for a table lock (1 s, reset when the session closes). The round's change stream
+     * holds its tables' ACCESS SHARE lock in a transaction while the reader reads rows of the same
+     * tables: DDL that needs ACCESS EXCLUSIVE (e.g. {@code CREATE TABLE ... PARTITION OF} a
+     * replicated table) queues between them, and without a bound the reader would wait for the DDL,
+     * which waits for the stream, until the socket timed out, with the applications' writes queued
+     * behind the DDL. With it the read fails (55P03), the round ends and releases its locks, and the
+     * next round retries. Set in the round's first statement, so it costs no round trip.
+     */
+    private static final String READER_COUNTER = COUNTER + ", pg_catalog.set_config('lock_timeout', '1s', false)";
 
     private long clockSkewMillis;
     private long fenceEpoch;
@@ -43,23 +56,10 @@ final class NodeSession implements AutoCloseable {
         return streamer;
     }
 
-    /**
-     * How long the reader waits for a table lock. The round's change stream holds its tables'
-     * ACCESS SHARE lock in a transaction while the reader reads rows of the same tables: DDL that
-     * needs ACCESS EXCLUSIVE (e.g. {@code CREATE TABLE ... PARTITION OF} a replicated table) queues
-     * between them, and without a bound the reader would wait for the DDL, which waits for the
-     * stream, until the socket timed out, with the application's writes queued behind the DDL. With
-     * it the read fails (55P03), the round ends and releases its locks, and the next round retries.
-     */
-    private static final String READER_LOCK_TIMEOUT = "set lock_timeout = '1s'";
-
     static NodeSession open(NodeId node, DataSource ds) {
         Connection r = null;
         try {
             r = ds.getConnection();
-            try (java.sql.Statement st = r.createStatement()) {
-                st.execute(READER_LOCK_TIMEOUT);
-            }
             Connection w = ds.getConnection();
             return new NodeSession(node, ds, r, w);
         } catch (SQLException e) {
@@ -73,9 +73,11 @@ final class NodeSession implements AutoCloseable {
      * per statement; 0 when they never did) and measures the node's clock (the one capture stamps
      * changes with) against {@code clock} on the way, taking the middle of the round trip as the
      * engine's time of the reading; also reads the epoch of the sync's owner as the node holds it.
+     * The first statement of a round on the node: it also bounds the reader's lock waits
+     * ({@link #READER_COUNTER}).
      */
     long changes(String sync, java.time.Clock clock) throws SQLException {
-        try (PreparedStatement ps = reader.prepareStatement(COUNTER)) {
+        try (PreparedStatement ps = reader.prepareStatement(READER_COUNTER)) {
             ps.setString(1, sync);
             ps.setString(2, sync);
             long before = clock.millis();
@@ -149,8 +151,8 @@ final class NodeSession implements AutoCloseable {
             if (!reader.getAutoCommit()) {
                 reader.rollback();
             }
-            try (java.sql.Statement st = reader.createStatement()) {
-                st.execute("reset lock_timeout");
+            try (Statement st = reader.createStatement()) {
+                st.execute("reset lock_timeout"); // the connection goes back to the node's pool, shared with other work
             }
         } catch (SQLException ignored) {
             // a broken connection is evicted by the pool
