@@ -319,7 +319,7 @@ class AddNodeIT {
                 "insert into ibex.sync_node (sync_name, node_name, ordinal) values ('gap', 'n1', 1), ('gap', 'n3', 3), "
                         + "('plain', 'n1', 1), ('plain', 'n2', 2)");
         try (var store = dev.ibex.engine.config.ControlStore.open(url, null)) {
-            assertEquals(1, store.migrate());
+            assertTrue(store.migrate() >= 1, "V5 (and the control migrations after it) applied");
             assertEquals(4, store.syncs().nextOrdinal("gap"));
             assertEquals(3, store.syncs().nextOrdinal("plain"));
         }

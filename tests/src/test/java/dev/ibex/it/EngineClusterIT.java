@@ -7,11 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.launch.EngineProcess;
 import dev.ibex.testkit.Await;
+import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.Sql;
 import dev.ibex.testkit.TcpProxy;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -375,14 +375,6 @@ class EngineClusterIT {
         return CLUSTER.control().dsl().fetchOne("select coalesce(sum(fence_rejections), 0)::bigint from ibex.sync").get(0, Long.class);
     }
 
-    private static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
     /**
      * Three engines, each its own {@code ibex start} JVM, in one cluster on loopback, messages
      * serialized even locally; named {@code PREFIX1..PREFIX3} so that each test tells its engines
@@ -407,7 +399,7 @@ class EngineClusterIT {
         static Engines start(String prefix, Map<String, String> controlUrls, Map<String, List<String>> properties) {
             Engines e = new Engines(controlUrls, properties);
             for (int i = 1; i <= 3; i++) {
-                e.ports.put(prefix + i, freePort());
+                e.ports.put(prefix + i, PgServer.reservePort()); // not an ephemeral port another connection may take
             }
             e.ports.keySet().forEach(e::launch);
             e.running.values().forEach(p -> p.awaitOutput("ibex engine running", Duration.ofSeconds(60)));

@@ -376,7 +376,12 @@ public final class PgServer implements AutoCloseable {
         }
     }
 
-    private static int reservePort() {
+    /**
+     * A port on loopback that nothing listens on, below the kernel's ephemeral range (32768 up), so
+     * that no process's outgoing connection takes it between now and its use; never handed out
+     * twice in this JVM (servers of the kit and other listeners a test starts, e.g. engines).
+     */
+    public static int reservePort() {
         ThreadLocalRandom random = ThreadLocalRandom.current();
         for (int attempt = 0; attempt < 200; attempt++) {
             int port = random.nextInt(PORT_MIN, PORT_MAX);
