@@ -1,6 +1,8 @@
 package dev.ibex.cliit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -64,6 +66,21 @@ final class IbexCli {
         JsonNode json() {
             assertEquals(0, code, () -> "command failed: " + this);
             return parseJson(out);
+        }
+
+        /**
+         * Checks that the command was refused as bad input: exit 2, nothing on standard output, one
+         * line on standard error that starts with "ibex: " and names {@code naming}, no stack trace.
+         */
+        Result requireRefused(String naming) {
+            assertEquals(2, code, () -> "exit code 2 for bad usage: " + this);
+            assertEquals("", stdout(), () -> "nothing on standard output: " + this);
+            List<String> lines = stderrLines();
+            assertEquals(1, lines.size(), () -> "exactly one line on standard error: " + this);
+            assertTrue(lines.get(0).startsWith("ibex: ") && lines.get(0).contains(naming), () -> "one 'ibex: ' line naming '" + naming
+                    + "': " + this);
+            assertFalse(hasStackTrace(), () -> "no stack trace: " + this);
+            return this;
         }
 
         Result requireOk() {

@@ -295,13 +295,7 @@ class RemoveNodeIT {
     /** A command that must be refused: exit 2, one line naming {@code badValue}, and nothing changed anywhere. */
     private void refused(String badValue, String... args) {
         String before = state();
-        IbexCli.Result r = run(args);
-        assertEquals(2, r.code(), r::toString);
-        assertEquals("", r.out(), r::toString);
-        List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
-        assertEquals(1, lines.size(), r::toString);
-        assertTrue(lines.get(0).startsWith("ibex: ") && lines.get(0).contains(badValue), r::toString);
-        assertFalse(r.hasStackTrace(), r::toString);
+        IbexCli.Result r = run(args).requireRefused(badValue);
         assertEquals(before, state(), () -> "a refused command changed something: " + r);
     }
 

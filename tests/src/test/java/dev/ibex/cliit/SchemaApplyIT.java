@@ -1,7 +1,6 @@
 package dev.ibex.cliit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -395,13 +394,7 @@ class SchemaApplyIT {
     /** A command that must be refused: exit 2, one line naming {@code what}, and nothing changed anywhere. */
     private void refused(String what, String... args) {
         String before = state();
-        IbexCli.Result r = run(args);
-        assertEquals(2, r.code(), r::toString);
-        assertEquals("", r.out(), r::toString);
-        List<String> lines = r.stderrLines();
-        assertEquals(1, lines.size(), r::toString);
-        assertTrue(lines.get(0).startsWith("ibex: ") && lines.get(0).contains(what), r::toString);
-        assertFalse(r.hasStackTrace(), r::toString);
+        IbexCli.Result r = run(args).requireRefused(what);
         assertEquals(before, state(), () -> "a refused command changed something: " + r);
     }
 

@@ -210,12 +210,6 @@ class TraceIT {
 
     /** A command that must be refused: exit 2, one line "ibex: ..." naming {@code badValue}, nothing on standard output. */
     private void refused(String badValue, String... args) {
-        IbexCli.Result r = IbexCli.run(IbexCli.concat(List.of(args), "--control", CLUSTER.controlUrl()));
-        assertEquals(2, r.code(), () -> "exit code 2 for bad usage: " + r);
-        List<String> lines = r.err().lines().filter(l -> !l.isBlank()).toList();
-        assertEquals(1, lines.size(), () -> "exactly one line on standard error: " + r);
-        assertTrue(lines.get(0).startsWith("ibex: "), () -> "the line starts with 'ibex: ': " + r);
-        assertTrue(lines.get(0).contains(badValue), () -> "the line names '" + badValue + "': " + r);
-        assertEquals("", r.out(), () -> "nothing on standard output: " + r);
+        IbexCli.run(IbexCli.concat(List.of(args), "--control", CLUSTER.controlUrl())).requireRefused(badValue);
     }
 }

@@ -20,24 +20,8 @@ import java.util.stream.Collectors;
  * prepared transactions. A failure before any commit rolls the rest back (nothing changed); one
  * after a commit leaves the tables paused with every node's state, since the nodes now differ.
  */
-final class SerialCommit {
-    private final ControlStore control;
-    private final String sync;
-    private final List<TableRef> paused;
-    private final Map<NodeId, Connection> conns;
-    private final Consumer<String> progress;
-    private final BiConsumer<String, List<TableRef>> resume;
-
-    SerialCommit(ControlStore control, String sync, List<TableRef> paused, Map<NodeId, Connection> conns, Consumer<String> progress,
-                 BiConsumer<String, List<TableRef>> resume) {
-        this.control = control;
-        this.sync = sync;
-        this.paused = paused;
-        this.conns = conns;
-        this.progress = progress;
-        this.resume = resume;
-    }
-
+record SerialCommit(ControlStore control, String sync, List<TableRef> paused, Map<NodeId, Connection> conns, Consumer<String> progress,
+                    BiConsumer<String, List<TableRef>> resume) {
     void commit() {
         Map<String, String> states = new LinkedHashMap<>();
         SQLException failure = null;

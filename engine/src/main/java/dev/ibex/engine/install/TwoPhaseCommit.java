@@ -20,24 +20,8 @@ import java.util.function.Consumer;
  * all have prepared, the change commits, and a node that could not commit yet keeps its prepared
  * transaction for 'ibex schema apply SYNC --resolve' to commit, with the tables paused meanwhile.
  */
-final class TwoPhaseCommit {
-    private final PreparedChanges prepared;
-    private final String sync;
-    private final List<TableRef> paused;
-    private final Map<NodeId, Connection> conns;
-    private final Consumer<String> progress;
-    private final BiConsumer<String, List<TableRef>> resume;
-
-    TwoPhaseCommit(PreparedChanges prepared, String sync, List<TableRef> paused, Map<NodeId, Connection> conns, Consumer<String> progress,
-                   BiConsumer<String, List<TableRef>> resume) {
-        this.prepared = prepared;
-        this.sync = sync;
-        this.paused = paused;
-        this.conns = conns;
-        this.progress = progress;
-        this.resume = resume;
-    }
-
+record TwoPhaseCommit(PreparedChanges prepared, String sync, List<TableRef> paused, Map<NodeId, Connection> conns,
+                      Consumer<String> progress, BiConsumer<String, List<TableRef>> resume) {
     void commit(String script) {
         String gid = PreparedChanges.newGid();
         try {
