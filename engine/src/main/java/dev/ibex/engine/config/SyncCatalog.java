@@ -157,11 +157,20 @@ public final class SyncCatalog {
      * Returns its id. The caller has checked that the sync exists and the node is not a member.
      */
     public NodeId addNode(String sync, String node, String reason) {
+        return addNode(sync, node, reason, 1);
+    }
+
+    /**
+     * As {@link #addNode(String, String, String)}, with an ordinal of at least {@code atLeast}: one
+     * past the widest version vector the members' ledgers hold, which also covers an ordinal handed
+     * out before the sync counted them (control migration V5 could only start from its members).
+     */
+    public NodeId addNode(String sync, String node, String reason, int atLeast) {
         return dsl.transactionResult(cfg -> {
             DSLContext tx = DSL.using(cfg);
             SyncRecord r = tx.selectFrom(SYNC).where(SYNC.NAME.eq(sync)).forUpdate().fetchOptional().orElseThrow(() -> unknown(sync));
             Integer highest = tx.select(DSL.max(SYNC_NODE.ORDINAL)).from(SYNC_NODE).where(SYNC_NODE.SYNC_NAME.eq(sync)).fetchOne().value1();
-            int ordinal = Math.max(r.getNextOrdinal(), highest == null ? 1 : highest + 1);
+            int ordinal = Math.max(Math.max(r.getNextOrdinal(), atLeast), highest == null ? 1 : highest + 1);
             tx.insertInto(SYNC_NODE).set(SYNC_NODE.SYNC_NAME, sync).set(SYNC_NODE.NODE_NAME, node).set(SYNC_NODE.ORDINAL, ordinal)
                     .set(SYNC_NODE.RESYNC_NEEDED_SINCE, java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC))
                     .set(SYNC_NODE.RESYNC_REASON, reason).execute();

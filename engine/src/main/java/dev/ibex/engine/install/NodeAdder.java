@@ -12,11 +12,13 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.copy.NodeCopier;
 import dev.ibex.engine.copy.ProgressListener;
+import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.NodeDirectory;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.db.SqlErrors;
 import dev.ibex.engine.status.NodeProbe;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -59,12 +61,13 @@ public final class NodeAdder {
     public Added add(String syncName, String node, String from, ProgressListener progress) {
         long started = System.nanoTime();
         SyncSettings before = check(syncName, node, from);
+        int widest = widestVersion(before);
         NodeCopier.Copy copy;
         NodeId id;
         try (RoundLocks.RoundLock copying = control.rounds().copyLock(syncName)) {
             id = control.syncs().addNode(syncName, node, "joining: copy from " + from + " in progress; if it is not running any more,"
                     + " run 'ibex sync remove-node " + syncName + " " + node + "' or 'ibex node resync " + node + " --sync " + syncName
-                    + " --from " + from + "'");
+                    + " --from " + from + "'", widest + 1);
             try {
                 try (RoundLocks.RoundLock waited = control.rounds().lock(syncName, ROUND_WAIT)) {
                     // a round that started before the node joined has finished; later ones leave it out and purge nothing
@@ -83,6 +86,37 @@ public final class NodeAdder {
         control.rounds().kick(syncName);
         return new Added(syncName, node, id.ordinal(), from, copy.tables(), Duration.ofNanos(System.nanoTime() - started), copy.took(),
                 copy.unrestarted());
+    }
+
+    /**
+     * The most positions any version vector in the ledgers of the sync's reachable members holds:
+     * a new node's ordinal must lie beyond it, or it would inherit the counts of a removed node that
+     * held that ordinal (its changes could then look already seen). The sync's ordinal counter
+     * covers every node removed since it exists; this covers those removed before.
+     */
+    private int widestVersion(SyncSettings sync) {
+        int widest = 0;
+        for (NodeId member : sync.nodes()) {
+            try (Connection c = directory.pool(member.name()).getConnection(); Statement s = c.createStatement();
+                 PreparedStatement exists = c.prepareStatement("select to_regclass(?) is not null")) {
+                for (TableSettings t : sync.tables()) {
+                    String ledger = Idents.name("ibex", t.table().ledgerName());
+                    exists.setString(1, ledger);
+                    try (ResultSet rs = exists.executeQuery()) {
+                        if (!rs.next() || !rs.getBoolean(1)) {
+                            continue;
+                        }
+                    }
+                    try (ResultSet rs = s.executeQuery("select coalesce(max(pg_catalog.cardinality(ibex_vv)), 0) from " + ledger)) {
+                        rs.next();
+                        widest = Math.max(widest, rs.getInt(1));
+                    }
+                }
+            } catch (SQLException | RuntimeException e) {
+                // an unreachable member: the sync's ordinal counter still stands for it
+            }
+        }
+        return widest;
     }
 
     /** Every check, reading only; returns the sync as it is. Bad input is a {@link UsageException}, an unreachable node not. */
