@@ -23,20 +23,25 @@ import picocli.CommandLine.Parameters;
 final class SchemaCommand {
 
     @Command(name = "apply", mixinStandardHelpOptions = true, description = {
-            "Roll one DDL change out to every node of a sync while applications write: a dry run on one node classifies it;",
-            "the sync's tables whose columns change stop replicating at a round boundary (its other tables go on); the script",
-            "runs in one transaction per node, with capture reinstalled for the new shape, and commits only once every node",
-            "has run it (a node that refuses rolls every node back: nothing changes anywhere); then the tables resume.",
-            "A table the script creates (with a primary key) joins the sync, empty everywhere.",
-            "Changes captured before the change and not yet replicated replicate after it, read from the rows as they are",
-            "then: in the new shape (renamed or converted values; a dropped column's values are gone on every node).",
-            "Refused, with the way to do it instead: changing, renaming or dropping a key column; dropping or renaming a table",
-            "of the sync; changing rows; adding a column whose default is not immutable (now(), random(), nextval..., identity);",
-            "statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY). Every node must be reachable.",
-            "When every node has max_prepared_transactions > 0 the nodes commit with two-phase commit; a change left prepared",
-            "on a node is committed (or rolled back) by the next 'ibex schema apply' of the sync, or by --resolve alone."})
+            "Roll one DDL change out to every node of a sync while applications write.",
+            "%nA dry run on one node classifies it. The sync's tables whose columns change stop replicating at a round boundary "
+                    + "(its other tables go on); the script runs in one transaction per node, with capture reinstalled for the new "
+                    + "shape, and commits only once every node has run it (a node that refuses rolls every node back: nothing "
+                    + "changes anywhere); then the tables resume. A table the script creates (it needs a primary key, or a unique "
+                    + "index over NOT NULL columns) joins the sync, empty everywhere.",
+            "%nChanges captured before the change and not yet replicated replicate after it, read from the rows as they are "
+                    + "then: in the new shape (renamed or converted values; a dropped column's values are gone on every node).",
+            "%nRefused, with the way to do it instead: changing, renaming or dropping a key column; dropping or renaming a table "
+                    + "of the sync; changing rows; adding a column whose default is not immutable (now(), random(), nextval..., "
+                    + "identity); statements that cannot run in a transaction (CREATE INDEX CONCURRENTLY). Every node must be "
+                    + "reachable.",
+            "%nWhen every node has max_prepared_transactions > 0 the nodes commit with two-phase commit; a change left prepared "
+                    + "on a node is committed (or rolled back) by the next 'ibex schema apply' of the sync, or by --resolve alone.",
+            "%nExamples:",
+            "  ibex schema apply shop --sql \"alter table shop.customer add column vip bool\"",
+            "  ibex schema apply shop --file migrations/042_orders.sql --json"})
     static final class Apply extends ControlCommand {
-        @Parameters(paramLabel = "SYNC")
+        @Parameters(paramLabel = "SYNC", description = "The sync whose nodes take the change.")
         String sync;
         @Option(names = "--sql", paramLabel = "SQL", description = "The DDL script (one or more statements).")
         String sql;

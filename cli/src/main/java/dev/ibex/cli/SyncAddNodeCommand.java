@@ -23,9 +23,9 @@ import picocli.CommandLine.Parameters;
                 + " is missing or differs on the node. A failed copy changes nothing on the node and takes it out of the sync (exit 1).",
         "--json prints what was copied."})
 final class SyncAddNodeCommand extends ControlCommand {
-    @Parameters(index = "0", paramLabel = "SYNC")
+    @Parameters(index = "0", paramLabel = "SYNC", description = "The sync to add the node to.")
     String sync;
-    @Parameters(index = "1", paramLabel = "NODE")
+    @Parameters(index = "1", paramLabel = "NODE", description = "The node to add, registered with 'ibex node add'.")
     String node;
     @Option(names = "--copy-from", required = true, paramLabel = "EXISTING", description = "The member of the sync to copy the tables from.")
     String copyFrom;
