@@ -306,6 +306,44 @@ class AddNodeIT {
         assertEquals(0, c.count("v", "select count(*) from u where id in (100, 101)"), "v's rows from before its copy survived the copy");
     }
 
+    /**
+     * A sync of a table keyed by a unique index (no primary key) and a partitioned table: the copy
+     * takes both (every partition), writes during and after it on every member replicate, and rows
+     * the new node writes afterwards land in the right partitions everywhere.
+     */
+    @Test
+    @Order(8)
+    void aNodeJoinsASyncOfAUniqueKeyedAndAPartitionedTable() {
+        String ddl1 = "create table uk (code text not null, v text, constraint uk_code_key unique (code))";
+        String ddl2 = "create table m (g int not null, k int not null, v text, primary key (g, k)) partition by list (g)";
+        String ddl3 = "create table m_odd partition of m for values in (1, 3, 5)";
+        String ddl4 = "create table m_even partition of m for values in (0, 2, 4)";
+        for (PgServer server : List.of(a, b)) {
+            server.execute("postgres", ddl1, ddl2, ddl3, ddl4, "insert into uk select 'c' || g, 'seed' from generate_series(1, 500) g",
+                    "insert into m select g, k, 'seed' from generate_series(0, 5) g, generate_series(1, 100) k");
+        }
+        c.createDatabase("q");
+        c.execute("q", ddl1, ddl2, ddl3, ddl4);
+        ok("node", "add", "q", "--url", c.jdbcUrl("q"));
+        ok("sync", "add", "s3", "--nodes", "a,b", "--tables", "uk,m", "--interval", "1s");
+        a.execute("postgres", "update uk set v = 'a during' where code in ('c1', 'c2')", "update m set v = 'a during' where k = 1");
+        b.execute("postgres", "update m set g = 4, k = 500 where g = 3 and k = 2", "insert into uk values ('b new', 'b during')");
+        IbexCli.Result added = ok("sync", "add-node", "s3", "q", "--copy-from", "b");
+        assertTrue(added.out().contains("node q added to sync s3: 2 table(s)"), added::toString);
+        c.execute("q", "insert into m values (5, 1000, 'q after')", "update m set g = 0, k = 600 where g = 1 and k = 3",
+                "update uk set v = 'q after' where code = 'c3'");
+        a.execute("postgres", "insert into m values (2, 1000, 'a after')");
+        String rows = "select 'uk', code, v from uk union all select tableoid::regclass::text, g || ',' || k, v from m";
+        Await.until("a, b and q equal with every write", SETTLE, () -> {
+            Set<List<String>> onA = Set.copyOf(a.rows("postgres", rows));
+            return onA.equals(Set.copyOf(b.rows("postgres", rows))) && onA.equals(Set.copyOf(c.rows("q", rows)))
+                    && onA.containsAll(List.of(List.of("m_odd", "5,1000", "q after"), List.of("m_even", "2,1000", "a after"),
+                    List.of("m_even", "0,600", "seed"), List.of("m_even", "4,500", "seed"), List.of("uk", "c3", "q after"),
+                    List.of("uk", "b new", "b during"), List.of("uk", "c1", "a during"), List.of("m_odd", "1,1", "a during")));
+        });
+        assertEquals(0, a.count("postgres", "select count(*) from m where (g, k) in ((1, 3), (3, 2))"), "moved rows left their partitions");
+    }
+
     /** Control migration V5 gives each existing sync the ordinal after its members' highest. */
     @Test
     @Order(5)
