@@ -1,7 +1,12 @@
 package dev.ibex.engine.db;
 
 import com.zaxxer.hikari.HikariDataSource;
-import dev.ibex.engine.db.NodeSettings;
+import dev.ibex.conflict.NodeId;
+import dev.ibex.engine.IbexException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
@@ -42,6 +47,34 @@ public final class NodeDirectory implements AutoCloseable {
             return new Entry(s, Pools.open("node " + node, s.url(), s.passwordEnv(), POOL_SIZE, false));
         });
         return e.pool;
+    }
+
+    /**
+     * One connection to each of {@code nodes}, in their order, or none: when a node does not
+     * answer, the connections opened so far are closed and the failure names the node and says that
+     * every node of sync {@code sync} must be reachable {@code to} do what the caller was about to
+     * (nothing changed yet).
+     */
+    public Map<NodeId, Connection> connectAll(String sync, List<NodeId> nodes, String to) {
+        Map<NodeId, Connection> conns = new LinkedHashMap<>();
+        for (NodeId n : nodes) {
+            try {
+                conns.put(n, pool(n.name()).getConnection());
+            } catch (SQLException | NodeUnreachableException e) {
+                conns.values().forEach(NodeDirectory::closeQuietly);
+                String why = e instanceof SQLException q ? "node " + n + " is unreachable: " + SqlErrors.connectFailure(q) : e.getMessage();
+                throw new IbexException(why + "; every node of sync " + sync + " must be reachable " + to + " (nothing changed)", e);
+            }
+        }
+        return conns;
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // already broken
+        }
     }
 
     public NodeSettings settings(String node) {

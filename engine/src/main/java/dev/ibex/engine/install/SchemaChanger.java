@@ -12,7 +12,6 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.NodeDirectory;
-import dev.ibex.engine.db.NodeUnreachableException;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.db.SqlErrors;
 import dev.ibex.engine.install.SchemaChangePlanner.SchemaChangePlan;
@@ -23,7 +22,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -89,7 +87,7 @@ public final class SchemaChanger {
             throw new UsageException("--lock-timeout must be positive, e.g. 5s");
         }
         SyncSettings sync = control.syncs().get(syncName);
-        Map<NodeId, Connection> conns = connect(sync);
+        Map<NodeId, Connection> conns = directory.connectAll(sync.name(), sync.nodes(), "to change its schema");
         try {
             // the dry run and the capture reinstall use the node's own key rule (ibex.key_index) of this version
             sync.nodes().forEach(n -> NodeSchema.migrate(directory.pool(n.name())));
@@ -117,7 +115,8 @@ public final class SchemaChanger {
      * returns how many changes it resolved.
      */
     public int resolve(String syncName, Consumer<String> progress) {
-        Map<NodeId, Connection> conns = connect(control.syncs().get(syncName));
+        SyncSettings sync = control.syncs().get(syncName);
+        Map<NodeId, Connection> conns = directory.connectAll(syncName, sync.nodes(), "to change its schema");
         try {
             return resolveLeftovers(syncName, conns, progress);
         } finally {
@@ -259,23 +258,6 @@ public final class SchemaChanger {
         TableSettings settings = sync.tables().stream().filter(s -> s.table().equals(t)).findFirst()
                 .orElse(new TableSettings(t, null, false, null));
         return Strategies.needsBase(sync.strategyFor(settings));
-    }
-
-    private Map<NodeId, Connection> connect(SyncSettings sync) {
-        Map<NodeId, Connection> conns = new LinkedHashMap<>();
-        for (NodeId n : sync.nodes()) {
-            try {
-                conns.put(n, directory.pool(n.name()).getConnection());
-            } catch (SQLException e) {
-                conns.values().forEach(SchemaChanger::closeQuietly);
-                throw new IbexException("node " + n + " is unreachable: " + SqlErrors.connectFailure(e) + "; every node of sync "
-                        + sync.name() + " must be reachable to change its schema (nothing changed)", e);
-            } catch (NodeUnreachableException e) {
-                conns.values().forEach(SchemaChanger::closeQuietly);
-                throw new IbexException(e.getMessage() + "; nothing changed", e);
-            }
-        }
-        return conns;
     }
 
     private static String describe(SchemaChangePlan plan) {

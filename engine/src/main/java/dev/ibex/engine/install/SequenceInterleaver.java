@@ -9,7 +9,6 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.db.NodeDirectory;
-import dev.ibex.engine.db.NodeUnreachableException;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.db.SqlErrors;
 import java.sql.Connection;
@@ -101,7 +100,7 @@ public final class SequenceInterleaver {
             throw new UsageException("--step " + s + " is smaller than the " + highestOrdinal + " nodes of sync " + syncName
                     + "; each node needs its own residue class: give --step " + highestOrdinal + " or more");
         }
-        Map<NodeId, Connection> conns = connect(sync);
+        Map<NodeId, Connection> conns = directory.connectAll(sync.name(), sync.nodes(), "to interleave its sequences");
         try {
             Map<NodeId, Map<String, List<KeySequence>>> found = discover(sync, conns);
             requireOwnership(found, conns);
@@ -113,23 +112,6 @@ public final class SequenceInterleaver {
         } finally {
             conns.values().forEach(SequenceInterleaver::closeQuietly);
         }
-    }
-
-    private Map<NodeId, Connection> connect(SyncSettings sync) {
-        Map<NodeId, Connection> conns = new LinkedHashMap<>();
-        for (NodeId n : sync.nodes()) {
-            try {
-                conns.put(n, directory.pool(n.name()).getConnection());
-            } catch (SQLException e) {
-                conns.values().forEach(SequenceInterleaver::closeQuietly);
-                throw new IbexException("node " + n + " is unreachable: " + SqlErrors.connectFailure(e)
-                        + "; every node must be reachable to interleave its sequences (nothing changed)", e);
-            } catch (NodeUnreachableException e) {
-                conns.values().forEach(SequenceInterleaver::closeQuietly);
-                throw new IbexException(e.getMessage() + "; nothing changed", e);
-            }
-        }
-        return conns;
     }
 
     /** Per node, the key sequences by qualified name, each with the key columns it feeds. */
