@@ -84,10 +84,8 @@ begin
   $h$, format('%I.%I', 'ibex', c.changes_seq));
 
   if partitioned then
-    perform ibex.write_partitioned_capture_functions(c, fn, head, slot, key_list, new_keys, old_keys, t_keys, t_image, qrel);
-    return;
-  end if;
-  if c.bases then
+    perform ibex.write_partitioned_capture_functions(c, fn, head, slot, key_list, new_keys, old_keys, qrel);
+  elsif c.bases then
     new_body := format('insert into %s (%s, ibex_ts, ibex_base) select %s, ibex_ts, ''{}''::pg_catalog.text[] from ibex_new n;',
                        slot, key_list, n_keys);
   else
@@ -107,15 +105,18 @@ begin
       end if;$b$, slot, key_list, n_keys);
   end if;
 
-  perform ibex.define_capture_function(fn || '_new', head || new_body || ' return null; end');
-  perform ibex.define_capture_function(fn || '_old', head || format('insert into %s (%s, ibex_ts%s) select %s, ibex_ts%s from ibex_old o;',
-      slot, key_list, case when c.bases then ', ibex_base' else '' end, o_keys, case when c.bases then ', ' || o_image else '' end)
-      || ' return null; end');
-  perform ibex.define_capture_function(fn || '_upd', head || format('insert into %s (%s, ibex_ts, ibex_base) select %s, ibex_ts, %s from ibex_old o;',
-      slot, key_list, o_keys, o_image) || ' return null; end');
+  if not partitioned then
+    perform ibex.define_capture_function(fn || '_new', head || new_body || ' return null; end');
+    perform ibex.define_capture_function(fn || '_old', head || format('insert into %s (%s, ibex_ts%s) select %s, ibex_ts%s from ibex_old o;',
+        slot, key_list, case when c.bases then ', ibex_base' else '' end, o_keys, case when c.bases then ', ' || o_image else '' end)
+        || ' return null; end');
+    perform ibex.define_capture_function(fn || '_upd', head || format('insert into %s (%s, ibex_ts, ibex_base) select %s, ibex_ts, %s from ibex_old o;',
+        slot, key_list, o_keys, o_image) || ' return null; end');
+  end if;
+  -- TRUNCATE: every key of the table (of a partitioned table, of every partition)
   perform ibex.define_capture_function(fn || '_trunc', head || format('insert into %s (%s, ibex_ts%s) select %s, ibex_ts%s from %s %s t;',
       slot, key_list, case when c.bases then ', ibex_base' else '' end, t_keys, case when c.bases then ', ' || t_image else '' end,
-      'only', qrel) || ' return null; end');
+      case when partitioned then '' else 'only' end, qrel) || ' return null; end');
   -- a key changed by an UPDATE: the old key is gone (without bases the statement logged the new
   -- one; with bases it logged the old one with its image, and the new one starts from nothing)
   perform ibex.define_capture_function(fn || '_key', head || case when c.bases
@@ -128,10 +129,12 @@ end $fn$;
 -- partition, present and attached later, and fire whichever relation a statement names. A row that
 -- an UPDATE moves to another partition fires DELETE on the old partition and INSERT on the new one
 -- (not UPDATE), which log its old and new keys. A writer pays one log row per changed row (no
--- markers); ordinary tables keep the statement-level functions above.
+-- markers); ordinary tables keep the statement-level functions above. The TRUNCATE and key-change
+-- functions are the same for both (write_capture_functions).
+-- (its first form also took t_keys and t_image and wrote the TRUNCATE and key-change functions)
+drop function if exists ibex.write_partitioned_capture_functions(ibex.capture, text, text, text, text, text, text, text, text, text);
 create or replace function ibex.write_partitioned_capture_functions(c ibex.capture, fn text, head text, slot text, key_list text,
-                                                                    new_keys text, old_keys text, t_keys text, t_image text,
-                                                                    qrel text) returns void
+                                                                    new_keys text, old_keys text, qrel text) returns void
 language plpgsql as $fn$
 declare
   old_image text;
@@ -147,13 +150,6 @@ begin
       || ' return null; end');
   perform ibex.define_capture_function(fn || '_upd', head || format('insert into %s (%s, ibex_ts, ibex_base) values (%s, ibex_ts, %s);',
       slot, key_list, old_keys, old_image) || ' return null; end');
-  -- TRUNCATE of the root (it truncates every partition): every key of every partition
-  perform ibex.define_capture_function(fn || '_trunc', head || format('insert into %s (%s, ibex_ts%s) select %s, ibex_ts%s from %s t;',
-      slot, key_list, case when c.bases then ', ibex_base' else '' end, t_keys, case when c.bases then ', ' || t_image else '' end,
-      qrel) || ' return null; end');
-  perform ibex.define_capture_function(fn || '_key', head || case when c.bases
-      then format('insert into %s (%s, ibex_ts, ibex_base) values (%s, ibex_ts, ''{}''::pg_catalog.text[]);', slot, key_list, new_keys)
-      else format('insert into %s (%s, ibex_ts) values (%s, ibex_ts);', slot, key_list, old_keys) end || ' return null; end');
 end $fn$;
 
 create or replace function ibex.capture_function(c ibex.capture, p_kind text) returns text

@@ -9,7 +9,6 @@ import dev.ibex.testkit.Await;
 import dev.ibex.testkit.PgServer;
 import dev.ibex.testkit.Sql;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -181,22 +180,22 @@ class UniqueKeyIT {
         String v = "v" + i;
         int op = random.nextInt(100);
         if (op < 35) {
-            if (update(c, "insert into uk values (?, ?, ?, null) on conflict (code) do update set n = excluded.n, v = excluded.v",
+            if (Sql.update(c, "insert into uk values (?, ?, ?, null) on conflict (code) do update set n = excluded.n, v = excluded.v",
                     code, n, v) > 0) {
                 model.put(code, n + "|" + v);
             }
         } else if (op < 65) {
-            if (update(c, "update uk set n = ?, v = ? where code = ?", n, v, code) > 0) {
+            if (Sql.update(c, "update uk set n = ?, v = ? where code = ?", n, v, code) > 0) {
                 model.put(code, n + "|" + v);
             }
         } else if (op < 80) {
-            if (update(c, "delete from uk where code = ?", code) > 0) {
+            if (Sql.update(c, "delete from uk where code = ?", code) > 0) {
                 model.remove(code);
             }
         } else {
             String to = "k" + random.nextInt(CODES);
             if (!to.equals(code) && Sql.count(c, "select count(*) from uk where code = ?", to) == 0
-                    && updateUnlessTaken(c, "update uk set code = ?, n = ?, v = ? where code = ?", to, n, v, code) > 0) {
+                    && Sql.updateUnlessTaken(c, "update uk set code = ?, n = ?, v = ? where code = ?", to, n, v, code) > 0) {
                 model.remove(code);
                 model.put(to, n + "|" + v);
             }
@@ -233,27 +232,6 @@ class UniqueKeyIT {
                 throw new Sql.UncheckedSqlException("reading the control database", e);
             }
         });
-    }
-
-    /** As {@link #update}; a unique violation (a round applied the new key after the check) wrote nothing: 0 rows. */
-    private static int updateUnlessTaken(Connection c, String sql, Object... args) throws SQLException {
-        try {
-            return update(c, sql, args);
-        } catch (SQLException e) {
-            if ("23505".equals(e.getSQLState())) {
-                return 0;
-            }
-            throw e;
-        }
-    }
-
-    private static int update(Connection c, String sql, Object... args) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < args.length; i++) {
-                ps.setObject(i + 1, args[i]);
-            }
-            return ps.executeUpdate();
-        }
     }
 
     /** The control database's tables and, on every node, the ibex schema's tables and the triggers: what a refusal leaves alone. */

@@ -13,7 +13,6 @@ import dev.ibex.engine.runtime.Engine;
 import dev.ibex.testkit.Await;
 import dev.ibex.testkit.Sql;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -200,16 +199,16 @@ class PartitionedIT {
             String rel = direct ? "pm_" + region : "pm";
             int op = random.nextInt(100);
             if (op < 35) {
-                if (update(c, "insert into " + rel + " values (?, ?, ?) on conflict (region, id) do update set v = excluded.v",
+                if (Sql.update(c, "insert into " + rel + " values (?, ?, ?) on conflict (region, id) do update set v = excluded.v",
                         region, id, v) > 0) {
                     model.put(key, v);
                 }
             } else if (op < 65) {
-                if (update(c, "update " + rel + " set v = ? where region = ? and id = ?", v, region, id) > 0) {
+                if (Sql.update(c, "update " + rel + " set v = ? where region = ? and id = ?", v, region, id) > 0) {
                     model.put(key, v);
                 }
             } else if (op < 80) {
-                if (update(c, "delete from " + rel + " where region = ? and id = ?", region, id) > 0) {
+                if (Sql.update(c, "delete from " + rel + " where region = ? and id = ?", region, id) > 0) {
                     model.remove(key);
                 }
             } else {
@@ -224,24 +223,9 @@ class PartitionedIT {
         if (to.equals(region) || Sql.count(c, "select count(*) from pm where region = ? and id = ?", to, id) > 0) {
             return;
         }
-        if (updateUnlessTaken(c, "update pm set region = ?, v = ? where region = ? and id = ?", to, v, region, id) > 0) {
+        if (Sql.updateUnlessTaken(c, "update pm set region = ?, v = ? where region = ? and id = ?", to, v, region, id) > 0) {
             model.remove(region + ":" + id);
             model.put(to + ":" + id, v);
-        }
-    }
-
-    /**
-     * As {@link #update}, but a unique violation (a round applied a row with the new key after the
-     * check) fails the statement, which then wrote nothing: 0 rows.
-     */
-    private static int updateUnlessTaken(Connection c, String sql, Object... args) throws SQLException {
-        try {
-            return update(c, sql, args);
-        } catch (SQLException e) {
-            if ("23505".equals(e.getSQLState())) {
-                return 0;
-            }
-            throw e;
         }
     }
 
@@ -255,14 +239,5 @@ class PartitionedIT {
 
     private static List<String> sorted(List<List<String>> rows) {
         return rows.stream().map(r -> r.get(0)).sorted().toList();
-    }
-
-    private static int update(Connection c, String sql, Object... args) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < args.length; i++) {
-                ps.setObject(i + 1, args[i]);
-            }
-            return ps.executeUpdate();
-        }
     }
 }

@@ -65,6 +65,31 @@ public final class Sql {
         }
     }
 
+    /** Executes one data-changing statement; returns how many rows it changed. */
+    public static int update(Connection c, String sql, Object... args) {
+        try (PreparedStatement st = prepare(c, sql, args)) {
+            return st.executeUpdate();
+        } catch (SQLException e) {
+            throw new UncheckedSqlException(sql, e);
+        }
+    }
+
+    /**
+     * As {@link #update}, for a statement that gives a row a key another writer (or a round's
+     * apply) may have given a row first: the unique violation fails the statement, which then
+     * wrote nothing, so it counts 0 rows.
+     */
+    public static int updateUnlessTaken(Connection c, String sql, Object... args) {
+        try {
+            return update(c, sql, args);
+        } catch (UncheckedSqlException e) {
+            if ("23505".equals(e.getCause().getSQLState())) {
+                return 0;
+            }
+            throw e;
+        }
+    }
+
     private static PreparedStatement prepare(Connection c, String sql, Object... args) throws SQLException {
         PreparedStatement st = c.prepareStatement(sql);
         try {
