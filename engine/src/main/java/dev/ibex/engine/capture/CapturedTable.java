@@ -1,17 +1,16 @@
 package dev.ibex.engine.capture;
 
 import dev.ibex.engine.config.TableRef;
-import dev.ibex.engine.window.Snapshot;
 import java.time.Instant;
 import java.util.List;
 
 /**
  * One captured table as a node's capture catalog ({@code ibex.capture}) describes it: its ledger,
  * its key, whether its log records row bases, which of its two log tables the triggers write to now
- * and since when, the snapshot up to which the log is folded, and the size of each log table.
+ * and since when, and the size of each log table.
  */
 public record CapturedTable(TableRef table, String ledger, List<String> key, boolean bases, int slot, Instant slotSince,
-                            Snapshot folded, long[] logBytes) {
+                            long[] logBytes) {
     public CapturedTable {
         key = List.copyOf(key);
         logBytes = logBytes.clone();
@@ -20,10 +19,5 @@ public record CapturedTable(TableRef table, String ledger, List<String> key, boo
     /** True when either log table holds anything, folded or not. */
     public boolean logged() {
         return logBytes[0] > 0 || logBytes[1] > 0;
-    }
-
-    /** A shape with the key only: enough for the statements that touch the log and the ledger. */
-    public TableShape keyShape() {
-        return new TableShape(table, List.of(), key);
     }
 }

@@ -1,22 +1,19 @@
 package dev.ibex.engine.capture;
 
-import dev.ibex.engine.capture.CapturedTable;
-import dev.ibex.engine.capture.LogFolder;
-import dev.ibex.engine.fence.Fence;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.db.Redactor;
-import dev.ibex.engine.capture.ShapeSql;
+import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.window.Snapshot;
+import dev.ibex.engine.window.TxId;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Savepoint;
-import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -34,6 +31,10 @@ import java.util.Map;
  * transactions still running are taken by a later fold; a long transaction holds nothing else
  * back. A crash before the commit leaves both the ledgers and the snapshot as they were.
  *
+ * <p>The work is one node function, {@code ibex.fold_logs} (R__fold.sql): the whole fold is two
+ * round trips (the call, sent with the transaction's start, and the commit), and it returns what the
+ * rest of the round needs to know about the node's capture, so that nothing else reads it again.
+ *
  * <p>A fold has to come before a round reads any side, and rounds never decide a row that changed
  * after it (see {@code SideReader}), so a ledger version always accounts for every change its row
  * shows.
@@ -41,82 +42,18 @@ import java.util.Map;
 public final class LogFolder {
     /**
      * What one fold did on one node: its snapshot, the next transaction id when it was taken, the keys
-     * it advanced, and the tables it could not fold.
+     * it advanced, the tables it could not fold, and the node's capture as the fold left it: each
+     * captured table of the sync with its log, each ledger's last fold that changed it ({@link
+     * TxId#ZERO}: none) and the node's watermarks per ledger and source.
      */
-    public record Fold(Snapshot snapshot, long next, long keys, Map<TableRef, String> failed) {
+    public record Fold(Snapshot snapshot, long next, long keys, Map<TableRef, String> failed, List<CapturedTable> tables,
+                       Map<String, TxId> lastChanges, Map<String, Map<String, TxId>> watermarks) {
     }
 
-    private static final String NEW_ENTRIES = """
-            select {keys:s}, s.ibex_ts, s.ibex_base from {log0} s, p where {first_key:s} is not null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
-            union all
-            select {keys:s}, s.ibex_ts, s.ibex_base from {log1} s, p where {first_key:s} is not null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
-            union all
-            select {keys:t}, m.ibex_ts, null::text[] from {table} t join (
-                select s.xmin as x, max(s.ibex_ts) as ibex_ts from (
-                    select s.xmin, s.ibex_ts from {log0} s, p where {first_key:s} is null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
-                    union all
-                    select s.xmin, s.ibex_ts from {log1} s, p where {first_key:s} is null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
-                ) s group by s.xmin) m on t.xmin = m.x""";
-
-    /** Parameters: the previous fold's xmax and in-progress xids (32-bit), the node's ordinal. */
-    private static final String FOLD = """
-            with p as (select pg_catalog.age(?::xid) as ax, ?::xid[] as xip),
-            e as (%s),
-            k as (select {keys}, max(ibex_ts) as ibex_ts from e group by {keys}),
-            w as (insert into {ledger} as l ({keys}, ibex_txid, ibex_ts, ibex_origin, ibex_local)
-                  select {keys:k}, pg_current_xact_id(), k.ibex_ts, ?, 1 from k
-                  on conflict ({keys}) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts,
-                                                     ibex_origin = excluded.ibex_origin, ibex_local = l.ibex_local + 1
-                  returning 1)
-            select count(*) from w""".formatted(NEW_ENTRIES);
-
-    /**
-     * With row bases: a key's base is the row before the earliest of the new entries, unless the
-     * ledger already holds one (changes not yet seen elsewhere), with the version it had. Parameters
-     * as {@link #FOLD}, then the ordinal again.
-     */
-    private static final String FOLD_BASES = """
-            with p as (select pg_catalog.age(?::xid) as ax, ?::xid[] as xip),
-            e as (%s),
-            k as (select {keys}, max(ibex_ts) as ibex_ts from e group by {keys}),
-            b as (select distinct on ({keys}) {keys}, ibex_base from e order by {keys}, ibex_ts),
-            w as (insert into {ledger} as l ({keys}, ibex_txid, ibex_ts, ibex_origin, ibex_local, ibex_base, ibex_base_vv)
-                  select {keys:k}, pg_current_xact_id(), k.ibex_ts, ?, 1, b.ibex_base, '{}'::bigint[] from k join b on {match:k,b}
-                  on conflict ({keys}) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts,
-                         ibex_origin = excluded.ibex_origin, ibex_local = l.ibex_local + 1,
-                         ibex_base = coalesce(l.ibex_base, excluded.ibex_base),
-                         ibex_base_vv = case when l.ibex_base is null then ibex.version(l.ibex_vv, l.ibex_local, ?) else l.ibex_base_vv end
-                  returning 1)
-            select count(*) from w""".formatted(NEW_ENTRIES);
-
-    private static final String CAPTURED = """
-            select c.table_schema, c.table_name, c.ledger_name, c.key_columns, c.bases, c.log_slot, c.slot_since,
-                   c.fold_snapshot::text,
-                   pg_catalog.pg_relation_size(pg_catalog.format('%I.%I', 'ibex', c.ledger_name || '_log0')::regclass),
-                   pg_catalog.pg_relation_size(pg_catalog.format('%I.%I', 'ibex', c.ledger_name || '_log1')::regclass)
-              from ibex.capture c where c.sync_name = ? order by c.table_schema, c.table_name""";
-
-    /** Snapshots older than this many transactions are moved up even when nothing was folded (age() wraps at 2^31). */
-    private static final long REFRESH_AFTER_XIDS = 100_000_000L;
+    /** The transaction's isolation is set in the statement that starts it: one round trip for both. */
+    private static final String FOLD = "set transaction isolation level repeatable read; select * from ibex.fold_logs(?, ?, ?)";
 
     private LogFolder() {
-    }
-
-    /** The sync's captured tables on the node, with their log state. */
-    public static List<CapturedTable> captured(Connection c, String sync) throws SQLException {
-        List<CapturedTable> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(CAPTURED)) {
-            ps.setString(1, sync);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    Array keys = rs.getArray(4);
-                    out.add(new CapturedTable(new TableRef(rs.getString(1), rs.getString(2)), rs.getString(3),
-                            List.of((String[]) keys.getArray()), rs.getBoolean(5), rs.getInt(6), rs.getTimestamp(7).toInstant(),
-                            Snapshot.parse(rs.getString(8)), new long[] {rs.getLong(9), rs.getLong(10)}));
-                }
-            }
-        }
-        return out;
     }
 
     /**
@@ -128,47 +65,13 @@ public final class LogFolder {
         String sync = fence.sync();
         try {
             c.setAutoCommit(false);
-            try (Statement s = c.createStatement()) {
-                s.execute("set transaction isolation level repeatable read");
-                fence.check(c);
-                Snapshot now;
-                long next;
-                // age() of a fixed xid gives the next xid to be assigned (this transaction has none yet)
-                try (ResultSet rs = s.executeQuery("select pg_current_snapshot()::text, pg_catalog.age('3'::xid)")) {
-                    rs.next();
-                    now = Snapshot.parse(rs.getString(1));
-                    next = widen(rs.getLong(2) + 3, now.xmax());
-                }
-                long keys = 0;
-                Map<TableRef, String> failed = new LinkedHashMap<>();
-                List<String> folded = new ArrayList<>();
-                List<String> changed = new ArrayList<>();
-                boolean stale = false;
-                for (CapturedTable t : captured(c, sync)) {
-                    stale |= now.xmin() - t.folded().xmax() > REFRESH_AFTER_XIDS;
-                    if (!t.logged()) {
-                        folded.add(t.ledger());
-                        continue;
-                    }
-                    Savepoint sp = c.setSavepoint();
-                    try {
-                        long n = foldTable(c, node, t);
-                        c.releaseSavepoint(sp);
-                        folded.add(t.ledger());
-                        if (n > 0) {
-                            keys += n;
-                            changed.add(t.ledger());
-                        }
-                    } catch (SQLException e) {
-                        c.rollback(sp);
-                        failed.put(t.table(), Redactor.firstLine(e.getMessage()));
-                    }
-                }
-                if (keys > 0 || stale) {
-                    record(c, now, folded, changed);
-                }
+            try (PreparedStatement ps = c.prepareStatement(FOLD)) {
+                ps.setString(1, sync);
+                ps.setLong(2, fence.epoch());
+                ps.setInt(3, node.ordinal());
+                Fold f = read(ps);
                 c.commit();
-                return new Fold(now, next, keys, failed);
+                return f;
             } catch (SQLException | RuntimeException e) {
                 rollbackQuietly(c);
                 throw e;
@@ -182,6 +85,58 @@ public final class LogFolder {
         }
     }
 
+    private static Fold read(PreparedStatement ps) throws SQLException {
+        boolean rows = ps.execute();
+        while (!rows && ps.getUpdateCount() != -1) {
+            rows = ps.getMoreResults();
+        }
+        if (!rows) {
+            throw new SQLException("ibex.fold_logs returned nothing");
+        }
+        Snapshot snapshot = null;
+        long next = 0;
+        long keys = 0;
+        Map<TableRef, String> failed = new LinkedHashMap<>();
+        List<CapturedTable> tables = new ArrayList<>();
+        Map<String, TxId> lastChanges = new HashMap<>();
+        Map<String, Map<String, TxId>> marks = new HashMap<>();
+        try (ResultSet rs = ps.getResultSet()) {
+            while (rs.next()) {
+                if (snapshot == null) {
+                    snapshot = Snapshot.parse(rs.getString("fold_snapshot"));
+                    // age() of a fixed xid gives the next xid to be assigned
+                    next = widen(rs.getLong("next_age") + 3, snapshot.xmax());
+                }
+                String ledger = rs.getString("ledger_name");
+                if (ledger == null) {
+                    continue; // no table of the sync is captured here
+                }
+                TableRef table = new TableRef(rs.getString("table_schema"), rs.getString("table_name"));
+                tables.add(new CapturedTable(table, ledger, List.of((String[]) rs.getArray("key_columns").getArray()),
+                        rs.getBoolean("bases"), rs.getInt("log_slot"), rs.getTimestamp("slot_since").toInstant(),
+                        new long[] {rs.getLong("log0_bytes"), rs.getLong("log1_bytes")}));
+                keys += rs.getLong("folded_keys");
+                String error = rs.getString("error");
+                if (error != null) {
+                    failed.put(table, Redactor.firstLine(error));
+                }
+                lastChanges.put(ledger, TxId.parse(rs.getString("last_fold_txid")));
+                Map<String, TxId> bySource = new HashMap<>();
+                String[] sources = strings(rs.getArray("mark_sources"));
+                String[] boundaries = strings(rs.getArray("mark_boundaries"));
+                for (int i = 0; i < sources.length; i++) {
+                    bySource.put(sources[i], TxId.parse(boundaries[i]));
+                }
+                marks.put(ledger, bySource);
+            }
+        }
+        return new Fold(snapshot, next, keys, failed, tables, lastChanges, marks);
+    }
+
+    private static String[] strings(Array a) throws SQLException {
+        return a == null ? new String[0] : (String[]) a.getArray();
+    }
+
     /** A 32-bit xid as the 64-bit one nearest to {@code near}. */
     static long widen(long xid32, long near) {
         long x = (near & ~0xFFFF_FFFFL) | (xid32 & 0xFFFF_FFFFL);
@@ -191,38 +146,6 @@ public final class LogFolder {
             x -= 1L << 32;
         }
         return x;
-    }
-
-    private static long foldTable(Connection c, NodeId node, CapturedTable t) throws SQLException {
-        String sql = new ShapeSql(t.keyShape()).render(t.bases() ? FOLD_BASES : FOLD);
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            int i = 1;
-            ps.setString(i++, Long.toString(t.folded().xmax32()));
-            ps.setArray(i++, c.createArrayOf("text", t.folded().xip32()));
-            ps.setInt(i++, node.ordinal());
-            if (t.bases()) {
-                ps.setInt(i, node.ordinal());
-            }
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getLong(1);
-            }
-        }
-    }
-
-    /**
-     * The fold's snapshot becomes the position of every table it folded, and its txid the last
-     * change of every ledger it advanced, in the fold's transaction.
-     */
-    private static void record(Connection c, Snapshot now, List<String> folded, List<String> changed) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("update ibex.capture set fold_snapshot = ?::pg_snapshot, "
-                + "last_fold_txid = case when ledger_name = any(?) then pg_current_xact_id() else last_fold_txid end "
-                + "where ledger_name = any(?)")) {
-            ps.setString(1, now.toString());
-            ps.setArray(2, c.createArrayOf("text", changed.toArray()));
-            ps.setArray(3, c.createArrayOf("text", folded.toArray()));
-            ps.executeUpdate();
-        }
     }
 
     private static void rollbackQuietly(Connection c) {

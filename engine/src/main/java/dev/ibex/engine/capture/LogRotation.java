@@ -47,13 +47,18 @@ public final class LogRotation {
     }
 
     /**
-     * Carries out the plans for the sync's tables on one node; returns one line per table that failed
-     * (a truncation that found its table busy is not a failure: it is tried again next round).
+     * Carries out the plans for the sync's tables on one node, as the round's fold found them ({@link
+     * LogFolder.Fold#tables()}: nothing is read again, and a round with nothing to tidy sends
+     * nothing); returns one line per table that failed (a truncation that found its table busy is not
+     * a failure: it is tried again next round).
      */
-    public static List<String> tidy(Connection c, Fence fence, Instant now) throws SQLException {
+    public static List<String> tidy(Connection c, Fence fence, Instant now, List<CapturedTable> tables) throws SQLException {
         List<String> problems = new ArrayList<>();
-        for (CapturedTable t : LogFolder.captured(c, fence.sync())) {
+        for (CapturedTable t : tables) {
             Plan p = plan(t, now);
+            if (p.equals(Plan.NOTHING)) {
+                continue;
+            }
             try {
                 boolean otherEmpty = !p.truncateOther() || truncate(c, t, fence);
                 if (p.rotate() && otherEmpty) {

@@ -1,16 +1,19 @@
 package dev.ibex.engine.config;
 
+import static dev.ibex.schema.control.jooq.Tables.NODE;
 import static dev.ibex.schema.control.jooq.Tables.SYNC;
 import static dev.ibex.schema.control.jooq.Tables.SYNC_NODE;
 import static dev.ibex.schema.control.jooq.Tables.SYNC_TABLE;
 
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.UsageException;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.schema.control.jooq.tables.records.SyncRecord;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
@@ -82,14 +85,54 @@ public final class SyncCatalog {
         return onOneConnection(one -> one.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional().map(r -> settings(one, r)));
     }
 
-    /** A sync's settings and the epoch of its owner, as a round reads them before it starts. */
-    public record Owned(SyncSettings settings, long epoch) {
+    /**
+     * A sync's settings and the epoch of its owner, as a round reads them before it starts, with its
+     * members' connection settings and the values of the {@code alongside} fields the caller asked
+     * for, in their order.
+     */
+    public record Owned(SyncSettings settings, long epoch, Map<String, NodeSettings> nodes, List<Object> alongside) {
     }
 
-    /** The sync's settings and its owner's epoch, read on one connection. */
-    public Optional<Owned> findOwned(String name) {
-        return onOneConnection(one -> one.selectFrom(SYNC).where(SYNC.NAME.eq(name)).fetchOptional()
-                .map(r -> new Owned(settings(one, r), r.getEpoch())));
+    /**
+     * The sync's settings, its owner's epoch and its members' connection settings, in one statement;
+     * {@code alongside} are boolean fields read in the same statement, correlated to {@code
+     * ibex.sync.name} (a round asks whether anything waits for it in other tables of the control
+     * database, so that it reads those only when something does).
+     */
+    public Optional<Owned> findOwned(String name, List<org.jooq.Field<Boolean>> alongside) {
+        var members = DSL.multiset(DSL.select(SYNC_NODE.NODE_NAME, SYNC_NODE.ORDINAL, SYNC_NODE.RESYNC_NEEDED_SINCE, SYNC_NODE.RESYNC_REASON,
+                        NODE.URL, NODE.PASSWORD_ENV)
+                .from(SYNC_NODE).leftJoin(NODE).on(NODE.NAME.eq(SYNC_NODE.NODE_NAME))
+                .where(SYNC_NODE.SYNC_NAME.eq(SYNC.NAME)).orderBy(SYNC_NODE.ORDINAL));
+        var tables = DSL.multiset(DSL.select(SYNC_TABLE.TABLE_SCHEMA, SYNC_TABLE.TABLE_NAME, SYNC_TABLE.STRATEGY, SYNC_TABLE.PAUSED,
+                        SYNC_TABLE.PAUSE_REASON)
+                .from(SYNC_TABLE).where(SYNC_TABLE.SYNC_NAME.eq(SYNC.NAME)).orderBy(SYNC_TABLE.TABLE_SCHEMA, SYNC_TABLE.TABLE_NAME));
+        List<org.jooq.SelectFieldOrAsterisk> fields = new java.util.ArrayList<>(List.of(SYNC.asterisk(), members.as("members"), tables.as("tables")));
+        for (int i = 0; i < alongside.size(); i++) {
+            fields.add(alongside.get(i).as("alongside_" + i));
+        }
+        return dsl.select(fields).from(SYNC).where(SYNC.NAME.eq(name)).fetchOptional().map(r -> {
+            SyncRecord sync = r.into(SYNC);
+            Map<String, NodeSettings> urls = new java.util.LinkedHashMap<>();
+            List<NodeId> nodes = new java.util.ArrayList<>();
+            Map<String, String> resync = new java.util.LinkedHashMap<>();
+            for (var n : r.get(members.as("members"))) {
+                nodes.add(new NodeId(n.value1(), n.value2()));
+                if (n.value3() != null) {
+                    resync.put(n.value1(), "since " + n.value3() + ": " + n.value4());
+                }
+                if (n.value5() != null) {
+                    urls.put(n.value1(), new NodeSettings(n.value1(), n.value5(), n.value6()));
+                }
+            }
+            List<TableSettings> ts = r.get(tables.as("tables")).map(t -> new TableSettings(new TableRef(t.value1(), t.value2()),
+                    t.value3(), t.value4(), t.value5()));
+            List<Object> more = new java.util.ArrayList<>();
+            for (int i = 0; i < alongside.size(); i++) {
+                more.add(r.get("alongside_" + i));
+            }
+            return new Owned(settings(sync, nodes, ts, resync), sync.getEpoch(), urls, more);
+        });
     }
 
     /** Runs {@code work} with this store's settings on one pooled connection: one borrow (and validation) instead of one per query. */
@@ -107,6 +150,10 @@ public final class SyncCatalog {
                 .orderBy(SYNC_TABLE.TABLE_SCHEMA, SYNC_TABLE.TABLE_NAME)
                 .fetch(t -> new TableSettings(new TableRef(t.getTableSchema(), t.getTableName()), t.getStrategy(),
                         t.getPaused(), t.getPauseReason()));
+        return settings(r, nodes, tables, resync);
+    }
+
+    private static SyncSettings settings(SyncRecord r, List<NodeId> nodes, List<TableSettings> tables, Map<String, String> resync) {
         List<String> priority = r.getPriority() == null ? List.of() : Arrays.asList(r.getPriority().split(","));
         return new SyncSettings(r.getName(), nodes, tables, r.getStrategy(), priority,
                 Duration.ofMillis(r.getIntervalMs()), r.getPaused(), Duration.ofMillis(r.getJournalRetentionMs()),

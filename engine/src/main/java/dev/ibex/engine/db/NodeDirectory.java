@@ -36,15 +36,19 @@ public final class NodeDirectory implements AutoCloseable {
     static final int POOL_SIZE = 3 * 8 + 4;
 
     public DataSource pool(String node) {
-        NodeSettings s = lookup.apply(node);
-        Entry e = pools.compute(node, (k, old) -> {
+        return pool(lookup.apply(node));
+    }
+
+    /** The pool of a node whose settings the caller has just read (a round reads them with its sync's). */
+    public DataSource pool(NodeSettings s) {
+        Entry e = pools.compute(s.name(), (k, old) -> {
             if (old != null && old.settings.equals(s)) {
                 return old;
             }
             if (old != null) {
                 old.pool.close();
             }
-            return new Entry(s, Pools.open("node " + node, s.url(), s.passwordEnv(), POOL_SIZE, false));
+            return new Entry(s, Pools.open("node " + k, s.url(), s.passwordEnv(), POOL_SIZE, false));
         });
         return e.pool;
     }

@@ -216,6 +216,12 @@ public final class ConflictJournal implements ConflictSink {
         return out;
     }
 
+    /** Whether sync {@code sync} (a column of the caller's query) has repairs no round has finished, as a field of that query. */
+    public static org.jooq.Field<Boolean> repairsPendingFor(org.jooq.Field<String> sync) {
+        return org.jooq.impl.DSL.field(org.jooq.impl.DSL.exists(org.jooq.impl.DSL.selectOne().from(CONFLICT)
+                .where(CONFLICT.SYNC_NAME.eq(sync), CONFLICT.STATUS.eq(ConflictState.RESOLVED.label()), CONFLICT.STRATEGY.eq(REPAIR))));
+    }
+
     @Override
     public Map<TableRef, Map<List<String>, Repair>> repairs(String sync) {
         Map<TableRef, Map<List<String>, Repair>> out = new LinkedHashMap<>();

@@ -44,6 +44,12 @@ public final class LedgerPurges implements PurgeLog {
         return RoundLocks.copying(dsl, sync);
     }
 
+    /** Whether sync {@code sync} (a column of the caller's query) has unfinished purges, as a field of that query. */
+    public static org.jooq.Field<Boolean> pendingFor(org.jooq.Field<String> sync) {
+        return org.jooq.impl.DSL.field(org.jooq.impl.DSL.exists(org.jooq.impl.DSL.selectOne().from(LEDGER_PURGE)
+                .where(LEDGER_PURGE.SYNC_NAME.eq(sync))));
+    }
+
     @Override
     public List<Long> pending(String sync) {
         return dsl.select(LEDGER_PURGE.ID).from(LEDGER_PURGE).where(LEDGER_PURGE.SYNC_NAME.eq(sync)).orderBy(LEDGER_PURGE.ID)

@@ -14,6 +14,7 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
 
 /**
  * Round history and each sync's current state (last error, consecutive failures, per-node report)
@@ -33,15 +34,19 @@ public final class RoundHistory {
         OffsetDateTime finished = OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC);
         List<String> reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toList();
         dsl.transaction(cfg -> {
-            DSLContext tx = dev.ibex.engine.config.ControlStore.fenced(cfg, fence);
-            // one batch, one round trip: a report, not a decision, so the next round need not wait for
-            // its flush to disk either (an OS crash may lose the last reports; every round's effects are
-            // in the nodes' own commits)
+            DSLContext tx = DSL.using(cfg);
+            // one batch, one round trip with the transaction's start (then the commit): the round's row
+            // is inserted from the fence's check (ibex.fence, which fails when another engine owns the
+            // sync), so nothing is written unless it passes. A report, not a decision, so the next
+            // round need not wait for its flush to disk either (an OS crash may lose the last reports;
+            // every round's effects are in the nodes' own commits)
             tx.batch(tx.query("set local synchronous_commit = off"),
-                    tx.insertInto(ROUND).set(ROUND.SYNC_NAME, r.sync()).set(ROUND.STARTED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
-                            .set(ROUND.FINISHED_AT, finished).set(ROUND.OUTCOME, r.outcome().label()).set(ROUND.ROWS_READ, r.keysDecided())
-                            .set(ROUND.ROWS_APPLIED, r.rowsApplied()).set(ROUND.CONFLICTS, r.conflicts()).set(ROUND.NODE_REPORT, nodes)
-                            .set(ROUND.ERROR, error),
+                    tx.insertInto(ROUND, ROUND.SYNC_NAME, ROUND.STARTED_AT, ROUND.FINISHED_AT, ROUND.OUTCOME, ROUND.ROWS_READ,
+                                    ROUND.ROWS_APPLIED, ROUND.CONFLICTS, ROUND.NODE_REPORT, ROUND.ERROR)
+                            .select(DSL.select(DSL.val(r.sync()), DSL.val(OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC)),
+                                            DSL.val(finished), DSL.val(r.outcome().label()), DSL.val(r.keysDecided()), DSL.val(r.rowsApplied()),
+                                            DSL.val(r.conflicts()), DSL.val(nodes), DSL.val(error, ROUND.ERROR))
+                                    .from(DSL.table("ibex.fence({0}, {1})", DSL.val(fence.sync()), DSL.val(fence.epoch())))),
                     tx.insertInto(SYNC_STATE).set(SYNC_STATE.SYNC_NAME, r.sync()).set(SYNC_STATE.LAST_ERROR, error)
                             .set(SYNC_STATE.LAST_ERROR_AT, error == null ? null : finished)
                             .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? 0 : 1).set(SYNC_STATE.NODE_REPORT, nodes)

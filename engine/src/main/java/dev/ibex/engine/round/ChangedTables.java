@@ -1,5 +1,6 @@
 package dev.ibex.engine.round;
 
+import dev.ibex.engine.capture.LogFolder;
 import dev.ibex.engine.capture.ShapeCheck;
 import dev.ibex.engine.capture.TableInspector;
 import dev.ibex.engine.capture.TableShape;
@@ -7,7 +8,6 @@ import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.Idents;
 import dev.ibex.engine.window.TxId;
-import dev.ibex.engine.window.WatermarkStore;
 import dev.ibex.engine.window.WindowPlanner;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -22,9 +22,9 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Which tables of a round have anything to do, and from which sources, found with three queries per
- * node however many tables the sync has: its watermarks, its capture catalog (each ledger's last
- * fold that changed it) and the tables' definitions ({@link TableInspector#inspectAll}, compared by
+ * Which tables of a round have anything to do, and from which sources, found with one query per
+ * node however many tables the sync has, besides what the node's fold returned (its watermarks and
+ * each ledger's last fold that changed it): the tables' definitions ({@link TableInspector#inspectAll}, compared by
  * {@link ShapeCheck}, the same reader and rule as the table round's). No ledger is read: a source has changes to a
  * table for a target exactly when a fold advanced the table's ledger at or after the target's
  * watermark, so a round of a sync with a thousand idle tables stays cheap. A table whose definition
@@ -44,11 +44,15 @@ final class ChangedTables {
     record TableState(Set<String> sources, Map<String, Optional<TableShape>> shapes, Map<String, Map<String, TxId>> marks) {
     }
 
-    /** The state of every table of {@code tables} on the round's nodes. */
-    static Map<TableRef, TableState> read(String sync, List<TableSettings> tables, List<NodeSession> sessions) throws SQLException {
+    /**
+     * The state of every table of {@code tables} on the round's nodes, from what each node's fold
+     * returned (its watermarks and its ledgers' last changes) and one read of the tables'
+     * definitions per node.
+     */
+    static Map<TableRef, TableState> read(List<TableSettings> tables, List<NodeSession> sessions,
+                                          Map<String, LogFolder.Fold> folds) throws SQLException {
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
-        List<NodeState> states = PerNode.each(sessions, s -> new NodeState(WatermarkStore.all(s.reader), lastChanges(s, sync),
-                TableInspector.inspectAll(s.reader, refs)));
+        List<Map<TableRef, Optional<TableShape>>> shapesByNode = PerNode.each(sessions, s -> TableInspector.inspectAll(s.reader, refs));
         List<String> nodes = sessions.stream().map(s -> s.node.name()).toList();
         Map<TableRef, TableState> out = new LinkedHashMap<>();
         for (TableRef t : refs) {
@@ -56,41 +60,23 @@ final class ChangedTables {
             Map<String, Optional<TableShape>> shapes = new LinkedHashMap<>();
             Map<String, Map<String, TxId>> marks = new HashMap<>();
             for (int i = 0; i < nodes.size(); i++) {
-                shapes.put(nodes.get(i), states.get(i).shapes().get(t));
-                marks.put(nodes.get(i), states.get(i).watermarks().getOrDefault(ledger, Map.of()));
+                shapes.put(nodes.get(i), shapesByNode.get(i).get(t));
+                marks.put(nodes.get(i), folds.get(nodes.get(i)).watermarks().getOrDefault(ledger, Map.of()));
             }
-            if (!ShapeCheck.problems(t, shapes).isEmpty() || states.stream().anyMatch(n -> !n.captured().containsKey(ledger))) {
+            if (!ShapeCheck.problems(t, shapes).isEmpty()
+                    || nodes.stream().anyMatch(n -> !folds.get(n).lastChanges().containsKey(ledger))) {
                 out.put(t, new TableState(new HashSet<>(nodes), shapes, marks));
                 continue;
             }
             Map<String, TxId> from = WindowPlanner.from(nodes, marks);
             Set<String> sources = new HashSet<>();
             for (int i = 0; i < nodes.size(); i++) {
-                TxId last = states.get(i).captured().get(ledger);
+                TxId last = folds.get(nodes.get(i)).lastChanges().get(ledger);
                 if (last != null && !last.equals(TxId.ZERO) && last.compareTo(from.get(nodes.get(i))) >= 0) {
                     sources.add(nodes.get(i));
                 }
             }
             out.put(t, new TableState(sources, shapes, marks));
-        }
-        return out;
-    }
-
-    private record NodeState(Map<String, Map<String, TxId>> watermarks, Map<String, TxId> captured,
-                             Map<TableRef, Optional<TableShape>> shapes) {
-    }
-
-    /** Per ledger of the sync captured on the node, the txid of the last fold that changed it ({@link TxId#ZERO}: none). */
-    private static Map<String, TxId> lastChanges(NodeSession s, String sync) throws SQLException {
-        Map<String, TxId> out = new HashMap<>();
-        try (PreparedStatement ps = s.reader.prepareStatement(
-                "select ledger_name, coalesce(last_fold_txid, '0')::text from ibex.capture where sync_name = ?")) {
-            ps.setString(1, sync);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.put(rs.getString(1), TxId.parse(rs.getString(2)));
-                }
-            }
         }
         return out;
     }

@@ -37,6 +37,16 @@ final class NodeSession implements AutoCloseable {
      * next round retries. Set in the round's first statement, so it costs no round trip.
      */
     private static final String READER_COUNTER = COUNTER + ", pg_catalog.set_config('lock_timeout', '1s', false)";
+    /**
+     * The counter as the round's last statement on the node reads it, on the reader, giving the
+     * reader's lock waits back their bound from before the round (the value RESET would restore),
+     * so that the connection goes back to the pool as it came, without a round trip of its own.
+     */
+    private static final String COUNTER_RESETTING = COUNTER + ", pg_catalog.set_config('lock_timeout', "
+            + "(select s.reset_val from pg_catalog.pg_settings s where s.name = 'lock_timeout'), false)";
+
+    /** Whether the reader's lock waits are still bounded by {@link #READER_COUNTER}: closing resets them then. */
+    private boolean readerBounded;
 
     private long clockSkewMillis;
     private long fenceEpoch;
@@ -82,6 +92,7 @@ final class NodeSession implements AutoCloseable {
             ps.setString(2, sync);
             long before = clock.millis();
             try (ResultSet rs = ps.executeQuery()) {
+                readerBounded = true;
                 long after = clock.millis();
                 rs.next();
                 clockSkewMillis = rs.getLong(2) - (before + after) / 2;
@@ -91,23 +102,32 @@ final class NodeSession implements AutoCloseable {
         }
     }
 
-    /** The sync's change counter on the node, as {@link #changes} reads it, without the clock. */
+    /**
+     * The sync's change counter on the node, as {@link #changes} reads it, without the clock: the
+     * round's last statement on the node (see {@link #COUNTER_RESETTING}).
+     */
     long changes(String sync) throws SQLException {
-        return changes(sync, java.time.Clock.systemUTC());
+        return changes(sync, (AppliedStore.Publication) null);
     }
 
     /**
-     * The sync's change counter as {@link #changes(String)} reads it, publishing {@code p} on the
-     * node in the same statement (autocommit, on the writer): how far the other members have applied
-     * this node's changes.
+     * The sync's change counter as {@link #changes(String)} reads it, publishing {@code p} (if not
+     * null) on the node in the same statement (autocommit): how far the other members have applied
+     * this node's changes. The round's last statement on the node: on the reader, when it is not in
+     * a transaction, it also ends the reader's bound on lock waits.
      */
     long changes(String sync, AppliedStore.Publication p) throws SQLException {
-        try (PreparedStatement ps = writer.prepareStatement(AppliedStore.publishing(COUNTER))) {
-            int i = AppliedStore.bind(ps, p);
+        boolean onReader = reader.getAutoCommit();
+        String counter = onReader ? COUNTER_RESETTING : COUNTER;
+        try (PreparedStatement ps = (onReader ? reader : writer).prepareStatement(p == null ? counter : AppliedStore.publishing(counter))) {
+            int i = p == null ? 1 : AppliedStore.bind(ps, p);
             ps.setString(i, sync);
             ps.setString(i + 1, sync);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
+                if (onReader) {
+                    readerBounded = false;
+                }
                 return rs.getLong(1);
             }
         }
@@ -151,8 +171,10 @@ final class NodeSession implements AutoCloseable {
             if (!reader.getAutoCommit()) {
                 reader.rollback();
             }
-            try (Statement st = reader.createStatement()) {
-                st.execute("reset lock_timeout"); // the connection goes back to the node's pool, shared with other work
+            if (readerBounded) {
+                try (Statement st = reader.createStatement()) {
+                    st.execute("reset lock_timeout"); // the connection goes back to the node's pool, shared with other work
+                }
             }
         } catch (SQLException ignored) {
             // a broken connection is evicted by the pool

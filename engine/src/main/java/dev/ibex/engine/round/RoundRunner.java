@@ -11,6 +11,7 @@ import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.config.TableSettings;
 import dev.ibex.engine.db.NodeDirectory;
+import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.capture.LogFolder;
@@ -85,6 +86,11 @@ public final class RoundRunner {
      * as soon as the round finds that another engine took the sync.
      */
     public RoundReport run(SyncSettings sync, Fence fence) {
+        return run(sync, fence, RoundHints.NONE);
+    }
+
+    /** The same, with what the caller already read about the sync ({@link RoundHints}). */
+    public RoundReport run(SyncSettings sync, Fence fence, RoundHints hints) {
         Instant started = clock.instant();
         Map<String, NodeRound> nodes = new LinkedHashMap<>();
         List<String> errors = new ArrayList<>();
@@ -99,10 +105,12 @@ public final class RoundRunner {
         // per source, the targets this round did not bring up to date with its fold; null: none can be said to be
         Map<String, Set<String>> behind = new LinkedHashMap<>();
         try {
-            open(sync, fence, sessions, counters, nodes, errors);
-            purger.finish(sessions, errors, (s, why) -> drop(s, why, counters, nodes));
+            open(sync, fence, hints, sessions, counters, nodes, errors);
+            if (hints.purgesPending()) {
+                purger.finish(sessions, errors, (s, why) -> drop(s, why, counters, nodes));
+            }
             Set<String> partlyFolded = new HashSet<>();
-            Map<String, Snapshot> folds = fold(fence, sessions, counters, nodes, errors, partlyFolded);
+            Map<String, LogFolder.Fold> folds = fold(fence, sessions, counters, nodes, errors, partlyFolded);
             if (sync.tables().stream().anyMatch(TableSettings::paused)) {
                 behind = null; // a paused table's changes reach no one
             }
@@ -110,8 +118,9 @@ public final class RoundRunner {
             List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
             // a repair makes every node equal: it waits for a round that reaches them all
             Map<TableRef, Map<List<String>, Repair>> allRepairs = sessions.size() < sync.activeNodes().size() || active.isEmpty()
+                    || !hints.repairsPending()
                     ? Map.of() : journal.repairs(sync.name());
-            Map<TableRef, ChangedTables.TableState> states = sessions.size() < 2 ? Map.of() : tableStates(sync, active, sessions);
+            Map<TableRef, ChangedTables.TableState> states = sessions.size() < 2 ? Map.of() : tableStates(active, sessions, folds);
             for (TableSettings t : active) {
                 if (sessions.size() < 2) {
                     continue;
@@ -133,7 +142,7 @@ public final class RoundRunner {
                     Set<List<String>> keys = new HashSet<>(choices.keySet());
                     keys.addAll(repairs.keySet());
                     List<List<String>> chosen = keys.stream().sorted(KeyOrder.INSTANCE).toList();
-                    TableRound.Result r = new TableRound(fence, t.table(), sessions, folds, state,
+                    TableRound.Result r = new TableRound(fence, t.table(), sessions, snapshots(folds), state,
                             resolver, chosen, repairs, ordinal -> byOrdinal(sync, ordinal), () -> stopping, journal).run();
                     decided += r.decided();
                     conflicts += r.conflicts();
@@ -168,7 +177,7 @@ public final class RoundRunner {
                 }
             }
             if (!stopping) {
-                tidy(fence, sessions, errors);
+                tidy(fence, sessions, folds, errors);
                 more |= moreWork(sync, sessions, counters, publications(sync, sessions, folds, partlyFolded, behind));
             }
             if (!stopping && sessions.size() >= 2 && purgeIfDue(sync, purger, sessions, errors)) {
@@ -193,10 +202,10 @@ public final class RoundRunner {
      * Folds every node's change log, all at once. A node whose fold fails sits this round out: its
      * ledger would not account for changes its rows show.
      */
-    private Map<String, Snapshot> fold(Fence fence, List<NodeSession> sessions, Map<String, Long> counters,
-                                       Map<String, NodeRound> nodes, List<String> errors, Set<String> partlyFolded) {
+    private Map<String, LogFolder.Fold> fold(Fence fence, List<NodeSession> sessions, Map<String, Long> counters,
+                                             Map<String, NodeRound> nodes, List<String> errors, Set<String> partlyFolded) {
         String sync = fence.sync();
-        Map<String, Snapshot> out = new LinkedHashMap<>();
+        Map<String, LogFolder.Fold> out = new LinkedHashMap<>();
         List<Object> folded;
         try {
             folded = PerNode.each(sessions, s -> {
@@ -213,7 +222,7 @@ public final class RoundRunner {
         for (int i = 0; i < all.size(); i++) {
             NodeSession s = all.get(i);
             if (folded.get(i) instanceof LogFolder.Fold f) {
-                out.put(s.node.name(), f.snapshot());
+                out.put(s.node.name(), f);
                 if (!f.failed().isEmpty()) {
                     partlyFolded.add(s.node.name()); // a table left unfolded: its changes are not all in this round
                 }
@@ -231,13 +240,14 @@ public final class RoundRunner {
         return out;
     }
 
-    /** Rotates and truncates change logs where due; a problem is reported, never fatal. */
-    private void tidy(Fence fence, List<NodeSession> sessions, List<String> errors) {
+    /** Rotates and truncates change logs where due, as the round's folds found them; a problem is reported, never fatal. */
+    private void tidy(Fence fence, List<NodeSession> sessions, Map<String, LogFolder.Fold> folds, List<String> errors) {
         Instant now = clock.instant();
         try {
             PerNode.each(sessions, s -> {
                 try {
-                    return LogRotation.tidy(s.writer, fence, now).stream().map(p -> "node " + s.node + ", " + p).toList();
+                    return LogRotation.tidy(s.writer, fence, now, folds.get(s.node.name()).tables()).stream()
+                            .map(p -> "node " + s.node + ", " + p).toList();
                 } catch (SQLException e) {
                     if (Fence.rejected(e)) {
                         throw Fence.asRejection("node " + s.node + ": tidying change logs", e).orElseThrow();
@@ -300,12 +310,12 @@ public final class RoundRunner {
      * Opens a session on every active node, all at once (each borrows two connections and reads its
      * change counter): an unreachable node is reported and left out of the round.
      */
-    private void open(SyncSettings sync, Fence fence, List<NodeSession> sessions, Map<String, Long> counters,
+    private void open(SyncSettings sync, Fence fence, RoundHints hints, List<NodeSession> sessions, Map<String, Long> counters,
                       Map<String, NodeRound> nodes, List<String> errors) {
         sync.resyncNeeded().keySet().forEach(down::forget);
         List<Opened> opened;
         try {
-            opened = PerNode.all(sync.activeNodes(), n -> open(sync, fence, n));
+            opened = PerNode.all(sync.activeNodes(), n -> open(sync, fence, hints, n));
         } catch (SQLException e) {
             throw new IllegalStateException(e); // each node's failure is returned, not thrown
         }
@@ -351,14 +361,15 @@ public final class RoundRunner {
         }
     }
 
-    private Opened open(SyncSettings sync, Fence fence, NodeId n) {
+    private Opened open(SyncSettings sync, Fence fence, RoundHints hints, NodeId n) {
         String skipped = down.skip(n.name());
         if (skipped != null) {
             return new Opened(n, null, 0, skipped + " (still unreachable; probing it in the background)");
         }
         DataSource pool = null;
         try {
-            pool = directory.pool(n.name());
+            NodeSettings known = hints.nodes().get(n.name());
+            pool = known != null ? directory.pool(known) : directory.pool(n.name());
             upgrade(n, pool);
             NodeSession s = NodeSession.open(n, pool);
             try {
@@ -386,10 +397,10 @@ public final class RoundRunner {
     }
 
     /** What each table has to do this round; every table from every node when the nodes cannot tell. */
-    private static Map<TableRef, ChangedTables.TableState> tableStates(SyncSettings sync, List<TableSettings> tables,
-                                                                      List<NodeSession> sessions) {
+    private static Map<TableRef, ChangedTables.TableState> tableStates(List<TableSettings> tables, List<NodeSession> sessions,
+                                                                      Map<String, LogFolder.Fold> folds) {
         try {
-            return ChangedTables.read(sync.name(), tables, sessions);
+            return ChangedTables.read(tables, sessions, folds);
         } catch (SQLException e) {
             Set<String> all = new HashSet<>();
             sessions.forEach(s -> all.add(s.node.name()));
@@ -425,6 +436,13 @@ public final class RoundRunner {
         upgraded.add(n.name());
     }
 
+    /** Each node's fold snapshot. */
+    private static Map<String, Snapshot> snapshots(Map<String, LogFolder.Fold> folds) {
+        Map<String, Snapshot> out = new LinkedHashMap<>();
+        folds.forEach((node, f) -> out.put(node, f.snapshot()));
+        return out;
+    }
+
     private static NodeId byOrdinal(SyncSettings sync, int ordinal) {
         return sync.nodes().stream().filter(n -> n.ordinal() == ordinal).findFirst()
                 .orElse(new NodeId("#" + ordinal, ordinal));
@@ -436,7 +454,7 @@ public final class RoundRunner {
      * short), and none for a source that could not fold every table.
      */
     private static Map<String, AppliedStore.Publication> publications(SyncSettings sync, List<NodeSession> sessions,
-                                                                      Map<String, Snapshot> folds, Set<String> partlyFolded,
+                                                                      Map<String, LogFolder.Fold> folds, Set<String> partlyFolded,
                                                                       Map<String, Set<String>> behind) {
         Map<String, AppliedStore.Publication> out = new LinkedHashMap<>();
         if (behind == null || sessions.size() < 2) {
@@ -444,7 +462,7 @@ public final class RoundRunner {
         }
         for (NodeSession s : sessions) {
             String source = s.node.name();
-            Snapshot fold = folds.get(source);
+            LogFolder.Fold fold = folds.get(source);
             if (fold == null || partlyFolded.contains(source)) {
                 continue;
             }
@@ -452,7 +470,7 @@ public final class RoundRunner {
             List<String> reached = sessions.stream().map(o -> o.node.name())
                     .filter(n -> !n.equals(source) && !lagging.contains(n)).toList();
             List<String> members = sync.nodes().stream().map(NodeId::name).filter(n -> !n.equals(source)).toList();
-            out.put(source, new AppliedStore.Publication(sync.name(), fold, reached, members));
+            out.put(source, new AppliedStore.Publication(sync.name(), fold.snapshot(), reached, members));
         }
         return out;
     }
@@ -467,7 +485,7 @@ public final class RoundRunner {
         try {
             return PerNode.each(sessions, s -> {
                 AppliedStore.Publication p = publications.get(s.node.name());
-                long now = p == null ? s.changes(sync.name()) : s.changes(sync.name(), p);
+                long now = s.changes(sync.name(), p);
                 return now != counters.getOrDefault(s.node.name(), -1L);
             }).contains(true);
         } catch (SQLException e) {

@@ -1,5 +1,7 @@
 package dev.ibex.engine.runtime;
 
+import static dev.ibex.schema.control.jooq.Tables.SYNC;
+
 import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.DurationText;
@@ -15,6 +17,7 @@ import dev.ibex.engine.journal.RoundHistory;
 import dev.ibex.engine.round.FoldListener;
 import dev.ibex.engine.round.NodeRound;
 import dev.ibex.engine.round.ObservedConflicts;
+import dev.ibex.engine.round.RoundHints;
 import dev.ibex.engine.round.RoundObserver;
 import dev.ibex.engine.round.RoundReport;
 import dev.ibex.engine.round.RoundRunner;
@@ -88,10 +91,14 @@ public final class RoundService {
 
     /** Runs a round of {@code sync} as its owner at {@code fence}; see {@link RoundRunner#run}. */
     public RoundReport run(SyncSettings sync, Fence fence) {
+        return run(sync, fence, RoundHints.NONE);
+    }
+
+    private RoundReport run(SyncSettings sync, Fence fence, RoundHints hints) {
         Instant started = clock.instant();
         RoundReport r;
         try {
-            r = runner.run(sync, fence);
+            r = runner.run(sync, fence, hints);
         } catch (RuntimeException e) {
             observer.failed(sync.name(), Duration.between(started, clock.instant()));
             throw e;
@@ -189,12 +196,15 @@ public final class RoundService {
             return Optional.empty();
         }
         try (RoundLocks.RoundLock held = lock.get()) {
-            Optional<SyncCatalog.Owned> owned = control.syncs().findOwned(fence.sync());
+            // one statement: the settings, the members' connections, and whether purges or repairs wait
+            Optional<SyncCatalog.Owned> owned = control.syncs().findOwned(fence.sync(),
+                    List.of(LedgerPurges.pendingFor(SYNC.NAME), ConflictJournal.repairsPendingFor(SYNC.NAME)));
             if (owned.isPresent() && owned.get().epoch() != fence.epoch()) {
                 throw new Fence.Rejected("fenced: sync " + fence.sync() + " was taken at epoch " + owned.get().epoch()
                         + "; this engine held epoch " + fence.epoch());
             }
-            return owned.map(SyncCatalog.Owned::settings).filter(s -> !s.paused()).map(s -> run(s, fence));
+            return owned.filter(o -> !o.settings().paused()).map(o -> run(o.settings(), fence, new RoundHints(o.nodes(),
+                    Boolean.TRUE.equals(o.alongside().get(0)), Boolean.TRUE.equals(o.alongside().get(1)))));
         }
     }
 

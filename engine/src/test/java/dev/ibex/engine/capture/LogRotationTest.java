@@ -3,7 +3,6 @@ package dev.ibex.engine.capture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.ibex.engine.config.TableRef;
-import dev.ibex.engine.window.Snapshot;
 import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -28,7 +27,7 @@ class LogRotationTest {
     })
     void plansWhatToDoWithATablesLog(int slot, long bytes0, long bytes1, long ageSeconds, boolean truncate, boolean rotate) {
         CapturedTable t = new CapturedTable(new TableRef("public", "t"), "ledger_x", List.of("id"), false, slot,
-                NOW.minusSeconds(ageSeconds), Snapshot.NONE, new long[] {bytes0, bytes1});
+                NOW.minusSeconds(ageSeconds), new long[] {bytes0, bytes1});
         assertEquals(new LogRotation.Plan(truncate, rotate), LogRotation.plan(t, NOW));
     }
 }

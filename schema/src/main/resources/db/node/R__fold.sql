@@ -1,0 +1,150 @@
+-- The fold: the engine's first write of every round on a node, in one call (see LogFolder in the
+-- engine and ADR 0004). Repeatable: Flyway runs it again whenever it changes.
+--
+-- A fold turns every key logged by a transaction that committed after the previous fold into a
+-- ledger version: the node's counter advanced by one local change (ibex_local), the newest stamp
+-- among its entries, this node as origin, and the fold's own txid as ibex_txid. Which log rows it
+-- takes is decided by snapshots, not by txid order: the rows whose writing transaction is visible
+-- in the fold's snapshot and was not in the previous fold's (ibex.capture.fold_snapshot, written in
+-- the same transaction as the ledgers). So the caller runs it in a REPEATABLE READ transaction:
+-- every statement below then sees the one snapshot the fold records.
+
+-- The statement that folds one table's log into its ledger. Parameters: $1 the previous fold's
+-- xmax and $2 its in-progress xids (as 32-bit xids, which rows carry), $3 the node's ordinal.
+-- A log row whose key columns are all null is a marker: every row of the table its transaction
+-- wrote stands for a changed key (found by xmin). With row bases, a key's base is the row before
+-- the earliest of the new entries, unless the ledger already holds one (changes not yet seen
+-- elsewhere), with the version it had.
+create or replace function ibex.fold_statement(c ibex.capture) returns text
+language plpgsql stable as $fn$
+declare
+  keys      text := (select string_agg(format('%I', k), ', ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
+  keys_s    text := (select string_agg(format('s.%I', k), ', ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
+  keys_t    text := (select string_agg(format('t.%I', k), ', ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
+  keys_k    text := (select string_agg(format('k.%I', k), ', ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
+  match_kb  text := (select string_agg(format('k.%I = b.%I', k, k), ' and ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
+  first_key text := format('s.%I', c.key_columns[1]);
+  log0      text := format('%I.%I', 'ibex', c.ledger_name || '_log0');
+  log1      text := format('%I.%I', 'ibex', c.ledger_name || '_log1');
+  ledger    text := format('%I.%I', 'ibex', c.ledger_name);
+  new_entries text;
+begin
+  new_entries := format($q$
+      select %1$s, s.ibex_ts, s.ibex_base from %2$s s, p where %4$s is not null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
+      union all
+      select %1$s, s.ibex_ts, s.ibex_base from %3$s s, p where %4$s is not null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
+      union all
+      select %5$s, m.ibex_ts, null::text[] from %6$s t join (
+          select s.xmin as x, max(s.ibex_ts) as ibex_ts from (
+              select s.xmin, s.ibex_ts from %2$s s, p where %4$s is null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
+              union all
+              select s.xmin, s.ibex_ts from %3$s s, p where %4$s is null and (pg_catalog.age(s.xmin) <= p.ax or s.xmin = any(p.xip))
+          ) s group by s.xmin) m on t.xmin = m.x$q$,
+      keys_s, log0, log1, first_key, keys_t, format('%I.%I', c.table_schema, c.table_name));
+  if not c.bases then
+    return format($q$
+        with p as (select pg_catalog.age($1) as ax, $2 as xip),
+        e as (%1$s),
+        k as (select %2$s, max(ibex_ts) as ibex_ts from e group by %2$s),
+        w as (insert into %3$s as l (%2$s, ibex_txid, ibex_ts, ibex_origin, ibex_local)
+              select %4$s, pg_catalog.pg_current_xact_id(), k.ibex_ts, $3, 1 from k
+              on conflict (%2$s) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts,
+                                               ibex_origin = excluded.ibex_origin, ibex_local = l.ibex_local + 1
+              returning 1)
+        select count(*) from w$q$, new_entries, keys, ledger, keys_k);
+  end if;
+  return format($q$
+      with p as (select pg_catalog.age($1) as ax, $2 as xip),
+      e as (%1$s),
+      k as (select %2$s, max(ibex_ts) as ibex_ts from e group by %2$s),
+      b as (select distinct on (%2$s) %2$s, ibex_base from e order by %2$s, ibex_ts),
+      w as (insert into %3$s as l (%2$s, ibex_txid, ibex_ts, ibex_origin, ibex_local, ibex_base, ibex_base_vv)
+            select %4$s, pg_catalog.pg_current_xact_id(), k.ibex_ts, $3, 1, b.ibex_base, '{}'::bigint[] from k join b on %5$s
+            on conflict (%2$s) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts,
+                   ibex_origin = excluded.ibex_origin, ibex_local = l.ibex_local + 1,
+                   ibex_base = coalesce(l.ibex_base, excluded.ibex_base),
+                   ibex_base_vv = case when l.ibex_base is null then ibex.version(l.ibex_vv, l.ibex_local, $3) else l.ibex_base_vv end
+            returning 1)
+      select count(*) from w$q$, new_entries, keys, ledger, keys_k, match_kb);
+end $fn$;
+
+-- A 64-bit transaction id as the 32-bit xid that rows carry.
+create or replace function ibex.xid32(x xid8) returns xid
+language sql immutable parallel safe as $$
+  select (x::text::numeric % 4294967296)::text::xid
+$$;
+
+-- Folds the change logs of every table of p_sync captured on this node, after checking the fence
+-- (ibex.fence). A table whose fold fails is left as it was and reported in error; the others are
+-- folded. Returns one row per captured table of the sync as it stands after the fold (none but a
+-- row of nulls with the snapshot when none is captured): the fold's snapshot, the age of xid 3 when
+-- it was taken (the engine derives the next xid from it), the table's capture catalog row, the size
+-- of each log table, how many keys its fold advanced, and the node's watermarks for its ledger.
+create or replace function ibex.fold_logs(p_sync text, p_epoch bigint, p_ordinal integer)
+returns table (fold_snapshot text, next_age bigint, table_schema text, table_name text, ledger_name text, key_columns text[],
+               bases boolean, log_slot smallint, slot_since timestamptz, log0_bytes bigint, log1_bytes bigint,
+               folded_keys bigint, error text, last_fold_txid text, mark_sources text[], mark_boundaries text[])
+language plpgsql as $fn$
+declare
+  snap    pg_snapshot;
+  nxt     bigint;
+  c       ibex.capture;
+  n       bigint;
+  total   bigint := 0;
+  stale   boolean := false;
+  done    text[] := '{}';
+  changed text[] := '{}';
+  counts  jsonb := '{}';
+  errors  jsonb := '{}';
+begin
+  perform ibex.fence(p_sync, p_epoch);
+  snap := pg_catalog.pg_current_snapshot();
+  -- age() of a fixed xid gives the next xid to be assigned
+  nxt := pg_catalog.age('3'::xid);
+  for c in select * from ibex.capture x where x.sync_name = p_sync order by x.table_schema, x.table_name loop
+    -- snapshots older than 100 million transactions are moved up even when nothing is folded (age() wraps at 2^31)
+    stale := stale or pg_catalog.pg_snapshot_xmin(snap)::text::numeric
+                      - coalesce(pg_catalog.pg_snapshot_xmax(c.fold_snapshot)::text::numeric, 0) > 100000000;
+    if pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log0')::regclass) = 0
+       and pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log1')::regclass) = 0 then
+      done := done || c.ledger_name;
+      continue;
+    end if;
+    begin
+      execute ibex.fold_statement(c) into n
+        using coalesce(ibex.xid32(pg_catalog.pg_snapshot_xmax(c.fold_snapshot)), '0'::xid),
+              coalesce(array(select ibex.xid32(x) from pg_catalog.pg_snapshot_xip(c.fold_snapshot) x), '{}'::xid[]),
+              p_ordinal;
+      done := done || c.ledger_name;
+      counts := counts || jsonb_build_object(c.ledger_name, n);
+      if n > 0 then
+        total := total + n;
+        changed := changed || c.ledger_name;
+      end if;
+    exception when others then
+      errors := errors || jsonb_build_object(c.ledger_name, sqlerrm);
+    end;
+  end loop;
+  if total > 0 or stale then
+    update ibex.capture x
+       set fold_snapshot = snap,
+           last_fold_txid = case when x.ledger_name = any(changed) then pg_catalog.pg_current_xact_id() else x.last_fold_txid end
+     where x.ledger_name = any(done);
+  end if;
+  return query
+    select snap::text, nxt, x.table_schema, x.table_name, x.ledger_name, x.key_columns, x.bases, x.log_slot, x.slot_since,
+           pg_catalog.pg_relation_size(format('%I.%I', 'ibex', x.ledger_name || '_log0')::regclass),
+           pg_catalog.pg_relation_size(format('%I.%I', 'ibex', x.ledger_name || '_log1')::regclass),
+           coalesce((counts ->> x.ledger_name)::bigint, 0), errors ->> x.ledger_name, coalesce(x.last_fold_txid, '0')::text,
+           m.sources, m.boundaries
+      from ibex.capture x
+      left join lateral (select array_agg(w.source_node order by w.source_node) as sources,
+                                array_agg(w.boundary::text order by w.source_node) as boundaries
+                           from ibex.watermark w where w.ledger_name = x.ledger_name) m on true
+     where x.sync_name = p_sync
+     order by x.table_schema, x.table_name;
+  if not found then
+    return query select snap::text, nxt, null::text, null::text, null::text, null::text[], null::boolean, null::smallint,
+                        null::timestamptz, null::bigint, null::bigint, null::bigint, null::text, null::text, null::text[], null::text[];
+  end if;
+end $fn$;
