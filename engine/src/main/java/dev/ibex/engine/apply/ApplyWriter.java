@@ -156,9 +156,12 @@ public final class ApplyWriter {
                                     boolean optimistic) throws SQLException {
         c.setAutoCommit(false);
         try (Statement s = c.createStatement()) {
-            s.execute(settings + (optimistic ? "'50ms'" : "'200ms'"));
-            ApplyResult r = changes.isEmpty() ? ApplyResult.NONE : write(c, changes, folded, optimistic ? this.optimistic : careful);
-            if (r.busy() == 0) {
+            // the settings and the temporary table in one round trip (with the transaction's start)
+            s.execute(settings + (optimistic ? "'50ms'" : "'200ms'") + (changes.isEmpty() ? "" : "; " + createTemp));
+            // the optimistic form leaves no row busy: the watermarks go with its statement, in the same round trip
+            Map<String, TxId> along = optimistic && !changes.isEmpty() ? watermarks : Map.of();
+            ApplyResult r = changes.isEmpty() ? ApplyResult.NONE : write(c, changes, folded, optimistic ? this.optimistic : careful, along);
+            if (r.busy() == 0 && along.isEmpty()) {
                 WatermarkStore.record(c, shape.table().ledgerName(), watermarks);
             }
             if (!changes.isEmpty()) {
@@ -174,9 +177,9 @@ public final class ApplyWriter {
         }
     }
 
-    private ApplyResult write(Connection c, List<RowChange> changes, Snapshot folded, String sql) throws SQLException {
+    private ApplyResult write(Connection c, List<RowChange> changes, Snapshot folded, String sql, Map<String, TxId> watermarks)
+            throws SQLException {
         try (Statement s = c.createStatement()) {
-            s.execute(createTemp);
             CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn(copy);
             try {
                 CopyText.send(in, shape, changes);
@@ -187,13 +190,21 @@ public final class ApplyWriter {
             }
             long applied;
             long notLocked;
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
+            String statements = watermarks.isEmpty() ? sql : sql + ";\n" + WatermarkStore.recording(watermarks.size());
+            try (PreparedStatement ps = c.prepareStatement(statements)) {
                 ps.setString(1, Long.toString(folded.xmax32()));
                 ps.setArray(2, c.createArrayOf("text", folded.xip32()));
-                try (ResultSet rs = ps.executeQuery()) {
+                WatermarkStore.bind(ps, 3, shape.table().ledgerName(), watermarks);
+                if (!ps.execute()) {
+                    throw new SQLException("the apply statement returned no counts");
+                }
+                try (ResultSet rs = ps.getResultSet()) {
                     rs.next();
                     applied = rs.getLong(1);
                     notLocked = rs.getLong(2);
+                }
+                while (ps.getMoreResults() || ps.getUpdateCount() != -1) {
+                    // the watermarks' insert: nothing to read
                 }
             }
             long busy = 0;

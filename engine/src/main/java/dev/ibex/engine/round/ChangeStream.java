@@ -47,6 +47,7 @@ final class ChangeStream implements AutoCloseable {
      */
     private static final String SETUP = """
             set transaction isolation level repeatable read;
+            set local enable_hashjoin = off; set local enable_mergejoin = off; set local enable_seqscan = off;
             create temp table if not exists {unfolded} ({key_defs}, primary key ({keys})) on commit delete rows;
             with e as (select {keys:e}, e.xmin from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e
                         where pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip})),
@@ -62,10 +63,14 @@ final class ChangeStream implements AutoCloseable {
     /**
      * A large stream reads the ledger and the table along their primary keys, already in key order,
      * so rows flow as soon as the first is read; a sort would first read and join every changed key
-     * (at 100 000 keys it held the first chunk back 0.4 s). A small one takes its keys from the
-     * ledger's {@code ibex_txid} index and sorts them, rather than walking every key of the ledger.
+     * (at 100 000 keys it held the first chunk back 0.4 s). A small one (the setup's settings) takes
+     * its keys from the ledger's {@code ibex_txid} index, sorts them, and looks each row up by its
+     * key: the planner, which has no statistics of the ledger's txids worth the name (the ledger is
+     * rewritten by every fold), expected a third of the ledger and hashed the whole table for a
+     * dozen changed keys (11 ms of a 100 000-row table, the largest cost of a small round).
      */
-    private static final String IN_KEY_ORDER = "set local enable_sort = off";
+    private static final String IN_KEY_ORDER = "set local enable_sort = off; set local enable_hashjoin to default; "
+            + "set local enable_mergejoin to default; set local enable_seqscan to default";
     /** How many changed keys make a stream large: the setup's count stops there. */
     static final int LARGE = 10_000;
     /** Fields before the row's columns, after the key's: txid, vv, local changes, stamp, origin, xmin, unsettled. */

@@ -46,13 +46,15 @@ final class ChangedTables {
 
     /**
      * The state of every table of {@code tables} on the round's nodes, from what each node's fold
-     * returned (its watermarks and its ledgers' last changes) and one read of the tables'
-     * definitions per node.
+     * returned (its watermarks and its ledgers' last changes) and the tables' definitions on each
+     * node, as {@code read} has them by node (read while the nodes folded) or, when null, read now.
      */
-    static Map<TableRef, TableState> read(List<TableSettings> tables, List<NodeSession> sessions,
-                                          Map<String, LogFolder.Fold> folds) throws SQLException {
+    static Map<TableRef, TableState> read(List<TableSettings> tables, List<NodeSession> sessions, Map<String, LogFolder.Fold> folds,
+                                          Map<String, Map<TableRef, Optional<TableShape>>> read) throws SQLException {
         List<TableRef> refs = tables.stream().map(TableSettings::table).toList();
-        List<Map<TableRef, Optional<TableShape>>> shapesByNode = PerNode.each(sessions, s -> TableInspector.inspectAll(s.reader, refs));
+        List<Map<TableRef, Optional<TableShape>>> shapesByNode = read != null && sessions.stream().allMatch(s -> read.containsKey(s.node.name()))
+                ? sessions.stream().map(s -> read.get(s.node.name())).toList()
+                : PerNode.each(sessions, s -> TableInspector.inspectAll(s.reader, refs));
         List<String> nodes = sessions.stream().map(s -> s.node.name()).toList();
         Map<TableRef, TableState> out = new LinkedHashMap<>();
         for (TableRef t : refs) {

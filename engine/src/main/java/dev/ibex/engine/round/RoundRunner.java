@@ -6,6 +6,8 @@ import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.IbexException;
 import dev.ibex.engine.capture.NodeSchema;
+import dev.ibex.engine.capture.TableInspector;
+import dev.ibex.engine.capture.TableShape;
 import dev.ibex.engine.config.Strategies;
 import dev.ibex.engine.config.SyncSettings;
 import dev.ibex.engine.config.TableRef;
@@ -110,17 +112,19 @@ public final class RoundRunner {
                 purger.finish(sessions, errors, (s, why) -> drop(s, why, counters, nodes));
             }
             Set<String> partlyFolded = new HashSet<>();
-            Map<String, LogFolder.Fold> folds = fold(fence, sessions, counters, nodes, errors, partlyFolded);
+            List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
+            Folded folded = fold(fence, sessions, counters, nodes, errors, partlyFolded, active.stream().map(TableSettings::table).toList());
+            Map<String, LogFolder.Fold> folds = folded.folds();
             if (sync.tables().stream().anyMatch(TableSettings::paused)) {
                 behind = null; // a paused table's changes reach no one
             }
             CrashPoints.reach(CrashPoints.LOGS_FOLDED);
-            List<TableSettings> active = sync.tables().stream().filter(t -> !t.paused()).toList();
             // a repair makes every node equal: it waits for a round that reaches them all
             Map<TableRef, Map<List<String>, Repair>> allRepairs = sessions.size() < sync.activeNodes().size() || active.isEmpty()
                     || !hints.repairsPending()
                     ? Map.of() : journal.repairs(sync.name());
-            Map<TableRef, ChangedTables.TableState> states = sessions.size() < 2 ? Map.of() : tableStates(active, sessions, folds);
+            Map<TableRef, ChangedTables.TableState> states = sessions.size() < 2 ? Map.of()
+                    : tableStates(active, sessions, folds, folded.shapes());
             for (TableSettings t : active) {
                 if (sessions.size() < 2) {
                     continue;
@@ -199,18 +203,31 @@ public final class RoundRunner {
     }
 
     /**
-     * Folds every node's change log, all at once. A node whose fold fails sits this round out: its
-     * ledger would not account for changes its rows show.
+     * The round's folds, and the definitions of its tables on each node (null when some node's could
+     * not be read: the table rounds read them).
      */
-    private Map<String, LogFolder.Fold> fold(Fence fence, List<NodeSession> sessions, Map<String, Long> counters,
-                                             Map<String, NodeRound> nodes, List<String> errors, Set<String> partlyFolded) {
+    private record Folded(Map<String, LogFolder.Fold> folds, Map<String, Map<TableRef, Optional<TableShape>>> shapes) {
+    }
+
+    /**
+     * Folds every node's change log, all at once, and meanwhile reads the definitions of {@code
+     * tables} on each node's reader. A node whose fold fails sits this round out: its ledger would
+     * not account for changes its rows show.
+     */
+    private Folded fold(Fence fence, List<NodeSession> sessions, Map<String, Long> counters,
+                        Map<String, NodeRound> nodes, List<String> errors, Set<String> partlyFolded, List<TableRef> tables) {
         String sync = fence.sync();
         Map<String, LogFolder.Fold> out = new LinkedHashMap<>();
-        List<Object> folded;
+        List<NodeSession> all = List.copyOf(sessions);
+        // each node twice: its fold on the writer, its tables' definitions on the reader (when the round has tables to compare)
+        boolean inspect = all.size() >= 2 && !tables.isEmpty();
+        List<Integer> tasks = java.util.stream.IntStream.range(0, inspect ? 2 * all.size() : all.size()).boxed().toList();
+        List<Object> results;
         try {
-            folded = PerNode.each(sessions, s -> {
+            results = PerNode.all(tasks, i -> {
+                NodeSession s = all.get(i % all.size());
                 try {
-                    return LogFolder.fold(s.writer, s.node, fence);
+                    return i < all.size() ? LogFolder.fold(s.writer, s.node, fence) : TableInspector.inspectAll(s.reader, tables);
                 } catch (IbexException e) {
                     return e;
                 }
@@ -218,7 +235,17 @@ public final class RoundRunner {
         } catch (SQLException e) {
             throw new IbexException("folding change logs: " + e.getMessage(), e);
         }
-        List<NodeSession> all = List.copyOf(sessions);
+        List<Object> folded = results.subList(0, all.size());
+        Map<String, Map<TableRef, Optional<TableShape>>> shapes = inspect ? new LinkedHashMap<>() : null;
+        for (int i = 0; inspect && i < all.size(); i++) {
+            if (results.get(all.size() + i) instanceof Map<?, ?> m && shapes != null) {
+                @SuppressWarnings("unchecked")
+                Map<TableRef, Optional<TableShape>> read = (Map<TableRef, Optional<TableShape>>) m;
+                shapes.put(all.get(i).node.name(), read);
+            } else {
+                shapes = null; // the table rounds read them
+            }
+        }
         for (int i = 0; i < all.size(); i++) {
             NodeSession s = all.get(i);
             if (folded.get(i) instanceof LogFolder.Fold f) {
@@ -237,7 +264,7 @@ public final class RoundRunner {
                 drop(s, why, counters, nodes);
             }
         }
-        return out;
+        return new Folded(out, shapes);
     }
 
     /** Rotates and truncates change logs where due, as the round's folds found them; a problem is reported, never fatal. */
@@ -398,9 +425,10 @@ public final class RoundRunner {
 
     /** What each table has to do this round; every table from every node when the nodes cannot tell. */
     private static Map<TableRef, ChangedTables.TableState> tableStates(List<TableSettings> tables, List<NodeSession> sessions,
-                                                                      Map<String, LogFolder.Fold> folds) {
+                                                                      Map<String, LogFolder.Fold> folds,
+                                                                      Map<String, Map<TableRef, Optional<TableShape>>> shapes) {
         try {
-            return ChangedTables.read(tables, sessions, folds);
+            return ChangedTables.read(tables, sessions, folds, shapes);
         } catch (SQLException e) {
             Set<String> all = new HashSet<>();
             sessions.forEach(s -> all.add(s.node.name()));

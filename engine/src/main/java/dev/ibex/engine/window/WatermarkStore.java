@@ -50,17 +50,31 @@ public final class WatermarkStore {
         if (positions.isEmpty()) {
             return;
         }
-        try (PreparedStatement ps = c.prepareStatement("insert into ibex.watermark (ledger_name, source_node, boundary) "
-                + "values (?, ?, ?::xid8) on conflict (ledger_name, source_node) do update "
-                + "set boundary = excluded.boundary, updated_at = now()")) {
-            for (Map.Entry<String, TxId> w : positions.entrySet()) {
-                ps.setString(1, ledger);
-                ps.setString(2, w.getKey());
-                ps.setString(3, w.getValue().toString());
-                ps.addBatch();
-            }
-            ps.executeBatch();
+        try (PreparedStatement ps = c.prepareStatement(recording(positions.size()))) {
+            bind(ps, 1, ledger, positions);
+            ps.executeUpdate();
         }
+    }
+
+    /**
+     * The statement that sets {@code sources} watermarks of one ledger (bound by {@link #bind}), for
+     * a caller that sends it together with its own statements, in its transaction.
+     */
+    public static String recording(int sources) {
+        return "insert into ibex.watermark (ledger_name, source_node, boundary) values "
+                + String.join(", ", java.util.Collections.nCopies(sources, "(?, ?, ?::xid8)"))
+                + " on conflict (ledger_name, source_node) do update set boundary = excluded.boundary, updated_at = now()";
+    }
+
+    /** Binds {@link #recording}'s parameters from index {@code from}; returns the next index. */
+    public static int bind(PreparedStatement ps, int from, String ledger, Map<String, TxId> positions) throws SQLException {
+        int i = from;
+        for (Map.Entry<String, TxId> w : positions.entrySet()) {
+            ps.setString(i++, ledger);
+            ps.setString(i++, w.getKey());
+            ps.setString(i++, w.getValue().toString());
+        }
+        return i;
     }
 
     /** Replaces every watermark of one ledger, in the caller's transaction (a resync). */
