@@ -75,7 +75,7 @@ language sql immutable parallel safe as $$
 $$;
 
 -- Folds the change logs of every table of p_sync captured on this node, after checking the fence
--- (ibex.fence). A table whose fold fails is left as it was and reported in error; the others are
+-- (ibex.fence, whose lock it takes before its first write). A table whose fold fails is left as it was and reported in error; the others are
 -- folded. Returns one row per captured table of the sync as it stands after the fold (none but a
 -- row of nulls with the snapshot when none is captured): the fold's snapshot, the age of xid 3 when
 -- it was taken (the engine derives the next xid from it), the table's capture catalog row, the size
@@ -96,8 +96,13 @@ declare
   changed text[] := '{}';
   counts  jsonb := '{}';
   errors  jsonb := '{}';
+  fenced  boolean := false;
 begin
-  perform ibex.fence(p_sync, p_epoch);
+  -- the fence is checked first; its row lock (which makes this a transaction with a commit to
+  -- flush) is taken only when there is something to write
+  if (select f.epoch from ibex.sync_fence f where f.sync_name = p_sync) is distinct from p_epoch then
+    perform ibex.fence(p_sync, p_epoch);
+  end if;
   snap := pg_catalog.pg_current_snapshot();
   -- age() of a fixed xid gives the next xid to be assigned
   nxt := pg_catalog.age('3'::xid);
@@ -109,6 +114,10 @@ begin
        and pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log1')::regclass) = 0 then
       done := done || c.ledger_name;
       continue;
+    end if;
+    if not fenced then
+      perform ibex.fence(p_sync, p_epoch);
+      fenced := true;
     end if;
     begin
       execute ibex.fold_statement(c) into n
@@ -126,6 +135,9 @@ begin
     end;
   end loop;
   if total > 0 or stale then
+    if not fenced then
+      perform ibex.fence(p_sync, p_epoch);
+    end if;
     update ibex.capture x
        set fold_snapshot = snap,
            last_fold_txid = case when x.ledger_name = any(changed) then pg_catalog.pg_current_xact_id() else x.last_fold_txid end
