@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.CrashPoints;
+import dev.ibex.engine.capture.LogFolder;
 import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.config.RoundLocks;
 import dev.ibex.engine.config.TableRef;
@@ -72,6 +74,27 @@ class FenceIT {
                 () -> control.dsl().transaction(cfg -> ControlStore.fenced(cfg, old)));
         assertTrue(Fence.rejected(refused), refused.getMessage());
         control.dsl().transaction(cfg -> ControlStore.fenced(cfg, now));
+    }
+
+    @Test
+    void aFormerOwnersFoldIsRefusedWhetherOrNotItHasAnythingToFold() throws SQLException {
+        String sync = sync("fence_fold");
+        Fence old = take(sync, "old");
+        Fence now = take(sync, "new");
+        NodeId a = CLUSTER.control().syncs().get(sync).nodes().stream().filter(n -> n.name().equals("a")).findFirst().orElseThrow();
+        String ledger = "ibex." + TableRef.parse("fence_fold").ledgerName();
+        try (Connection c = CLUSTER.connect("a")) {
+            now.take(c, "a");
+            // an idle fold takes no lock and writes nothing, but still checks the epoch
+            assertThrows(Fence.Rejected.class, () -> LogFolder.fold(c, a, old), "a fold with nothing to fold");
+            CLUSTER.exec("a", "update fence_fold set v = 'changed' where id = 1");
+            assertThrows(Fence.Rejected.class, () -> LogFolder.fold(c, a, old), "a fold with a change to fold");
+            assertEquals(0L, CLUSTER.count("a", "select count(*) from " + ledger), "the former owner folded nothing");
+            LogFolder.Fold f = LogFolder.fold(c, a, now);
+            assertEquals(1L, f.keys(), "the owner folds the change");
+            assertEquals(1L, CLUSTER.count("a", "select count(*) from " + ledger));
+            assertEquals(0L, LogFolder.fold(c, a, now).keys(), "folded once");
+        }
     }
 
     @Test
