@@ -11,10 +11,8 @@ import dev.ibex.engine.round.RoundOutcome;
 import dev.ibex.engine.round.RoundReport;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.util.List;
 import java.util.Optional;
 import org.jooq.DSLContext;
-import org.jooq.impl.DSL;
 
 /**
  * Round history and each sync's current state (last error, consecutive failures, per-node report)
@@ -27,38 +25,47 @@ public final class RoundHistory {
         this.dsl = dsl;
     }
 
-    /** Records the round's report, in a transaction that checks {@code fence} (the sync and the epoch it is owned at). */
+    /**
+     * A round's report in one statement, so one round trip that commits on its own: the fence's
+     * check (which fails when another engine owns the sync, and holds the sync's row until the
+     * commit) is what every write selects from, so nothing is written unless it passes. A report,
+     * not a decision: its commit is not flushed before the next round goes on (an operating-system
+     * crash may lose the last reports; every round's effects are in the nodes' own commits).
+     * Parameters: sync, epoch; round: started, finished, outcome, rows read, rows applied,
+     * conflicts, node report, error; the nodes the round reached.
+     */
+    private static final String RECORD = """
+            with f as (select ibex.fence(?, ?), pg_catalog.set_config('synchronous_commit', 'off', true)),
+            r as (select ?::varchar as sync_name, ?::timestamptz as started_at, ?::timestamptz as finished_at, ?::varchar as outcome,
+                         ?::bigint as rows_read, ?::bigint as rows_applied, ?::bigint as conflicts, ?::varchar as node_report,
+                         ?::varchar as error, ?::varchar[] as reached
+                    from f),
+            rounds as (insert into ibex.round (sync_name, started_at, finished_at, outcome, rows_read, rows_applied, conflicts, node_report, error)
+                       select sync_name, started_at, finished_at, outcome, rows_read, rows_applied, conflicts, node_report, error from r
+                       returning 1),
+            state as (insert into ibex.sync_state as s (sync_name, last_error, last_error_at, consecutive_fails, node_report, updated_at)
+                      select sync_name, error, case when error is null then null else finished_at end,
+                             case when error is null then 0 else 1 end, node_report, finished_at from r
+                      on conflict (sync_name) do update
+                         set last_error = coalesce(excluded.last_error, s.last_error),
+                             last_error_at = coalesce(excluded.last_error_at, s.last_error_at),
+                             consecutive_fails = case when excluded.last_error is null then 0 else s.consecutive_fails + 1 end,
+                             node_report = excluded.node_report, updated_at = excluded.updated_at
+                      returning 1),
+            reached as (update ibex.sync_node n set last_reached_at = r.started_at from r
+                         where n.sync_name = r.sync_name and n.node_name = any (r.reached)
+                        returning 1)
+            select (select count(*) from rounds), (select count(*) from state), (select count(*) from reached)
+            """;
+
+    /** Records the round's report, checking {@code fence} (the sync and the epoch it is owned at): one statement. */
     public void record(RoundReport r, Fence fence) {
         String nodes = ConflictJournal.json(r.nodes());
         String error = r.problems().isEmpty() ? null : Redactor.text(String.join("; ", r.problems()));
         OffsetDateTime finished = OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC);
-        List<String> reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toList();
-        dsl.transaction(cfg -> {
-            DSLContext tx = DSL.using(cfg);
-            // one batch, one round trip with the transaction's start (then the commit): the round's row
-            // is inserted from the fence's check (ibex.fence, which fails when another engine owns the
-            // sync), so nothing is written unless it passes. A report, not a decision, so the next
-            // round need not wait for its flush to disk either (an OS crash may lose the last reports;
-            // every round's effects are in the nodes' own commits)
-            tx.batch(tx.query("set local synchronous_commit = off"),
-                    tx.insertInto(ROUND, ROUND.SYNC_NAME, ROUND.STARTED_AT, ROUND.FINISHED_AT, ROUND.OUTCOME, ROUND.ROWS_READ,
-                                    ROUND.ROWS_APPLIED, ROUND.CONFLICTS, ROUND.NODE_REPORT, ROUND.ERROR)
-                            .select(DSL.select(DSL.val(r.sync()), DSL.val(OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC)),
-                                            DSL.val(finished), DSL.val(r.outcome().label()), DSL.val(r.keysDecided()), DSL.val(r.rowsApplied()),
-                                            DSL.val(r.conflicts()), DSL.val(nodes), DSL.val(error, ROUND.ERROR))
-                                    .from(DSL.table("ibex.fence({0}, {1})", DSL.val(fence.sync()), DSL.val(fence.epoch())))),
-                    tx.insertInto(SYNC_STATE).set(SYNC_STATE.SYNC_NAME, r.sync()).set(SYNC_STATE.LAST_ERROR, error)
-                            .set(SYNC_STATE.LAST_ERROR_AT, error == null ? null : finished)
-                            .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? 0 : 1).set(SYNC_STATE.NODE_REPORT, nodes)
-                            .set(SYNC_STATE.UPDATED_AT, finished)
-                            .onConflict(SYNC_STATE.SYNC_NAME).doUpdate()
-                            .set(SYNC_STATE.LAST_ERROR, error == null ? SYNC_STATE.LAST_ERROR : org.jooq.impl.DSL.val(error))
-                            .set(SYNC_STATE.LAST_ERROR_AT, error == null ? SYNC_STATE.LAST_ERROR_AT : org.jooq.impl.DSL.val(finished))
-                            .set(SYNC_STATE.CONSECUTIVE_FAILS, error == null ? org.jooq.impl.DSL.val(0) : SYNC_STATE.CONSECUTIVE_FAILS.plus(1))
-                            .set(SYNC_STATE.NODE_REPORT, nodes).set(SYNC_STATE.UPDATED_AT, finished),
-                    tx.update(SYNC_NODE).set(SYNC_NODE.LAST_REACHED_AT, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC))
-                            .where(SYNC_NODE.SYNC_NAME.eq(r.sync()), SYNC_NODE.NODE_NAME.in(reached))).execute();
-        });
+        String[] reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toArray(String[]::new);
+        dsl.resultQuery(RECORD, fence.sync(), fence.epoch(), r.sync(), OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC), finished,
+                r.outcome().label(), r.keysDecided(), r.rowsApplied(), r.conflicts(), nodes, error, reached).fetch();
     }
 
     /**
