@@ -103,18 +103,11 @@ final class NodeSession implements AutoCloseable {
     }
 
     /**
-     * The sync's change counter on the node, as {@link #changes} reads it, without the clock: the
-     * round's last statement on the node (see {@link #COUNTER_RESETTING}).
-     */
-    long changes(String sync) throws SQLException {
-        return changes(sync, (AppliedStore.Publication) null);
-    }
-
-    /**
-     * The sync's change counter as {@link #changes(String)} reads it, publishing {@code p} (if not
-     * null) on the node in the same statement (autocommit): how far the other members have applied
-     * this node's changes. The round's last statement on the node: on the reader, when it is not in
-     * a transaction, it also ends the reader's bound on lock waits.
+     * The sync's change counter as {@link #changes(String, java.time.Clock)} reads it, without the
+     * clock, publishing {@code p} (if not null) on the node in the same statement (autocommit): how
+     * far the other members have applied this node's changes. The round's last statement on the
+     * node: on the reader, when it is not in a transaction, it also ends the reader's bound on lock
+     * waits ({@link #COUNTER_RESETTING}).
      */
     long changes(String sync, AppliedStore.Publication p) throws SQLException {
         boolean onReader = reader.getAutoCommit();
