@@ -9,6 +9,12 @@
 -- the same transaction as the ledgers). So the caller runs it in a REPEATABLE READ transaction:
 -- every statement below then sees the one snapshot the fold records.
 
+-- Each key column formatted by fmt (the column as %1$I), joined by sep.
+create or replace function ibex.key_list(keys text[], fmt text, sep text) returns text
+language sql immutable as $$
+  select string_agg(format(fmt, k), sep order by o) from unnest(keys) with ordinality u(k, o)
+$$;
+
 -- The statement that folds one table's log into its ledger. Parameters: $1 the previous fold's
 -- xmax and $2 its in-progress xids (as 32-bit xids, which rows carry), $3 the node's ordinal.
 -- A log row whose key columns are all null is a marker: every row of the table its transaction
@@ -18,11 +24,11 @@
 create or replace function ibex.fold_statement(c ibex.capture) returns text
 language plpgsql stable as $fn$
 declare
-  keys      text := (select string_agg(format('%I', k), ', ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
-  keys_s    text := (select string_agg(format('s.%I', k), ', ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
-  keys_t    text := (select string_agg(format('t.%I', k), ', ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
-  keys_k    text := (select string_agg(format('k.%I', k), ', ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
-  match_kb  text := (select string_agg(format('k.%I = b.%I', k, k), ' and ' order by o) from unnest(c.key_columns) with ordinality u(k, o));
+  keys      text := ibex.key_list(c.key_columns, '%1$I', ', ');
+  keys_s    text := ibex.key_list(c.key_columns, 's.%1$I', ', ');
+  keys_t    text := ibex.key_list(c.key_columns, 't.%1$I', ', ');
+  keys_k    text := ibex.key_list(c.key_columns, 'k.%1$I', ', ');
+  match_kb  text := ibex.key_list(c.key_columns, 'k.%1$I = b.%1$I', ' and ');
   first_key text := format('s.%I', c.key_columns[1]);
   log0      text := format('%I.%I', 'ibex', c.ledger_name || '_log0');
   log1      text := format('%I.%I', 'ibex', c.ledger_name || '_log1');
@@ -79,7 +85,7 @@ $$;
 -- folded. Returns one row per captured table of the sync as it stands after the fold (none but a
 -- row of nulls with the snapshot when none is captured): the fold's snapshot, the age of xid 3 when
 -- it was taken (the engine derives the next xid from it), the table's capture catalog row, the size
--- of each log table, how many keys its fold advanced, and the node's watermarks for its ledger.
+-- of each log table as the fold found it, how many keys its fold advanced, and the node's watermarks for its ledger.
 create or replace function ibex.fold_logs(p_sync text, p_epoch bigint, p_ordinal integer)
 returns table (fold_snapshot text, next_age bigint, table_schema text, table_name text, ledger_name text, key_columns text[],
                bases boolean, log_slot smallint, slot_since timestamptz, log0_bytes bigint, log1_bytes bigint,
@@ -96,6 +102,9 @@ declare
   changed text[] := '{}';
   counts  jsonb := '{}';
   errors  jsonb := '{}';
+  sizes   jsonb := '{}';
+  s0      bigint;
+  s1      bigint;
   fenced  boolean := false;
 begin
   -- the fence is checked first; its row lock (which makes this a transaction with a commit to
@@ -110,8 +119,10 @@ begin
     -- snapshots older than 100 million transactions are moved up even when nothing is folded (age() wraps at 2^31)
     stale := stale or pg_catalog.pg_snapshot_xmin(snap)::text::numeric
                       - coalesce(pg_catalog.pg_snapshot_xmax(c.fold_snapshot)::text::numeric, 0) > 100000000;
-    if pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log0')::regclass) = 0
-       and pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log1')::regclass) = 0 then
+    s0 := pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log0')::regclass);
+    s1 := pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log1')::regclass);
+    sizes := sizes || jsonb_build_object(c.ledger_name, jsonb_build_array(s0, s1));
+    if s0 = 0 and s1 = 0 then
       done := done || c.ledger_name;
       continue;
     end if;
@@ -145,8 +156,7 @@ begin
   end if;
   return query
     select snap::text, nxt, x.table_schema, x.table_name, x.ledger_name, x.key_columns, x.bases, x.log_slot, x.slot_since,
-           pg_catalog.pg_relation_size(format('%I.%I', 'ibex', x.ledger_name || '_log0')::regclass),
-           pg_catalog.pg_relation_size(format('%I.%I', 'ibex', x.ledger_name || '_log1')::regclass),
+           (sizes -> x.ledger_name ->> 0)::bigint, (sizes -> x.ledger_name ->> 1)::bigint,
            coalesce((counts ->> x.ledger_name)::bigint, 0), errors ->> x.ledger_name, coalesce(x.last_fold_txid, '0')::text,
            m.sources, m.boundaries
       from ibex.capture x
