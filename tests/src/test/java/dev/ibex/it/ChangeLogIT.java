@@ -17,6 +17,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -163,6 +164,39 @@ class ChangeLogIT {
         assertEquals(0, CLUSTER.converge("again").stream().mapToLong(RoundReport::conflicts).sum());
         assertEquals(List.of(List.of("second", "2")), CLUSTER.rows("c", "select v, n from again where id = 1"));
         assertEquals(List.of(), CLUSTER.conflicts("again", t));
+    }
+
+    /**
+     * A key the source changed again after its fold is deferred without holding back the targets'
+     * watermarks: the source's next fold gives it a later position, so the next round reads from
+     * past this one's keys (under sustained writes, a watermark held back by every such key never
+     * moved, and each round read everything since it again).
+     */
+    @Test
+    void aKeyTheSourceChangedAgainAfterItsFoldDoesNotHoldBackTheWatermarks() {
+        TableRef t = table("passed", 10);
+        CLUSTER.converge("passed");
+        CLUSTER.exec("a", "update passed set v = 'a', n = n + 1 where id in (1, 2)");
+        AtomicBoolean once = new AtomicBoolean();
+        AtomicLong position = new AtomicLong();
+        CrashPoints.at(CrashPoints.LOGS_FOLDED, () -> {
+            if (once.compareAndSet(false, true)) {
+                position.set(CLUSTER.count("a", "select ibex_txid::text::bigint from " + Cluster.ledger(t) + " where id = 2"));
+                CLUSTER.exec("a", "update passed set v = 'a, again', n = n + 1 where id = 1");
+            }
+        });
+        RoundReport first = CLUSTER.round("passed");
+        CrashPoints.clear();
+        for (String node : List.of("b", "c")) {
+            assertEquals(List.of(List.of("1", "init"), List.of("2", "a")), CLUSTER.rows(node, "select id, v from passed where id <= 2 order by id"),
+                    "key 1 deferred, key 2 applied on " + node + ": " + Cluster.describe(first));
+            long mark = CLUSTER.count(node, "select coalesce(max(boundary::text::bigint), 0) from ibex.watermark where ledger_name = ? and source_node = 'a'",
+                    t.ledgerName());
+            assertTrue(mark > position.get(), node + "'s watermark for a (" + mark + ") is past the fold's keys (" + position + ")");
+        }
+        CLUSTER.converge("passed");
+        assertValue("passed", 1, "a, again");
+        assertEquals(List.of(), CLUSTER.conflicts("passed", t), "one writer, no conflict");
     }
 
     @Test

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ibex.engine.CrashPoints;
 import dev.ibex.engine.config.TableRef;
 import dev.ibex.engine.runtime.Engine;
 import dev.ibex.engine.status.SyncStatus;
 import dev.ibex.testkit.Await;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -71,5 +73,45 @@ class NodeOutageIT {
             assertFalse(engine.stoppedOnRequest());
         }
         CLUSTER.converge("outage");
+    }
+
+    /**
+     * A key deferred because another node changed it since its fold holds the source's watermark back
+     * to its own position, not just until that node's next fold: should the node then drop out, the
+     * source's change still reaches the others.
+     */
+    @Test
+    void aChangeDeferredForAnotherNodesWriteReachesTheOthersWhenThatNodeDropsOut() {
+        CLUSTER.execAll("create table deferred_out (id integer primary key, v text)",
+                "insert into deferred_out select g, 'init' from generate_series(1, 10) g");
+        TableRef t = new TableRef("public", "deferred_out");
+        CLUSTER.addSync("deferred_out", t);
+        CLUSTER.exec("a", "update deferred_out set v = 'a' where id in (1, 2)");
+        AtomicBoolean once = new AtomicBoolean();
+        CrashPoints.at(CrashPoints.LOGS_FOLDED, () -> {
+            if (once.compareAndSet(false, true)) {
+                CLUSTER.exec("c", "update deferred_out set v = 'c, after the fold' where id = 1");
+            }
+        });
+        try {
+            CLUSTER.round("deferred_out");
+        } finally {
+            CrashPoints.clear();
+        }
+        assertEquals(List.of(List.of("1", "init"), List.of("2", "a")), CLUSTER.rows("b", "select id, v from deferred_out where id <= 2 order by id"),
+                "key 1 waits for c's unfolded change, key 2 went out");
+        CLUSTER.proxy("c").cut();
+        try {
+            CLUSTER.round("deferred_out");
+            assertEquals(List.of(List.of("a")), CLUSTER.rows("b", "select v from deferred_out where id = 1"),
+                    "with c gone, the next round reads a's key 1 again and b gets it");
+        } finally {
+            CLUSTER.proxy("c").heal();
+        }
+        CLUSTER.converge("deferred_out");
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(List.of(List.of("c, after the fold"), List.of("a")), CLUSTER.rows(n, "select v from deferred_out where id <= 2 order by id"),
+                    "on " + n + ": c's later write wins key 1 (latest)");
+        }
     }
 }

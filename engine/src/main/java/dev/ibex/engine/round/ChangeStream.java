@@ -76,8 +76,8 @@ final class ChangeStream implements AutoCloseable {
     /** Fields before the row's columns, after the key's: txid, vv, local changes, stamp, origin, xmin, unsettled. */
     private static final int META = 7;
 
-    /** One changed key and the source's side of it. */
-    record Change(List<String> key, KeySide side) {
+    /** One changed key, the source's side of it, and its position in the source's ledger (the fold that took it). */
+    record Change(List<String> key, KeySide side, TxId position) {
     }
 
     private final NodeId node;
@@ -184,7 +184,7 @@ final class ChangeStream implements AutoCloseable {
         }
         KeySide side = new KeySide(node, vv, Long.parseLong(f.get(width + 3)), origin == null ? null : byOrdinal.apply(Integer.parseInt(origin)),
                 seen, "f".equals(f.get(width + 6)), false, null, row, null);
-        return new Change(f.subList(0, width), side);
+        return new Change(f.subList(0, width), side, txid);
     }
 
     private static VersionVector vector(String text) {

@@ -7,6 +7,7 @@ import dev.ibex.conflict.Side;
 import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.apply.CopyRow;
 import dev.ibex.engine.apply.RowChange;
+import dev.ibex.engine.window.TxId;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,8 +26,8 @@ import java.util.Set;
  * node's row as well.
  */
 final class ChunkPlanner {
-    /** What triage settled: the rows each target gets, the keys (by index) that need every row, and how many it deferred. */
-    record Triage(Map<String, List<RowChange>> changes, List<Integer> slow, int deferred) {
+    /** What triage settled: the rows each target gets, the keys (by index) that need every row, and those it deferred. */
+    record Triage(Map<String, List<RowChange>> changes, List<Integer> slow, List<Integer> deferred) {
     }
 
     /** The outcome of one key decided with every row: the decision, and the row each target gets. */
@@ -51,12 +52,12 @@ final class ChunkPlanner {
                          boolean bases) {
         Map<String, List<RowChange>> changes = new LinkedHashMap<>();
         List<Integer> needRows = new ArrayList<>();
-        int deferred = 0;
+        List<Integer> deferred = new ArrayList<>();
         for (int i = 0; i < keys.size(); i++) {
             final int k = i;
             List<KeySide> all = sides.values().stream().map(l -> l.get(k)).toList();
             if (all.stream().anyMatch(s -> !s.settled())) {
-                deferred++;
+                deferred.add(i);
                 continue;
             }
             KeySide from = source == null ? null : sides.get(source).get(i);
@@ -130,6 +131,29 @@ final class ChunkPlanner {
             }
         }
         return new Outcome(d, changes, false);
+    }
+
+    /**
+     * Where a source's stream must be read from again for the keys a chunk deferred, or {@code null}
+     * when from nowhere. A key deferred because the source changed it again since its fold needs
+     * nothing: the source's next fold takes that change and gives the key a later position than
+     * anything read now, so the next stream reads it whatever the watermark. A key deferred because
+     * another node changed it (the source's side settled) is read again from its position: its
+     * change must still reach every target even if that other node then drops out of the rounds.
+     * Every other key of the chunk is decided, so the watermark may pass it.
+     *
+     * @param deferred    the deferred keys, as indexes into the chunk
+     * @param sourceSides the source's side of each key of the chunk, as its stream read it
+     * @param positions   each key's position in the source's ledger
+     */
+    static TxId rereadFrom(List<Integer> deferred, List<KeySide> sourceSides, List<TxId> positions) {
+        TxId from = null;
+        for (int i : deferred) {
+            if (sourceSides.get(i).settled()) {
+                from = from == null ? positions.get(i) : TxId.min(from, positions.get(i));
+            }
+        }
+        return from;
     }
 
     private static VersionVector join(List<KeySide> sides) {

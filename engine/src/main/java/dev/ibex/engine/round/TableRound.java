@@ -37,6 +37,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 
 /**
  * One table's part of a round, source by source: each source's changes since the oldest watermark
@@ -200,12 +201,15 @@ final class TableRound {
             try {
                 boolean deferredAny = false;
                 boolean any = false;
+                // the lowest position of a key deferred for another node's change: the next round reads from there
+                TxId reread = null;
                 int size = ChunkSizer.next(0, 0);
                 while (stream.hasNext() && !halt.get()) {
                     List<ChangeStream.Change> chunk = stream.next(size, ChunkSizer.BUDGET_CHARS);
                     boolean last = !stream.hasNext();
                     List<List<String>> keys = chunk.stream().map(ChangeStream.Change::key).toList();
                     List<KeySide> sourceSides = chunk.stream().map(ChangeStream.Change::side).toList();
+                    List<TxId> positions = chunk.stream().map(ChangeStream.Change::position).toList();
                     long chars = sourceSides.stream().mapToLong(ChunkSizer::chars).sum();
                     Map<String, List<KeySide>> sides = new LinkedHashMap<>();
                     sides.put(name, sourceSides);
@@ -216,10 +220,13 @@ final class TableRound {
                     }
                     ChunkPlanner.Triage t = ChunkPlanner.triage(keys, sides, name, Set.of(), resolver.needsBase());
                     Decided d = decideRows(t, t.slow().stream().map(keys::get).toList(), keys.size());
-                    deferredAny |= d.deferred() > 0;
+                    deferredAny |= !d.deferred().isEmpty();
+                    TxId again = ChunkPlanner.rereadFrom(d.deferred(), sourceSides, positions);
+                    reread = again == null ? reread : reread == null ? again : TxId.min(reread, again);
                     size = ChunkSizer.next(keys.size(), chars + d.chars());
                     any = true;
-                    if (!hand(handoff, halt, new Planned(d.changes(), last, deferredAny, new TxId(stream.newest().value() + 1), null))) {
+                    TxId past = new TxId(stream.newest().value() + 1);
+                    if (!hand(handoff, halt, new Planned(d.changes(), last, deferredAny, reread == null ? past : TxId.min(reread, past), null))) {
                         return;
                     }
                 }
@@ -268,8 +275,9 @@ final class TableRound {
                 if (p == Planned.END) {
                     return true;
                 }
+                // a deferred key holds the watermark back only as far as its own position (the plan's mark)
                 boolean complete = p.last() && !p.deferredAny();
-                Function<String, Map<String, TxId>> marks = target -> complete && !target.equals(name) && !held.contains(target)
+                Function<String, Map<String, TxId>> marks = target -> p.last() && !target.equals(name) && !held.contains(target)
                         ? Map.of(name, p.mark()) : Map.of();
                 apply(p.changes(), marks);
                 chunks++;
@@ -293,7 +301,8 @@ final class TableRound {
             held.clear();
             List<List<String>> repaired = new ArrayList<>();
             List<List<String>> superseded = new ArrayList<>();
-            Decided d = decideRows(new ChunkPlanner.Triage(Map.of(), List.of(), 0), chosenKeys, chosenKeys.size(), repaired, superseded);
+            ChunkPlanner.Triage all = new ChunkPlanner.Triage(Map.of(), IntStream.range(0, chosenKeys.size()).boxed().toList(), List.of());
+            Decided d = decideRows(all, chosenKeys, chosenKeys.size(), repaired, superseded);
             apply(d.changes(), target -> Map.of());
             leftBehind |= !held.isEmpty();
             if (!repaired.isEmpty() || !superseded.isEmpty()) {
@@ -302,14 +311,15 @@ final class TableRound {
             }
         }
 
-        /** Rows to apply and how many keys were deferred, with the row text read to decide them. */
-        private record Decided(Map<String, List<RowChange>> changes, int deferred, long chars) {
+        /** Rows to apply and the keys deferred (indexes into the chunk), with the row text read to decide them. */
+        private record Decided(Map<String, List<RowChange>> changes, List<Integer> deferred, long chars) {
         }
 
         /**
          * Adds to what triage settled the keys that need every node's row: reads them everywhere,
          * decides each, and journals the conflicts before anything of the chunk is applied.
          *
+         * @param keys    the keys of {@code t.slow()}, in its order
          * @param counted how many keys to count as decided (less those deferred)
          */
         private Decided decideRows(ChunkPlanner.Triage t, List<List<String>> keys, int counted) {
@@ -324,7 +334,7 @@ final class TableRound {
                                    List<List<String>> superseded) {
             Map<String, List<RowChange>> changes = new LinkedHashMap<>();
             t.changes().forEach((n, c) -> changes.put(n, new ArrayList<>(c)));
-            int later = t.deferred();
+            List<Integer> later = new ArrayList<>(t.deferred());
             long chars = 0;
             List<Decision> conflicted = new ArrayList<>();
             if (!keys.isEmpty()) {
@@ -357,7 +367,7 @@ final class TableRound {
                                 + " failed: " + e + "; fix the resolver (rows of this table are not applied until then)", e);
                     }
                     if (o.deferred()) {
-                        later++;
+                        later.add(t.slow().get(i));
                         continue;
                     }
                     if (o.decision().merged()) {
@@ -372,8 +382,8 @@ final class TableRound {
                     o.changes().forEach((n, c) -> changes.computeIfAbsent(n, x -> new ArrayList<>()).add(c));
                 }
             }
-            decided += counted - later;
-            deferred += later;
+            decided += counted - later.size();
+            deferred += later.size();
             CrashPoints.reach(CrashPoints.CHUNK_DECIDED);
             conflicts += conflicted.size();
             journal.record(fence, table, conflicted);

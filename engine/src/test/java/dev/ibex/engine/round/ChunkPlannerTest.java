@@ -1,6 +1,7 @@
 package dev.ibex.engine.round;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ibex.conflict.LatestResolver;
@@ -11,6 +12,7 @@ import dev.ibex.conflict.VersionVector;
 import dev.ibex.engine.apply.CopyRow;
 import dev.ibex.engine.apply.RowChange;
 import dev.ibex.engine.apply.SeenRow;
+import dev.ibex.engine.window.TxId;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,7 +59,7 @@ class ChunkPlannerTest {
         ChunkPlanner.Triage t = ChunkPlanner.triage(List.of(K1), sides(List.of(full(A, v, 500, "new")),
                 List.of(versions(B, VersionVector.of(1, 1), true)), List.of(versions(C, v, true))), "a", Set.of(), false);
         assertEquals(List.of(), t.slow());
-        assertEquals(0, t.deferred());
+        assertEquals(List.of(), t.deferred());
         assertEquals(Set.of("b"), t.changes().keySet(), "c holds the source's version already");
         RowChange ch = t.changes().get("b").get(0);
         assertEquals(new RowChange(K1, CopyRow.of(row("new")), SeenRow.present("92"), VersionVector.of(1, 1), v, 500, 1), ch);
@@ -77,8 +79,21 @@ class ChunkPlannerTest {
                 List.of(full(A, VersionVector.of(1), 1, "x"), full(A, VersionVector.of(1), 1, "y")),
                 List.of(unsettled(B, VersionVector.EMPTY), versions(B, VersionVector.EMPTY, true)),
                 List.of(versions(C, VersionVector.EMPTY, true), versions(C, VersionVector.EMPTY, true))), "a", Set.of(), false);
-        assertEquals(1, t.deferred());
+        assertEquals(List.of(0), t.deferred());
         assertEquals(List.of(K2), t.changes().get("b").stream().map(RowChange::key).toList());
+    }
+
+    @Test
+    void aKeyDeferredForAnotherNodesChangeIsReadAgainFromItsPositionOneTheSourceChangedAgainIsNot() {
+        KeySide settled = full(A, VersionVector.of(1), 1, "x");
+        KeySide changedAgain = new KeySide(A, VersionVector.of(1), 1, A, SeenRow.present("71"), false, true, row("y"), CopyRow.of(row("y")), null);
+        List<KeySide> source = List.of(settled, changedAgain, settled, settled);
+        List<TxId> positions = List.of(new TxId(40), new TxId(10), new TxId(30), new TxId(20));
+        assertNull(ChunkPlanner.rereadFrom(List.of(), source, positions), "nothing deferred: the watermark passes every key");
+        assertNull(ChunkPlanner.rereadFrom(List.of(1), source, positions), "the source's next fold moves that key ahead");
+        assertEquals(new TxId(30), ChunkPlanner.rereadFrom(List.of(0, 1, 2), source, positions),
+                "the lowest position of the keys another node changed, not of the one the source changed again");
+        assertEquals(new TxId(20), ChunkPlanner.rereadFrom(List.of(3, 2), source, positions));
     }
 
     @Test
