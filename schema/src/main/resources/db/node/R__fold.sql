@@ -100,9 +100,14 @@ declare
   stale   boolean := false;
   done    text[] := '{}';
   changed text[] := '{}';
-  counts  jsonb := '{}';
-  errors  jsonb := '{}';
-  sizes   jsonb := '{}';
+  -- per table, in the loop's order: what the result reports (arrays grow in place in plpgsql; a
+  -- jsonb object rebuilt per table made an idle fold of 1 000 tables take 150 ms more)
+  names   text[] := '{}';
+  bytes0  bigint[] := '{}';
+  bytes1  bigint[] := '{}';
+  counts  bigint[] := '{}';
+  errors  text[] := '{}';
+  err     text;
   s0      bigint;
   s1      bigint;
   fenced  boolean := false;
@@ -121,29 +126,37 @@ begin
                       - coalesce(pg_catalog.pg_snapshot_xmax(c.fold_snapshot)::text::numeric, 0) > 100000000;
     s0 := pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log0')::regclass);
     s1 := pg_catalog.pg_relation_size(format('%I.%I', 'ibex', c.ledger_name || '_log1')::regclass);
-    sizes := sizes || jsonb_build_object(c.ledger_name, jsonb_build_array(s0, s1));
+    names := names || c.ledger_name;
+    bytes0 := bytes0 || s0;
+    bytes1 := bytes1 || s1;
     if s0 = 0 and s1 = 0 then
       done := done || c.ledger_name;
+      counts := counts || 0::bigint;
+      errors := errors || null::text;
       continue;
     end if;
     if not fenced then
       perform ibex.fence(p_sync, p_epoch);
       fenced := true;
     end if;
+    n := 0;
+    err := null;
     begin
       execute ibex.fold_statement(c) into n
         using coalesce(ibex.xid32(pg_catalog.pg_snapshot_xmax(c.fold_snapshot)), '0'::xid),
               coalesce(array(select ibex.xid32(x) from pg_catalog.pg_snapshot_xip(c.fold_snapshot) x), '{}'::xid[]),
               p_ordinal;
       done := done || c.ledger_name;
-      counts := counts || jsonb_build_object(c.ledger_name, n);
       if n > 0 then
         total := total + n;
         changed := changed || c.ledger_name;
       end if;
     exception when others then
-      errors := errors || jsonb_build_object(c.ledger_name, sqlerrm);
+      err := sqlerrm;
+      n := 0;
     end;
+    counts := counts || n;
+    errors := errors || err;
   end loop;
   if total > 0 or stale then
     if not fenced then
@@ -156,10 +169,10 @@ begin
   end if;
   return query
     select snap::text, nxt, x.table_schema, x.table_name, x.ledger_name, x.key_columns, x.bases, x.log_slot, x.slot_since,
-           (sizes -> x.ledger_name ->> 0)::bigint, (sizes -> x.ledger_name ->> 1)::bigint,
-           coalesce((counts ->> x.ledger_name)::bigint, 0), errors ->> x.ledger_name, coalesce(x.last_fold_txid, '0')::text,
+           f.b0, f.b1, coalesce(f.n, 0), f.err, coalesce(x.last_fold_txid, '0')::text,
            m.sources, m.boundaries
       from ibex.capture x
+      left join unnest(names, bytes0, bytes1, counts, errors) f(ledger_name, b0, b1, n, err) on f.ledger_name = x.ledger_name
       left join lateral (select array_agg(w.source_node order by w.source_node) as sources,
                                 array_agg(w.boundary::text order by w.source_node) as boundaries
                            from ibex.watermark w where w.ledger_name = x.ledger_name) m on true
