@@ -27,12 +27,16 @@ class NodeOutageIT {
     @RegisterExtension
     static final Cluster CLUSTER = Cluster.of("a", "b", "c").withProxies();
 
+    /** A table of ten rows ('init') on every node, in a sync of its own name. */
+    private static void table(String name) {
+        CLUSTER.execAll("create table " + name + " (id integer primary key, v text)",
+                "insert into " + name + " select g, 'init' from generate_series(1, 10) g");
+        CLUSTER.addSync(name, new TableRef("public", name));
+    }
+
     @Test
     void theOthersReplicateWhileOneNodeIsCutOffAndItCatchesUpByItself() {
-        CLUSTER.execAll("create table outage (id integer primary key, v text)",
-                "insert into outage select g, 'init' from generate_series(1, 10) g");
-        TableRef t = new TableRef("public", "outage");
-        CLUSTER.addSync("outage", t);
+        table("outage");
         try (Engine engine = CLUSTER.startEngine()) {
             CLUSTER.exec("a", "update outage set v = 'a before the cut' where id = 1");
             Await.until("the first change reaches c", Duration.ofSeconds(30),
@@ -82,10 +86,7 @@ class NodeOutageIT {
      */
     @Test
     void aChangeDeferredForAnotherNodesWriteReachesTheOthersWhenThatNodeDropsOut() {
-        CLUSTER.execAll("create table deferred_out (id integer primary key, v text)",
-                "insert into deferred_out select g, 'init' from generate_series(1, 10) g");
-        TableRef t = new TableRef("public", "deferred_out");
-        CLUSTER.addSync("deferred_out", t);
+        table("deferred_out");
         CLUSTER.exec("a", "update deferred_out set v = 'a' where id in (1, 2)");
         AtomicBoolean once = new AtomicBoolean();
         CrashPoints.at(CrashPoints.LOGS_FOLDED, () -> {
