@@ -33,7 +33,7 @@ public final class LogRotation {
     /**
      * Rotate when the current log table is larger than this (about 1 400 single-key entries) ...
      * Every fold, and every stream's and version read's check for unfolded entries, scans both log
-     * tables whole: at 1 MB a log held some 20 000 entries under sustained writes, and scanning them
+     * tables whole: at 1 MiB a log held some 20 000 entries under sustained writes, and scanning them
      * was most of a fold's time. A rotation and a truncation cost a few milliseconds each.
      */
     static final long ROTATE_BYTES = 64 << 10;
