@@ -134,20 +134,21 @@ final class ChunkPlanner {
     }
 
     /**
-     * Where a source's stream must be read from again for the keys a chunk deferred, or {@code null}
-     * when from nowhere. A key deferred because the source changed it again since its fold needs
+     * Where a source's stream must be read from again, given {@code from} (where earlier chunks of
+     * the pass must be read from again, or {@code null}) and the keys this chunk deferred; {@code
+     * null} when from nowhere. A key deferred because the source changed it again since its fold needs
      * nothing: the source's next fold takes that change and gives the key a later position than
      * anything read now, so the next stream reads it whatever the watermark. A key deferred because
      * another node changed it (the source's side settled) is read again from its position: its
      * change must still reach every target even if that other node then drops out of the rounds.
      * Every other key of the chunk is decided, so the watermark may pass it.
      *
+     * @param from        where the pass's earlier chunks must be read from again, or {@code null}
      * @param deferred    the deferred keys, as indexes into the chunk
      * @param sourceSides the source's side of each key of the chunk, as its stream read it
      * @param positions   each key's position in the source's ledger
      */
-    static TxId rereadFrom(List<Integer> deferred, List<KeySide> sourceSides, List<TxId> positions) {
-        TxId from = null;
+    static TxId rereadFrom(TxId from, List<Integer> deferred, List<KeySide> sourceSides, List<TxId> positions) {
         for (int i : deferred) {
             if (sourceSides.get(i).settled()) {
                 from = from == null ? positions.get(i) : TxId.min(from, positions.get(i));

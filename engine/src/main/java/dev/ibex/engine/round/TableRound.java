@@ -221,8 +221,7 @@ final class TableRound {
                     ChunkPlanner.Triage t = ChunkPlanner.triage(keys, sides, name, Set.of(), resolver.needsBase());
                     Decided d = decideRows(t, t.slow().stream().map(keys::get).toList(), keys.size());
                     deferredAny |= !d.deferred().isEmpty();
-                    TxId again = ChunkPlanner.rereadFrom(d.deferred(), sourceSides, positions);
-                    reread = again == null ? reread : reread == null ? again : TxId.min(reread, again);
+                    reread = ChunkPlanner.rereadFrom(reread, d.deferred(), sourceSides, positions);
                     size = ChunkSizer.next(keys.size(), chars + d.chars());
                     any = true;
                     TxId past = new TxId(stream.newest().value() + 1);

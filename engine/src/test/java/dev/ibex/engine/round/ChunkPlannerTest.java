@@ -89,11 +89,13 @@ class ChunkPlannerTest {
         KeySide changedAgain = new KeySide(A, VersionVector.of(1), 1, A, SeenRow.present("71"), false, true, row("y"), CopyRow.of(row("y")), null);
         List<KeySide> source = List.of(settled, changedAgain, settled, settled);
         List<TxId> positions = List.of(new TxId(40), new TxId(10), new TxId(30), new TxId(20));
-        assertNull(ChunkPlanner.rereadFrom(List.of(), source, positions), "nothing deferred: the watermark passes every key");
-        assertNull(ChunkPlanner.rereadFrom(List.of(1), source, positions), "the source's next fold moves that key ahead");
-        assertEquals(new TxId(30), ChunkPlanner.rereadFrom(List.of(0, 1, 2), source, positions),
+        assertNull(ChunkPlanner.rereadFrom(null, List.of(), source, positions), "nothing deferred: the watermark passes every key");
+        assertNull(ChunkPlanner.rereadFrom(null, List.of(1), source, positions), "the source's next fold moves that key ahead");
+        assertEquals(new TxId(30), ChunkPlanner.rereadFrom(null, List.of(0, 1, 2), source, positions),
                 "the lowest position of the keys another node changed, not of the one the source changed again");
-        assertEquals(new TxId(20), ChunkPlanner.rereadFrom(List.of(3, 2), source, positions));
+        assertEquals(new TxId(20), ChunkPlanner.rereadFrom(null, List.of(3, 2), source, positions));
+        assertEquals(new TxId(15), ChunkPlanner.rereadFrom(new TxId(15), List.of(3, 2), source, positions), "an earlier chunk's lower position stays");
+        assertEquals(new TxId(20), ChunkPlanner.rereadFrom(new TxId(25), List.of(3, 2), source, positions));
     }
 
     @Test
