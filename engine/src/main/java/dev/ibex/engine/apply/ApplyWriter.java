@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 import org.postgresql.PGConnection;
+import org.postgresql.PGStatement;
 import org.postgresql.copy.CopyIn;
 
 /**
@@ -192,6 +193,9 @@ public final class ApplyWriter {
             long notLocked;
             String statements = watermarks.isEmpty() ? sql : sql + ";\n" + WatermarkStore.recording(watermarks.size());
             try (PreparedStatement ps = c.prepareStatement(statements)) {
+                // planned at every execution, never from a cached plan: the best plan depends on how many rows the
+                // temporary table holds (index probes for a dozen, a hash join for thousands), which no parameter tells
+                ps.unwrap(PGStatement.class).setPrepareThreshold(0);
                 ps.setString(1, Long.toString(folded.xmax32()));
                 ps.setArray(2, c.createArrayOf("text", folded.xip32()));
                 WatermarkStore.bind(ps, 3, shape.table().ledgerName(), watermarks);
