@@ -10,6 +10,7 @@ import dev.ibex.engine.copy.NodeCopier;
 import dev.ibex.engine.journal.LedgerPurges;
 import dev.ibex.engine.journal.RoundHistory;
 import dev.ibex.engine.round.RoundReport;
+import dev.ibex.engine.round.RoundRunner;
 import dev.ibex.engine.status.SyncStatus;
 import dev.ibex.testkit.Await;
 import java.time.Duration;
@@ -69,25 +70,27 @@ class LedgerRetentionIT {
 
     /**
      * A purge larger than a round's budget goes on in the next rounds from where it stopped, each
-     * round reporting more work until it is done: with a zero budget, one chunk of 1 000 keys per
-     * round. The first chunk's keys stay (c holds other versions of them, set behind Ibex's back),
-     * so a purge that started over each round would never get past them.
+     * round reporting more work until it is done: with a zero budget, one chunk ({@link
+     * RoundRunner#PURGE_CHUNK} keys) per round. The first chunk's keys stay (c holds other versions
+     * of them, set behind Ibex's back), so a purge that started over each round would never get past
+     * them.
      */
     @Test
     void aLargePurgeIsSpreadOverRoundsAndResumesWhereItStopped() {
-        TableRef t = table("spread", 3500, NEVER);
+        int chunk = RoundRunner.PURGE_CHUNK;
+        TableRef t = table("spread", chunk * 7 / 2, NEVER);
         CLUSTER.exec("a", "update spread set v = 'a'");
         CLUSTER.converge("spread");
-        CLUSTER.exec("c", "update " + Cluster.ledger(t) + " set ibex_vv = '{7,7,7}' where id <= 1000");
+        CLUSTER.exec("c", "update " + Cluster.ledger(t) + " set ibex_vv = '{7,7,7}' where id <= " + chunk);
         setPurgeInterval("spread", Duration.ZERO);
 
         List<RoundReport> rounds = untilPurged(CLUSTER.rounds(Duration.ZERO), "spread");
-        assertEquals(List.of(0L, 3000L, 3000L, 1500L), rounds.stream().map(RoundReport::ledgerPurged).toList(),
+        assertEquals(List.of(0L, 3L * chunk, 3L * chunk, 3L * (chunk / 2)), rounds.stream().map(RoundReport::ledgerPurged).toList(),
                 "entries purged per round: " + rounds.stream().map(Cluster::describe).toList());
         assertEquals(List.of(true, true, true, false), rounds.stream().map(RoundReport::moreWork).toList(), "more work after each round");
         for (String n : CLUSTER.nodes()) {
-            assertEquals(List.of(List.of("1000", "1", "1000")), CLUSTER.rows(n, "select count(*), min(id), max(id) from "
-                    + Cluster.ledger(t)), "entries left on " + n);
+            assertEquals(List.of(List.of(String.valueOf(chunk), "1", String.valueOf(chunk))), CLUSTER.rows(n,
+                    "select count(*), min(id), max(id) from " + Cluster.ledger(t)), "entries left on " + n);
         }
     }
 

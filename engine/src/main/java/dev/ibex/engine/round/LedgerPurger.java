@@ -38,7 +38,7 @@ import java.util.stream.Collectors;
  * before anything is decided.
  */
 final class LedgerPurger {
-    static final int CHUNK = 1000;
+    static final int CHUNK = RoundRunner.PURGE_CHUNK;
     /** A ledger entry's whole version (its local changes folded in) in canonical form; its parameter is the node's ordinal. */
     private static final String VERSION = "ibex.vv_trim(ibex.version(l.ibex_vv, l.ibex_local, ?))";
     /** The same where the ordinal comes from the statement's {@code o} ({@link #delete}, which names it once). */
