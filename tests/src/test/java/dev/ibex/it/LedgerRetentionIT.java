@@ -95,6 +95,25 @@ class LedgerRetentionIT {
     }
 
     /**
+     * An entry whose row base is pending (merging strategies) stays, though every node holds its
+     * version: the base is what the next merge starts from. Here it is set on the first node only,
+     * whose ledger the purge walks; the sync's other entries go.
+     */
+    @Test
+    void anEntryWithAPendingBaseIsNotPurged() {
+        TableRef t = table("based", 10, NEVER);
+        CLUSTER.exec("a", "update based set v = 'a'");
+        CLUSTER.converge("based");
+        CLUSTER.exec("a", "update " + Cluster.ledger(t) + " set ibex_base = '{x}' where id = 3");
+        setPurgeInterval("based", Duration.ZERO);
+
+        untilPurged(CLUSTER.rounds(Duration.ZERO), "based");
+        for (String n : CLUSTER.nodes()) {
+            assertEquals(List.of(List.of("3")), CLUSTER.rows(n, "select id from " + Cluster.ledger(t)), "entries left on " + n);
+        }
+    }
+
+    /**
      * Versions start over once a key is purged, so a node can write a key again with the very
      * version just purged. Here b's ledger gets the entry back (a test trigger re-inserts it) right
      * after the purge deletes it: the purge must count b as done, not leave a pending batch whose
