@@ -18,6 +18,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Collectors;
 
 /**
@@ -31,7 +32,7 @@ import java.util.stream.Collectors;
  *
  * <p>Deleting from several databases is not atomic. A node that forgot a version while another
  * still holds it would make the first node's next change look concurrent with it. So each chunk's
- * entries (key and version) are recorded in the control database first, deleted node by node
+ * entries (key and version) are recorded in the control database first, deleted on every node
  * (only where the entry still has that version, and skipping rows a writer holds locked), and the
  * record is dropped when every node is done; a purge cut short by a crash or an outage is finished
  * on the remaining nodes by {@link #finish} at the start of the next round that reaches them,
@@ -46,7 +47,7 @@ final class LedgerPurger {
 
     private final Fence fence;
     private final PurgeLog log;
-    private long deleted;
+    private final AtomicLong deleted = new AtomicLong();
 
     /** @param fence the sync and the epoch it is owned at: every delete, and every record of one, checks it */
     LedgerPurger(Fence fence, PurgeLog log) {
@@ -56,7 +57,7 @@ final class LedgerPurger {
 
     /** Ledger entries deleted so far, summed over nodes. */
     long deleted() {
-        return deleted;
+        return deleted.get();
     }
 
     /**
@@ -201,15 +202,20 @@ final class LedgerPurger {
         Set<String> left = new LinkedHashSet<>();
         sessions.forEach(s -> left.add(s.node.name()));
         long id = log.open(fence, shape.table(), doomedKeys, doomedVersions, left);
-        SQLException failed = null;
-        for (NodeSession s : sessions) {
+        // every node's delete at once (separate servers, each on its own connection): a chunk waits for the slowest
+        List<NodeDelete> deletes = PerNode.each(sessions, s -> {
             try {
-                if (delete(s, shape, doomedKeys, doomedVersions)) {
-                    left.remove(s.node.name());
-                }
+                return new NodeDelete(delete(s, shape, doomedKeys, doomedVersions), null);
             } catch (SQLException e) {
-                failed = e;
+                return new NodeDelete(false, e);
             }
+        });
+        SQLException failed = null;
+        for (int i = 0; i < sessions.size(); i++) {
+            if (deletes.get(i).done()) {
+                left.remove(sessions.get(i).node.name());
+            }
+            failed = deletes.get(i).failure() != null ? deletes.get(i).failure() : failed;
         }
         log.left(fence, id, left);
         if (failed != null) {
@@ -234,9 +240,13 @@ final class LedgerPurger {
                 + gone + ") select (select count(*) from gone), (select count(*) from seen)", shape, keys, versions);
              ResultSet rs = ps.executeQuery()) {
             rs.next();
-            deleted += rs.getLong(1);
+            deleted.addAndGet(rs.getLong(1));
             return rs.getLong(1) == rs.getLong(2);
         }
+    }
+
+    /** One node's delete of a chunk: whether no entry was left, or why it failed. */
+    private record NodeDelete(boolean done, SQLException failure) {
     }
 
     /** A statement on the node's writer with the keys and their versions bound. */
