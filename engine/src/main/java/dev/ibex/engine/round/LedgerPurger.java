@@ -39,7 +39,6 @@ import java.util.stream.Collectors;
  * before anything is decided.
  */
 final class LedgerPurger {
-    static final int CHUNK = RoundRunner.PURGE_CHUNK;
     /** A ledger entry's whole version (its local changes folded in) in canonical form; its parameter is the node's ordinal. */
     private static final String VERSION = "ibex.vv_trim(ibex.version(l.ibex_vv, l.ibex_local, ?))";
     /** The same where the ordinal comes from the statement's {@code o} ({@link #delete}, which names it once). */
@@ -124,12 +123,12 @@ final class LedgerPurger {
         String scan = "select " + keys + ", " + VERSION + ", l.ibex_base is null from " + ledger(shape) + " l";
         String afterCursor = " where (" + order + ") > (" + shape.key().stream().map(k -> "?::" + shape.typeOf(k))
                 .collect(Collectors.joining(", ")) + ")";
-        String chunk = " order by " + order + " limit " + CHUNK;
+        String chunk = " order by " + order + " limit " + RoundRunner.PURGE_CHUNK;
         try {
             List<String> cursor = after;
             while (true) {
-                List<List<String>> chunkKeys = new ArrayList<>(CHUNK);
-                List<VersionVector> chunkVersions = new ArrayList<>(CHUNK);
+                List<List<String>> chunkKeys = new ArrayList<>(RoundRunner.PURGE_CHUNK);
+                List<VersionVector> chunkVersions = new ArrayList<>(RoundRunner.PURGE_CHUNK);
                 List<String> last = null;
                 int scanned = 0;
                 try (PreparedStatement ps = first.reader.prepareStatement(scan + (cursor == null ? "" : afterCursor) + chunk)) {
@@ -155,7 +154,7 @@ final class LedgerPurger {
                 if (!chunkKeys.isEmpty()) {
                     purgeChunk(shape, sessions, chunkKeys, chunkVersions);
                 }
-                if (scanned < CHUNK) {
+                if (scanned < RoundRunner.PURGE_CHUNK) {
                     return Optional.empty();
                 }
                 cursor = last;
