@@ -147,6 +147,30 @@ public final class ControlStore implements AutoCloseable {
         pool.close();
     }
 
+    /** Work on a connection of the control database in plain JDBC. */
+    @FunctionalInterface
+    public interface Jdbc<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} on a connection of {@code dsl} (its transaction's, if it has one) in plain
+     * JDBC, for the statements every round runs: no rendering, and PgJDBC keeps them prepared on each
+     * pooled connection. A lost connection fails as "control database unreachable", as through jOOQ.
+     */
+    public static <T> T plain(DSLContext dsl, Jdbc<T> work) {
+        return dsl.connectionResult(c -> {
+            try {
+                return work.run(c);
+            } catch (SQLException e) {
+                if (SqlErrors.isConnectionFailure(e)) {
+                    throw new NodeUnreachableException("control database unreachable: " + Redactor.text(Redactor.firstLine(e.getMessage())), e);
+                }
+                throw e;
+            }
+        });
+    }
+
     /** Wraps an unexpected control-database failure with what was being done. */
     public static IbexException failure(String doing, Exception e) {
         return new IbexException("control database: " + doing + ": " + e.getMessage(), e);

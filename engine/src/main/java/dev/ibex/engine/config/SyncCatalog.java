@@ -10,7 +10,16 @@ import dev.ibex.engine.UsageException;
 import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.schema.control.jooq.tables.records.SyncRecord;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -94,45 +103,106 @@ public final class SyncCatalog {
     }
 
     /**
-     * The sync's settings, its owner's epoch and its members' connection settings, in one statement;
-     * {@code alongside} are boolean fields read in the same statement, correlated to {@code
-     * ibex.sync.name} (a round asks whether anything waits for it in other tables of the control
-     * database, so that it reads those only when something does).
+     * The statement {@link #findOwned} runs, rendered once: the sync's row, its members with their
+     * connection settings and its tables (each as a JSON array), and {@code alongside}, boolean
+     * fields correlated to {@code ibex.sync.name} (a round asks whether anything waits for it in other
+     * tables of the control database, so that it reads those only when something does).
      */
-    public Optional<Owned> findOwned(String name, List<org.jooq.Field<Boolean>> alongside) {
-        var members = DSL.multiset(DSL.select(SYNC_NODE.NODE_NAME, SYNC_NODE.ORDINAL, SYNC_NODE.RESYNC_NEEDED_SINCE, SYNC_NODE.RESYNC_REASON,
-                        NODE.URL, NODE.PASSWORD_ENV)
-                .from(SYNC_NODE).leftJoin(NODE).on(NODE.NAME.eq(SYNC_NODE.NODE_NAME))
-                .where(SYNC_NODE.SYNC_NAME.eq(SYNC.NAME)).orderBy(SYNC_NODE.ORDINAL));
-        var tables = DSL.multiset(DSL.select(SYNC_TABLE.TABLE_SCHEMA, SYNC_TABLE.TABLE_NAME, SYNC_TABLE.STRATEGY, SYNC_TABLE.PAUSED,
-                        SYNC_TABLE.PAUSE_REASON)
-                .from(SYNC_TABLE).where(SYNC_TABLE.SYNC_NAME.eq(SYNC.NAME)).orderBy(SYNC_TABLE.TABLE_SCHEMA, SYNC_TABLE.TABLE_NAME));
-        List<org.jooq.SelectFieldOrAsterisk> fields = new java.util.ArrayList<>(List.of(SYNC.asterisk(), members.as("members"), tables.as("tables")));
+    public record OwnedQuery(String sql, int alongside) {
+    }
+
+    /** The statement of {@link #findOwned} with the {@code alongside} fields, rendered once for every round to reuse. */
+    public OwnedQuery ownedQuery(List<org.jooq.Field<Boolean>> alongside) {
+        StringBuilder more = new StringBuilder();
         for (int i = 0; i < alongside.size(); i++) {
-            fields.add(alongside.get(i).as("alongside_" + i));
+            more.append(",\n       ").append(dsl.renderInlined(alongside.get(i))).append(" as alongside_").append(i);
         }
-        return dsl.select(fields).from(SYNC).where(SYNC.NAME.eq(name)).fetchOptional().map(r -> {
-            SyncRecord sync = r.into(SYNC);
-            Map<String, NodeSettings> urls = new java.util.LinkedHashMap<>();
-            List<NodeId> nodes = new java.util.ArrayList<>();
-            Map<String, String> resync = new java.util.LinkedHashMap<>();
-            for (var n : r.get(members.as("members"))) {
-                nodes.add(new NodeId(n.value1(), n.value2()));
-                if (n.value3() != null) {
-                    resync.put(n.value1(), "since " + n.value3() + ": " + n.value4());
-                }
-                if (n.value5() != null) {
-                    urls.put(n.value1(), new NodeSettings(n.value1(), n.value5(), n.value6()));
+        return new OwnedQuery(OWNED.replace("{alongside}", more), alongside.size());
+    }
+
+    /** The sync is not aliased: the {@code alongside} fields name it {@code "ibex"."sync"}. */
+    private static final String OWNED = """
+            select sync.name, sync.strategy, sync.priority, sync.interval_ms, sync.paused, sync.journal_retention_ms,
+                   sync.max_clock_skew_ms, sync.purge_interval_ms, sync.node_retention_ms, sync.epoch,
+                   (select pg_catalog.json_agg(pg_catalog.json_build_object('name', m.node_name, 'ordinal', m.ordinal,
+                                                   'since', m.resync_needed_since, 'reason', m.resync_reason,
+                                                   'url', n.url, 'passwordEnv', n.password_env) order by m.ordinal)
+                      from ibex.sync_node m left join ibex.node n on n.name = m.node_name
+                     where m.sync_name = sync.name) as members,
+                   (select pg_catalog.json_agg(pg_catalog.json_build_object('schema', t.table_schema, 'name', t.table_name,
+                                                   'strategy', t.strategy, 'paused', t.paused, 'reason', t.pause_reason)
+                                               order by t.table_schema, t.table_name)
+                      from ibex.sync_table t where t.sync_name = sync.name) as tables{alongside}
+              from ibex.sync where sync.name = ?
+            """;
+
+    private record Member(String name, int ordinal, OffsetDateTime since, String reason, String url, String passwordEnv) {
+    }
+
+    private record Table(String schema, String name, String strategy, boolean paused, String reason) {
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
+            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    /**
+     * The sync's settings, its owner's epoch, its members' connection settings and the values of the
+     * query's {@code alongside} fields, in one statement, in plain JDBC: a round runs it first, and
+     * PgJDBC keeps it prepared on each connection of the pool.
+     */
+    public Optional<Owned> findOwned(OwnedQuery q, String name) {
+        return ControlStore.plain(dsl, c -> {
+            try (PreparedStatement ps = c.prepareStatement(q.sql())) {
+                ps.setString(1, name);
+                try (ResultSet rs = ps.executeQuery()) {
+                    return rs.next() ? Optional.of(owned(rs, q.alongside())) : Optional.empty();
                 }
             }
-            List<TableSettings> ts = r.get(tables.as("tables")).map(t -> new TableSettings(new TableRef(t.value1(), t.value2()),
-                    t.value3(), t.value4(), t.value5()));
-            List<Object> more = new java.util.ArrayList<>();
-            for (int i = 0; i < alongside.size(); i++) {
-                more.add(r.get("alongside_" + i));
-            }
-            return new Owned(settings(sync, nodes, ts, resync), sync.getEpoch(), urls, more);
         });
+    }
+
+    private static Owned owned(ResultSet rs, int alongside) throws SQLException {
+        SyncRecord sync = new SyncRecord();
+        sync.setName(rs.getString("name"));
+        sync.setStrategy(rs.getString("strategy"));
+        sync.setPriority(rs.getString("priority"));
+        sync.setIntervalMs(rs.getLong("interval_ms"));
+        sync.setPaused(rs.getBoolean("paused"));
+        sync.setJournalRetentionMs(rs.getLong("journal_retention_ms"));
+        sync.setMaxClockSkewMs(rs.getLong("max_clock_skew_ms"));
+        sync.setPurgeIntervalMs(rs.getLong("purge_interval_ms"));
+        sync.setNodeRetentionMs(rs.getLong("node_retention_ms"));
+        Map<String, NodeSettings> urls = new java.util.LinkedHashMap<>();
+        List<NodeId> nodes = new java.util.ArrayList<>();
+        Map<String, String> resync = new java.util.LinkedHashMap<>();
+        for (Member m : json(rs.getString("members"), new TypeReference<List<Member>>() { })) {
+            nodes.add(new NodeId(m.name(), m.ordinal()));
+            if (m.since() != null) {
+                resync.put(m.name(), "since " + m.since().withOffsetSameInstant(ZoneOffset.UTC) + ": " + m.reason());
+            }
+            if (m.url() != null) {
+                urls.put(m.name(), new NodeSettings(m.name(), m.url(), m.passwordEnv()));
+            }
+        }
+        List<TableSettings> ts = json(rs.getString("tables"), new TypeReference<List<Table>>() { }).stream()
+                .map(t -> new TableSettings(new TableRef(t.schema(), t.name()), t.strategy(), t.paused(), t.reason())).toList();
+        List<Object> more = new java.util.ArrayList<>();
+        for (int i = 0; i < alongside; i++) {
+            more.add(rs.getBoolean("alongside_" + i));
+        }
+        return new Owned(settings(sync, nodes, ts, resync), rs.getLong("epoch"), urls, more);
+    }
+
+    /** A JSON array the statement built; none (null) is empty. */
+    private static <T> List<T> json(String text, TypeReference<List<T>> type) throws SQLException {
+        if (text == null) {
+            return List.of();
+        }
+        try {
+            return JSON.readValue(text, type);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new SQLException("the sync's members or tables as the control database sent them: " + e.getOriginalMessage(), e);
+        }
     }
 
     /** Runs {@code work} with this store's settings on one pooled connection: one borrow (and validation) instead of one per query. */

@@ -4,11 +4,14 @@ import static dev.ibex.schema.control.jooq.Tables.ROUND;
 import static dev.ibex.schema.control.jooq.Tables.SYNC_NODE;
 import static dev.ibex.schema.control.jooq.Tables.SYNC_STATE;
 
+import dev.ibex.engine.config.ControlStore;
 import dev.ibex.engine.db.Redactor;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.engine.round.NodeRound;
 import dev.ibex.engine.round.RoundOutcome;
 import dev.ibex.engine.round.RoundReport;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.Optional;
@@ -58,14 +61,34 @@ public final class RoundHistory {
             select (select count(*) from rounds), (select count(*) from state), (select count(*) from reached)
             """;
 
-    /** Records the round's report, checking {@code fence} (the sync and the epoch it is owned at): one statement. */
+    /**
+     * Records the round's report, checking {@code fence} (the sync and the epoch it is owned at): one
+     * statement, in plain JDBC (every round runs it).
+     */
     public void record(RoundReport r, Fence fence) {
         String nodes = ConflictJournal.json(r.nodes());
         String error = r.problems().isEmpty() ? null : Redactor.text(String.join("; ", r.problems()));
-        OffsetDateTime finished = OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC);
         String[] reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toArray(String[]::new);
-        dsl.resultQuery(RECORD, fence.sync(), fence.epoch(), r.sync(), OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC), finished,
-                r.outcome().label(), r.keysDecided(), r.rowsApplied(), r.conflicts(), nodes, error, reached).fetch();
+        ControlStore.plain(dsl, c -> {
+            try (PreparedStatement ps = c.prepareStatement(RECORD)) {
+                ps.setString(1, fence.sync());
+                ps.setLong(2, fence.epoch());
+                ps.setString(3, r.sync());
+                ps.setObject(4, OffsetDateTime.ofInstant(r.started(), ZoneOffset.UTC));
+                ps.setObject(5, OffsetDateTime.ofInstant(r.finished(), ZoneOffset.UTC));
+                ps.setString(6, r.outcome().label());
+                ps.setLong(7, r.keysDecided());
+                ps.setLong(8, r.rowsApplied());
+                ps.setLong(9, r.conflicts());
+                ps.setString(10, nodes);
+                ps.setString(11, error);
+                ps.setArray(12, c.createArrayOf("varchar", reached));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                }
+            }
+            return null;
+        });
     }
 
     /**

@@ -166,9 +166,11 @@ final class TableRound {
         }
 
         /**
-         * Streams, decides and applies one source's changes since {@code from}, in two threads: while
-         * the targets apply a chunk, the next one is read and decided (handed over one at a time, so
-         * at most two chunks are in memory).
+         * Streams, decides and applies one source's changes since {@code from}. The first chunk is read
+         * and decided on this thread; if the stream holds more, the rest are read and decided on another
+         * while this one applies the previous chunk (handed over one at a time, so at most two chunks are
+         * in memory). A stream of one chunk, a round's usual case under steady writes, never leaves this
+         * thread.
          */
         void run(NodeSession source, TxId from) throws SQLException {
             String name = source.node.name();
@@ -177,17 +179,25 @@ final class TableRound {
             Set<String> targets = new HashSet<>();
             sessions.stream().map(s -> s.node.name()).filter(n -> !n.equals(name)).forEach(targets::add);
             behind.put(name, targets);
-            SynchronousQueue<Planned> handoff = new SynchronousQueue<>();
-            AtomicBoolean halt = new AtomicBoolean();
             try (ChangeStream stream = new ChangeStream(source.streamer(), source.node, shape, folds.get(name), from, byOrdinal)) {
-                Future<?> producer = PIPELINE.submit(() -> produce(stream, source, handoff, halt));
+                Producer producer = new Producer(stream, source);
+                Planned first = producer.next();
                 boolean complete;
-                try {
-                    complete = consume(handoff, name);
-                } finally {
-                    halt.set(true);
-                    handoff.poll();
-                    awaitQuietly(producer);
+                if (first.last()) {
+                    complete = consume(first, () -> {
+                        throw new IllegalStateException("no chunk after the last");
+                    }, name);
+                } else {
+                    SynchronousQueue<Planned> handoff = new SynchronousQueue<>();
+                    AtomicBoolean halt = new AtomicBoolean();
+                    Future<?> rest = PIPELINE.submit(() -> producer.rest(handoff, halt));
+                    try {
+                        complete = consume(first, () -> take(handoff), name);
+                    } finally {
+                        halt.set(true);
+                        handoff.poll();
+                        awaitQuietly(rest);
+                    }
                 }
                 if (complete && heldForOperator == 0) {
                     targets.removeIf(t -> !held.contains(t) && !failed.containsKey(t));
@@ -195,48 +205,68 @@ final class TableRound {
             }
         }
 
-        private void produce(ChangeStream stream, NodeSession source, SynchronousQueue<Planned> handoff, AtomicBoolean halt) {
-            String name = source.node.name();
-            List<NodeSession> others = sessions.stream().filter(s -> s != source).toList();
-            try {
-                boolean deferredAny = false;
-                boolean any = false;
-                // the lowest position of a key deferred for another node's change: the next round reads from there
-                TxId reread = null;
-                int size = ChunkSizer.next(0, 0);
-                while (stream.hasNext() && !halt.get()) {
-                    List<ChangeStream.Change> chunk = stream.next(size, ChunkSizer.BUDGET_CHARS);
-                    boolean last = !stream.hasNext();
-                    List<List<String>> keys = chunk.stream().map(ChangeStream.Change::key).toList();
-                    List<KeySide> sourceSides = chunk.stream().map(ChangeStream.Change::side).toList();
-                    List<TxId> positions = chunk.stream().map(ChangeStream.Change::position).toList();
-                    long chars = sourceSides.stream().mapToLong(ChunkSizer::chars).sum();
-                    Map<String, List<KeySide>> sides = new LinkedHashMap<>();
-                    sides.put(name, sourceSides);
-                    List<List<KeySide>> read = PerNode.each(others, s -> reader.versions(s.reader, s.node, folds.get(s.node.name()),
-                            byOrdinal, keys));
-                    for (int i = 0; i < others.size(); i++) {
-                        sides.put(others.get(i).node.name(), read.get(i));
+        /** Reads and decides one source's chunks in order, one per call, on whichever thread calls. */
+        private final class Producer {
+            private final ChangeStream stream;
+            private final String name;
+            private final List<NodeSession> others;
+            private boolean deferredAny;
+            /** The lowest position of a key deferred for another node's change: the next round reads from there. */
+            private TxId reread;
+            private int size = ChunkSizer.next(0, 0);
+
+            Producer(ChangeStream stream, NodeSession source) {
+                this.stream = stream;
+                this.name = source.node.name();
+                this.others = sessions.stream().filter(s -> s != source).toList();
+            }
+
+            /** The next chunk decided: {@link Planned#END} for an empty stream, or what failed (the last then). */
+            Planned next() {
+                try {
+                    if (!stream.hasNext()) {
+                        return Planned.END;
                     }
-                    ChunkPlanner.Triage t = ChunkPlanner.triage(keys, sides, name, Set.of(), resolver.needsBase());
-                    Decided d = decideRows(t, t.slow().stream().map(keys::get).toList(), keys.size());
-                    deferredAny |= !d.deferred().isEmpty();
-                    reread = ChunkPlanner.rereadFrom(reread, d.deferred(), sourceSides, positions);
-                    size = ChunkSizer.next(keys.size(), chars + d.chars());
-                    any = true;
-                    TxId past = new TxId(stream.newest().value() + 1);
-                    if (!hand(handoff, halt, new Planned(d.changes(), last, deferredAny, reread == null ? past : TxId.min(reread, past), null))) {
+                    return decideNext();
+                } catch (SQLException e) {
+                    return new Planned(null, true, false, null, new IbexException("table " + table + ": reading rows: "
+                            + e.getMessage(), e));
+                } catch (RuntimeException e) {
+                    return new Planned(null, true, false, null, e);
+                }
+            }
+
+            /** Hands over every chunk after the first, until the last one or the consumer's halt. */
+            void rest(SynchronousQueue<Planned> handoff, AtomicBoolean halt) {
+                while (!halt.get()) {
+                    Planned p = next();
+                    if (!hand(handoff, halt, p) || p.last()) {
                         return;
                     }
                 }
-                if (!any) {
-                    hand(handoff, halt, Planned.END);
+            }
+
+            private Planned decideNext() throws SQLException {
+                List<ChangeStream.Change> chunk = stream.next(size, ChunkSizer.BUDGET_CHARS);
+                boolean last = !stream.hasNext();
+                List<List<String>> keys = chunk.stream().map(ChangeStream.Change::key).toList();
+                List<KeySide> sourceSides = chunk.stream().map(ChangeStream.Change::side).toList();
+                List<TxId> positions = chunk.stream().map(ChangeStream.Change::position).toList();
+                long chars = sourceSides.stream().mapToLong(ChunkSizer::chars).sum();
+                Map<String, List<KeySide>> sides = new LinkedHashMap<>();
+                sides.put(name, sourceSides);
+                List<List<KeySide>> read = PerNode.each(others, s -> reader.versions(s.reader, s.node, folds.get(s.node.name()),
+                        byOrdinal, keys));
+                for (int i = 0; i < others.size(); i++) {
+                    sides.put(others.get(i).node.name(), read.get(i));
                 }
-            } catch (SQLException e) {
-                hand(handoff, halt, new Planned(null, true, false, null, new IbexException("table " + table + ": reading rows: "
-                        + e.getMessage(), e)));
-            } catch (RuntimeException e) {
-                hand(handoff, halt, new Planned(null, true, false, null, e));
+                ChunkPlanner.Triage t = ChunkPlanner.triage(keys, sides, name, Set.of(), resolver.needsBase());
+                Decided d = decideRows(t, t.slow().stream().map(keys::get).toList(), keys.size());
+                deferredAny |= !d.deferred().isEmpty();
+                reread = ChunkPlanner.rereadFrom(reread, d.deferred(), sourceSides, positions);
+                size = ChunkSizer.next(keys.size(), chars + d.chars());
+                TxId past = new TxId(stream.newest().value() + 1);
+                return new Planned(d.changes(), last, deferredAny, reread == null ? past : TxId.min(reread, past), null);
             }
         }
 
@@ -255,19 +285,24 @@ final class TableRound {
             }
         }
 
+        /** The next chunk the producer hands over. */
+        private Planned take(SynchronousQueue<Planned> handoff) {
+            try {
+                return handoff.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IbexException("table " + table + ": interrupted while applying", e);
+            }
+        }
+
         /**
-         * Applies the handed chunks in order until the last one, a failure, or the engine's stop;
-         * true when it applied the last one with no key deferred (or there was none).
+         * Applies {@code first} and the chunks {@code more} gives after it, in order, until the last one,
+         * a failure, or the engine's stop; true when it applied the last one with no key deferred (or
+         * there was none).
          */
-        private boolean consume(SynchronousQueue<Planned> handoff, String name) {
+        private boolean consume(Planned first, java.util.function.Supplier<Planned> more, String name) {
+            Planned p = first;
             while (true) {
-                Planned p;
-                try {
-                    p = handoff.take();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IbexException("table " + table + ": interrupted while applying", e);
-                }
                 if (p.failure() != null) {
                     throw p.failure();
                 }
@@ -275,19 +310,21 @@ final class TableRound {
                     return true;
                 }
                 // a deferred key holds the watermark back only as far as its own position (the plan's mark)
-                boolean complete = p.last() && !p.deferredAny();
-                Function<String, Map<String, TxId>> marks = target -> p.last() && !target.equals(name) && !held.contains(target)
-                        ? Map.of(name, p.mark()) : Map.of();
-                apply(p.changes(), marks);
+                Planned chunk = p;
+                boolean complete = chunk.last() && !chunk.deferredAny();
+                Function<String, Map<String, TxId>> marks = target -> chunk.last() && !target.equals(name) && !held.contains(target)
+                        ? Map.of(name, chunk.mark()) : Map.of();
+                apply(chunk.changes(), marks);
                 chunks++;
-                if (p.last()) {
-                    leftBehind |= p.deferredAny() || !held.isEmpty();
+                if (chunk.last()) {
+                    leftBehind |= chunk.deferredAny() || !held.isEmpty();
                     return complete;
                 }
                 if (stopping.getAsBoolean()) {
                     stopped = true;
                     return false;
                 }
+                p = more.get();
             }
         }
 

@@ -49,6 +49,8 @@ public final class RoundService {
     private final RoundRunner runner;
     private final RoundHistory history;
     private final ConflictJournal journal;
+    /** What a round reads first: the settings, the members' connections, and whether purges or repairs wait. */
+    private final SyncCatalog.OwnedQuery ownedQuery;
     private final Ownership ownership;
     private final Clock clock;
     private final RoundObserver observer;
@@ -77,6 +79,7 @@ public final class RoundService {
         this.runner = new RoundRunner(directory, new ObservedConflicts(journal, observer), new LedgerPurges(control.dsl()),
                 control.tables()::pause, clock, purgeBudget, folds);
         this.history = new RoundHistory(control.dsl());
+        this.ownedQuery = control.syncs().ownedQuery(List.of(LedgerPurges.pendingFor(SYNC.NAME), ConflictJournal.repairsPendingFor(SYNC.NAME)));
         this.ownership = new Ownership(control.dataSource());
         this.clock = clock;
     }
@@ -197,8 +200,7 @@ public final class RoundService {
         }
         try (RoundLocks.RoundLock held = lock.get()) {
             // one statement: the settings, the members' connections, and whether purges or repairs wait
-            Optional<SyncCatalog.Owned> owned = control.syncs().findOwned(fence.sync(),
-                    List.of(LedgerPurges.pendingFor(SYNC.NAME), ConflictJournal.repairsPendingFor(SYNC.NAME)));
+            Optional<SyncCatalog.Owned> owned = control.syncs().findOwned(ownedQuery, fence.sync());
             if (owned.isPresent() && owned.get().epoch() != fence.epoch()) {
                 throw new Fence.Rejected("fenced: sync " + fence.sync() + " was taken at epoch " + owned.get().epoch()
                         + "; this engine held epoch " + fence.epoch());
