@@ -58,4 +58,55 @@ class PooledSessionIT {
             }
         }
     }
+
+    /**
+     * A round's writer comes from the node's pool of writers, whose sessions are replicas (so that
+     * its cached plans survive the apply's setting); nothing else gets such a session: the node's
+     * other pool hands out ordinary sessions, and a write made through one is captured.
+     */
+    @Test
+    void onlyRoundsWritersAreReplicas() throws SQLException {
+        CLUSTER.execAll("create table roles (id integer primary key, v text)");
+        CLUSTER.addSync("roles", new TableRef("public", "roles"));
+        try (NodeDirectory nodes = new NodeDirectory(CLUSTER.control().nodes()::get)) {
+            RoundService rounds = new RoundService(CLUSTER.control(), nodes, Clock.systemUTC());
+            CLUSTER.exec("a", "insert into roles values (1, 'from a')");
+            CLUSTER.exec("b", "insert into roles values (2, 'from b')");
+            RoundReport r = rounds.run("roles");
+            assertTrue(r.problems().isEmpty(), r.problems().toString());
+            for (String node : List.of("a", "b")) {
+                assertEquals(List.of(List.of("from a"), List.of("from b")), CLUSTER.rows(node, "select v from roles order by id"));
+                assertEquals("origin", roleOfEach(nodes.pool(node), 8), "node " + node + ": the pool for everything but rounds' writers");
+                assertEquals("replica", roleOfEach(nodes.writers(node), 8), "node " + node + ": rounds' writers");
+            }
+            try (Connection c = nodes.pool("b").getConnection(); Statement s = c.createStatement()) {
+                s.execute("insert into roles values (3, 'through the pool')");
+            }
+            r = rounds.run("roles");
+            assertTrue(r.problems().isEmpty(), r.problems().toString());
+            assertEquals(List.of(List.of("through the pool")), CLUSTER.rows("a", "select v from roles where id = 3"));
+        }
+    }
+
+    /** The one {@code session_replication_role} of {@code count} connections borrowed from {@code pool} at once, or a list of them. */
+    private static String roleOfEach(javax.sql.DataSource pool, int count) throws SQLException {
+        List<Connection> all = new ArrayList<>();
+        java.util.Set<String> roles = new java.util.TreeSet<>();
+        try {
+            for (int i = 0; i < count; i++) {
+                all.add(pool.getConnection());
+            }
+            for (Connection c : all) {
+                try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("show session_replication_role")) {
+                    rs.next();
+                    roles.add(rs.getString(1));
+                }
+            }
+        } finally {
+            for (Connection c : all) {
+                c.close();
+            }
+        }
+        return roles.size() == 1 ? roles.iterator().next() : roles.toString();
+    }
 }

@@ -13,11 +13,16 @@ import java.util.function.Function;
 import javax.sql.DataSource;
 
 /**
- * One connection pool per node, created on first use and kept until closed; a node whose URL or
- * password variable changed gets a new pool.
+ * Two connection pools per node, created on first use and kept until closed (a node whose URL or
+ * password variable changed gets new ones): one for everything, and one for the writers of rounds,
+ * whose sessions run with {@code session_replication_role = replica}.
  */
 public final class NodeDirectory implements AutoCloseable {
-    private record Entry(NodeSettings settings, HikariDataSource pool) {
+    private record Entry(NodeSettings settings, HikariDataSource pool, HikariDataSource writers) {
+        void close() {
+            writers.close();
+            pool.close();
+        }
     }
 
     private final Function<String, NodeSettings> lookup;
@@ -28,12 +33,23 @@ public final class NodeDirectory implements AutoCloseable {
     }
 
     /**
-     * Connections per node: a round holds up to three (reader, writer, change stream), and an engine
-     * runs up to {@code RoundService.MAX_CONCURRENT_ROUNDS} rounds at once, possibly all on the same
-     * node; the change poller holds one, a schema upgrade one for a moment. Idle ones close after
-     * two minutes (the pool keeps no minimum).
+     * Connections per node: a round holds up to two of this pool (reader, change stream) and one
+     * writer, and an engine runs up to {@code RoundService.MAX_CONCURRENT_ROUNDS} rounds at once,
+     * possibly all on the same node; the change poller holds one, a schema upgrade one for a moment.
+     * Idle ones close after two minutes (the pools keep no minimum).
      */
-    static final int POOL_SIZE = 3 * 8 + 4;
+    static final int POOL_SIZE = 2 * 8 + 4;
+    static final int WRITERS = 8;
+
+    /**
+     * The writers' session setting. A round's writer folds, applies, and tidies change logs and
+     * ledgers; of these only the apply writes the application's tables, and must not fire capture
+     * triggers. The apply says so itself in each transaction ({@code SET LOCAL}), but changing the
+     * setting drops every cached plan of the session (PostgreSQL's {@code ResetPlanCache}), once when
+     * set and again when the transaction ends: every statement of the writer's next fold and apply
+     * was planned again. A writer that is already a replica keeps its plans.
+     */
+    static final String WRITER_SESSION_SQL = "set session_replication_role = replica";
 
     public DataSource pool(String node) {
         return pool(lookup.apply(node));
@@ -41,16 +57,30 @@ public final class NodeDirectory implements AutoCloseable {
 
     /** The pool of a node whose settings the caller has just read (a round reads them with its sync's). */
     public DataSource pool(NodeSettings s) {
-        Entry e = pools.compute(s.name(), (k, old) -> {
+        return entry(s).pool;
+    }
+
+    /** The pool of rounds' writers of a node whose settings the caller has just read ({@link #WRITER_SESSION_SQL}). */
+    public DataSource writers(NodeSettings s) {
+        return entry(s).writers;
+    }
+
+    /** The pool of rounds' writers of {@code node}. */
+    public DataSource writers(String node) {
+        return writers(lookup.apply(node));
+    }
+
+    private Entry entry(NodeSettings s) {
+        return pools.compute(s.name(), (k, old) -> {
             if (old != null && old.settings.equals(s)) {
                 return old;
             }
             if (old != null) {
-                old.pool.close();
+                old.close();
             }
-            return new Entry(s, Pools.open("node " + k, s.url(), s.passwordEnv(), POOL_SIZE, false));
+            return new Entry(s, Pools.open("node " + k, s.url(), s.passwordEnv(), POOL_SIZE, false),
+                    Pools.open("node " + k + " writers", s.url(), s.passwordEnv(), WRITERS, false, WRITER_SESSION_SQL));
         });
-        return e.pool;
     }
 
     /**
@@ -87,7 +117,7 @@ public final class NodeDirectory implements AutoCloseable {
 
     @Override
     public void close() {
-        pools.values().forEach(e -> e.pool.close());
+        pools.values().forEach(Entry::close);
         pools.clear();
     }
 }

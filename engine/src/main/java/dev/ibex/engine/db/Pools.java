@@ -37,6 +37,11 @@ public final class Pools {
      *                 {@link NodeUnreachableException} or {@link UsageException} (bad password/database)
      */
     public static HikariDataSource open(String what, String url, String passwordEnv, int size, boolean failFast) {
+        return open(what, url, passwordEnv, size, failFast, null);
+    }
+
+    /** The same, with {@code sessionSql} run on each new connection after Ibex's session settings. */
+    public static HikariDataSource open(String what, String url, String passwordEnv, int size, boolean failFast, String sessionSql) {
         HikariConfig c = new HikariConfig();
         c.setPoolName("ibex-" + what.replaceAll("[^A-Za-z0-9_.-]", "_"));
         c.setJdbcUrl(url);
@@ -47,7 +52,7 @@ public final class Pools {
         c.setIdleTimeout(Duration.ofMinutes(2).toMillis());
         c.setKeepaliveTime(Duration.ofSeconds(30).toMillis());
         c.setInitializationFailTimeout(failFast ? 1 : -1);
-        c.setConnectionInitSql(SESSION_SQL);
+        c.setConnectionInitSql(sessionSql == null ? SESSION_SQL : SESSION_SQL + "; " + sessionSql);
         c.setExceptionOverrideClassName(StatementErrors.class.getName());
         c.addDataSourceProperty("connectTimeout", "5");
         c.addDataSourceProperty("socketTimeout", "60");

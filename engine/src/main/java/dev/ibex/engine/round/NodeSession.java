@@ -13,7 +13,8 @@ import javax.sql.DataSource;
 
 /**
  * A node's connections for the length of one round: a reader (versions and rows of chunks), a
- * writer (folds and apply transactions) and, when the node is a source, a streamer (its change stream).
+ * writer (folds and apply transactions; from the node's pool of writers, whose sessions are
+ * replicas) and, when the node is a source, a streamer (its change stream).
  */
 final class NodeSession implements AutoCloseable {
     final NodeId node;
@@ -67,11 +68,12 @@ final class NodeSession implements AutoCloseable {
         return streamer;
     }
 
-    static NodeSession open(NodeId node, DataSource ds) {
+    /** @param writers the node's pool of writers, whose sessions are replicas ({@code NodeDirectory.writers}) */
+    static NodeSession open(NodeId node, DataSource ds, DataSource writers) {
         Connection r = null;
         try {
             r = ds.getConnection();
-            Connection w = ds.getConnection();
+            Connection w = writers.getConnection();
             return new NodeSession(node, ds, r, w);
         } catch (SQLException e) {
             closeQuietly(r);

@@ -408,9 +408,10 @@ public final class RoundRunner {
         DataSource pool = null;
         try {
             NodeSettings known = hints.nodes().get(n.name());
-            pool = known != null ? directory.pool(known) : directory.pool(n.name());
+            NodeSettings settings = known != null ? known : directory.settings(n.name());
+            pool = directory.pool(settings);
             upgrade(n, pool);
-            NodeSession s = NodeSession.open(n, pool);
+            NodeSession s = NodeSession.open(n, pool, directory.writers(settings));
             try {
                 long counter = s.changes(sync.name(), clock);
                 takeFence(s, fence);

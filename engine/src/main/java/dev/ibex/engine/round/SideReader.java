@@ -47,7 +47,17 @@ final class SideReader {
     private static final String SIDE = """
             l.ibex_vv, l.ibex_local, (extract(epoch from l.ibex_ts) * 1000000)::bigint, l.ibex_origin, t.xmin::text,
             {first_key:u} is not null or (t.xmin is not null and t.xmin = any(m.x))""";
-    private static final String READ = UNFOLDED + "select k.ord, " + SIDE + "%s\n"
+    /**
+     * The read runs with a generic plan, in the same round trip as the setting that asks for it (a
+     * local setting: the reader is in autocommit, so it ends with the read's implicit transaction).
+     * A custom plan knows how many keys the arrays hold and, from a few hundred on, hashes the whole
+     * table and ledger to join them; the generic plan probes their indexes per key, which is what a
+     * chunk of a table needs: in {@code psql} on a 100 000-row table, 1 000 keys took 16-69 ms with
+     * a custom plan and 3.6 ms with the generic one, 110 keys 0.9 against 0.5 ms, 16 000 keys 77
+     * against 65 ms. And once PgJDBC keeps the statement prepared, the generic plan is planned once.
+     */
+    private static final String GENERIC_PLAN = "select pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true);\n";
+    private static final String READ = GENERIC_PLAN + UNFOLDED + "select k.ord, " + SIDE + "%s\n"
             + "  from m, {key_arrays} left join {ledger} l on {key_match:l} left join {table} t on {key_match:t}"
             + " left join u on {key_match:u} order by k.ord";
 
@@ -84,7 +94,11 @@ final class SideReader {
                 final int col = i;
                 ps.setArray(3 + i, c.createArrayOf("text", keys.stream().map(k -> k.get(col)).toArray()));
             }
-            try (ResultSet rs = ps.executeQuery()) {
+            // the setting's result first, then the sides
+            if (!ps.execute() || !ps.getMoreResults()) {
+                throw new SQLException("the read returned no rows");
+            }
+            try (ResultSet rs = ps.getResultSet()) {
                 while (rs.next()) {
                     out.add(side(rs, 2, node, byOrdinal, withRows));
                 }
