@@ -21,7 +21,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * A round hands its node connections back to the pool as it took them: the bound it puts on the
  * reader's lock waits (1 s, against DDL queued behind the round's stream) ends in the round's last
  * statement on each node, so other work on the pool (status, validation, the next round's other
- * uses) is not cut short by it.
+ * uses) is not cut short by it; and only its writer, from the node's pool of writers, writes as a
+ * replica.
  */
 class PooledSessionIT {
     @RegisterExtension
@@ -39,22 +40,7 @@ class PooledSessionIT {
             assertEquals(List.of(List.of("from a")), CLUSTER.rows("b", "select v from pooled where id = 1"));
             for (String node : List.of("a", "b")) {
                 // more connections than a round holds on a node (reader, writer, stream): the round's reader is among them
-                List<Connection> all = new ArrayList<>();
-                try {
-                    for (int i = 0; i < 8; i++) {
-                        all.add(nodes.pool(node).getConnection());
-                    }
-                    for (Connection c : all) {
-                        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("show lock_timeout")) {
-                            rs.next();
-                            assertEquals("0", rs.getString(1), "node " + node + ": no bound left on lock waits");
-                        }
-                    }
-                } finally {
-                    for (Connection c : all) {
-                        c.close();
-                    }
-                }
+                assertEquals("0", settingOfEach(nodes.pool(node), 8, "lock_timeout"), "node " + node + ": no bound left on lock waits");
             }
         }
     }
@@ -76,8 +62,8 @@ class PooledSessionIT {
             assertTrue(r.problems().isEmpty(), r.problems().toString());
             for (String node : List.of("a", "b")) {
                 assertEquals(List.of(List.of("from a"), List.of("from b")), CLUSTER.rows(node, "select v from roles order by id"));
-                assertEquals("origin", roleOfEach(nodes.pool(node), 8), "node " + node + ": the pool for everything but rounds' writers");
-                assertEquals("replica", roleOfEach(nodes.writers(node), 8), "node " + node + ": rounds' writers");
+                assertEquals("origin", settingOfEach(nodes.pool(node), 8, "session_replication_role"), "node " + node + ": the pool for everything but rounds' writers");
+                assertEquals("replica", settingOfEach(nodes.writers(node), 8, "session_replication_role"), "node " + node + ": rounds' writers");
             }
             try (Connection c = nodes.pool("b").getConnection(); Statement s = c.createStatement()) {
                 s.execute("insert into roles values (3, 'through the pool')");
@@ -88,18 +74,18 @@ class PooledSessionIT {
         }
     }
 
-    /** The one {@code session_replication_role} of {@code count} connections borrowed from {@code pool} at once, or a list of them. */
-    private static String roleOfEach(javax.sql.DataSource pool, int count) throws SQLException {
+    /** The one value of {@code setting} on {@code count} connections borrowed from {@code pool} at once, or a list of the values. */
+    private static String settingOfEach(javax.sql.DataSource pool, int count, String setting) throws SQLException {
         List<Connection> all = new ArrayList<>();
-        java.util.Set<String> roles = new java.util.TreeSet<>();
+        java.util.Set<String> values = new java.util.TreeSet<>();
         try {
             for (int i = 0; i < count; i++) {
                 all.add(pool.getConnection());
             }
             for (Connection c : all) {
-                try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("show session_replication_role")) {
+                try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("show " + setting)) {
                     rs.next();
-                    roles.add(rs.getString(1));
+                    values.add(rs.getString(1));
                 }
             }
         } finally {
@@ -107,6 +93,6 @@ class PooledSessionIT {
                 c.close();
             }
         }
-        return roles.size() == 1 ? roles.iterator().next() : roles.toString();
+        return values.size() == 1 ? values.iterator().next() : values.toString();
     }
 }
