@@ -156,9 +156,10 @@ public final class ControlStore implements AutoCloseable {
     /**
      * Runs {@code work} on a connection of {@code dsl} (its transaction's, if it has one) in plain
      * JDBC, for the statements every round runs: no rendering, and PgJDBC keeps them prepared on each
-     * pooled connection. A lost connection fails as "control database unreachable", as through jOOQ.
+     * pooled connection. A lost connection fails as "control database unreachable", as through jOOQ;
+     * any other failure as {@link #failure} with what was being {@code done}.
      */
-    public static <T> T plain(DSLContext dsl, Jdbc<T> work) {
+    public static <T> T plain(DSLContext dsl, String doing, Jdbc<T> work) {
         return dsl.connectionResult(c -> {
             try {
                 return work.run(c);
@@ -166,7 +167,7 @@ public final class ControlStore implements AutoCloseable {
                 if (SqlErrors.isConnectionFailure(e)) {
                     throw new NodeUnreachableException("control database unreachable: " + Redactor.text(Redactor.firstLine(e.getMessage())), e);
                 }
-                throw e;
+                throw failure(doing, e);
             }
         });
     }

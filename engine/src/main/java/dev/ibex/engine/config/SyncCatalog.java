@@ -151,7 +151,7 @@ public final class SyncCatalog {
      * PgJDBC keeps it prepared on each connection of the pool.
      */
     public Optional<Owned> findOwned(OwnedQuery q, String name) {
-        return ControlStore.plain(dsl, c -> {
+        return ControlStore.plain(dsl, "reading sync " + name, c -> {
             try (PreparedStatement ps = c.prepareStatement(q.sql())) {
                 ps.setString(1, name);
                 try (ResultSet rs = ps.executeQuery()) {

@@ -69,7 +69,7 @@ public final class RoundHistory {
         String nodes = ConflictJournal.json(r.nodes());
         String error = r.problems().isEmpty() ? null : Redactor.text(String.join("; ", r.problems()));
         String[] reached = r.nodes().values().stream().filter(NodeRound::reachable).map(NodeRound::node).toArray(String[]::new);
-        ControlStore.plain(dsl, c -> {
+        ControlStore.plain(dsl, "recording a round of sync " + r.sync(), c -> {
             try (PreparedStatement ps = c.prepareStatement(RECORD)) {
                 ps.setString(1, fence.sync());
                 ps.setLong(2, fence.epoch());
