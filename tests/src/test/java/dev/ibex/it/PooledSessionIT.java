@@ -21,8 +21,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * A round hands its node connections back to the pool as it took them: the bound it puts on the
  * reader's lock waits (1 s, against DDL queued behind the round's stream) ends in the round's last
  * statement on each node, so other work on the pool (status, validation, the next round's other
- * uses) is not cut short by it; and only its writer, from the node's pool of writers, writes as a
- * replica.
+ * uses) is not cut short by it, nor given generic plans; and only its writer, from the node's pool
+ * of writers, writes as a replica.
  */
 class PooledSessionIT {
     @RegisterExtension
@@ -41,6 +41,8 @@ class PooledSessionIT {
             for (String node : List.of("a", "b")) {
                 // more connections than a round holds on a node (reader, writer, stream): the round's reader is among them
                 assertEquals("0", settingOfEach(nodes.pool(node), 8, "lock_timeout"), "node " + node + ": no bound left on lock waits");
+                // the versions read asks for a generic plan for its own implicit transaction only
+                assertEquals("auto", settingOfEach(nodes.pool(node), 8, "plan_cache_mode"), "node " + node + ": plans chosen as usual");
             }
         }
     }

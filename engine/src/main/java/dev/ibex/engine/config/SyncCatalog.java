@@ -1,19 +1,18 @@
 package dev.ibex.engine.config;
 
-import static dev.ibex.schema.control.jooq.Tables.NODE;
 import static dev.ibex.schema.control.jooq.Tables.SYNC;
 import static dev.ibex.schema.control.jooq.Tables.SYNC_NODE;
 import static dev.ibex.schema.control.jooq.Tables.SYNC_TABLE;
 
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.ibex.conflict.NodeId;
 import dev.ibex.engine.UsageException;
 import dev.ibex.engine.db.NodeSettings;
 import dev.ibex.engine.fence.Fence;
 import dev.ibex.schema.control.jooq.tables.records.SyncRecord;
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
