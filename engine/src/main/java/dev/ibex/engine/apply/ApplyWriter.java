@@ -174,7 +174,7 @@ public final class ApplyWriter {
                     + (changes.isEmpty() ? "" : "; " + createTemp));
             // the optimistic form leaves no row busy: the watermarks go with its statement, in the same round trip
             Map<String, TxId> along = optimistic && !changes.isEmpty() ? watermarks : Map.of();
-            ApplyResult r = changes.isEmpty() ? ApplyResult.NONE : write(c, changes, folded, optimistic ? this.optimistic : careful, along);
+            ApplyResult r = changes.isEmpty() ? ApplyResult.NONE : write(c, changes, folded, optimistic ? this.optimistic : careful, along, generic);
             if (r.busy() == 0 && along.isEmpty()) {
                 WatermarkStore.record(c, shape.table().ledgerName(), watermarks);
             }
@@ -191,7 +191,9 @@ public final class ApplyWriter {
         }
     }
 
-    private ApplyResult write(Connection c, List<RowChange> changes, Snapshot folded, String sql, Map<String, TxId> watermarks)
+    /** @param generic whether the transaction asked for a generic plan (a small chunk): the statement is then kept prepared */
+    private ApplyResult write(Connection c, List<RowChange> changes, Snapshot folded, String sql, Map<String, TxId> watermarks,
+                              boolean generic)
             throws SQLException {
         try (Statement s = c.createStatement()) {
             CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn(copy);
@@ -206,7 +208,7 @@ public final class ApplyWriter {
             long notLocked;
             String statements = watermarks.isEmpty() ? sql : sql + ";\n" + WatermarkStore.recording(watermarks.size());
             try (PreparedStatement ps = c.prepareStatement(statements)) {
-                if (changes.size() > GENERIC_PLAN_AT_MOST) {
+                if (!generic) {
                     // planned at every execution, never from a cached plan: the best plan depends on how many rows the
                     // temporary table holds (index probes for a dozen, a hash join for thousands), which no parameter tells
                     ps.unwrap(PGStatement.class).setPrepareThreshold(0);

@@ -54,8 +54,7 @@ public final class ControlStore implements AutoCloseable {
         public void exception(ExecuteContext ctx) {
             SQLException e = ctx.sqlException();
             if (e != null && SqlErrors.isConnectionFailure(e)) {
-                ctx.exception(new NodeUnreachableException("control database unreachable: "
-                        + Redactor.text(Redactor.firstLine(e.getMessage())), e));
+                ctx.exception(lost(e));
             }
         }
     }
@@ -165,11 +164,16 @@ public final class ControlStore implements AutoCloseable {
                 return work.run(c);
             } catch (SQLException e) {
                 if (SqlErrors.isConnectionFailure(e)) {
-                    throw new NodeUnreachableException("control database unreachable: " + Redactor.text(Redactor.firstLine(e.getMessage())), e);
+                    throw lost(e);
                 }
                 throw failure(doing, e);
             }
         });
+    }
+
+    /** A statement's connection broke: the control database is unreachable, and why (one line, no credentials). */
+    private static NodeUnreachableException lost(SQLException e) {
+        return new NodeUnreachableException("control database unreachable: " + Redactor.text(Redactor.firstLine(e.getMessage())), e);
     }
 
     /** Wraps an unexpected control-database failure with what was being done. */
