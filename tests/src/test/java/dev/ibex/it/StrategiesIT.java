@@ -3,6 +3,7 @@ package dev.ibex.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ibex.engine.UsageException;
@@ -275,6 +276,28 @@ class StrategiesIT {
                 report.errors().get(0));
         assertAll("good", "1=b");
         assertEquals(List.of(List.of("a")), CLUSTER.rows("a", "select v from bad"), "the failing table is left as it was");
+    }
+
+    @Test
+    void aResolverErrorOnALaterChunkFailsTheRoundInsteadOfHangingIt() {
+        TableRef t = table("later", "id integer primary key, v text");
+        CLUSTER.execAll("insert into later select g, 'init' from generate_series(1, 1500) g");
+        CLUSTER.installer().addSync(new SyncSettings("later", nodeIds(),
+                List.of(new TableSettings(t, "custom:" + LaterChunkErrorResolver.class.getName(), false, null)), "latest", List.of(),
+                Duration.ofSeconds(1), false), null, (x, from, to, done, total) -> { });
+        CLUSTER.exec("a", "update later set v = 'a'");
+        CLUSTER.exec("b", "update later set v = 'b'");
+
+        // the stream's second chunk is decided on the pipeline's thread, where the resolver's Error used to end the
+        // thread without a word and leave the round waiting for the chunk
+        var report = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> CLUSTER.round("later"));
+        assertEquals(1, report.errors().size(), report.errors().toString());
+        assertTrue(report.errors().get(0).contains("public.later") && report.errors().get(0).contains("deliberately broken on a later chunk"),
+                report.errors().get(0));
+        assertEquals(List.of(List.of("500")), CLUSTER.rows("a", "select count(*)::text from later where id > 1000 and v = 'a'"),
+                "keys of the failed chunk are left as they were on a");
+        assertEquals(List.of(List.of("500")), CLUSTER.rows("b", "select count(*)::text from later where id > 1000 and v = 'b'"),
+                "keys of the failed chunk are left as they were on b");
     }
 
     private static List<dev.ibex.conflict.NodeId> nodeIds() {

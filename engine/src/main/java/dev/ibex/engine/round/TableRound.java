@@ -236,10 +236,25 @@ final class TableRound {
                 }
             }
 
-            /** Hands over every chunk after the first, until the last one or the consumer's halt. */
+            /**
+             * Hands over every chunk after the first, until the last one or the consumer's halt. What
+             * {@link #next} does not turn into a failure (an {@link Error}, from a custom resolver for
+             * one) is handed over as one too, so that the round, waiting for the next chunk, fails
+             * instead of waiting forever; the JVM's own errors go on up this thread afterwards.
+             */
             void rest(SynchronousQueue<Planned> handoff, AtomicBoolean halt) {
                 while (!halt.get()) {
-                    Planned p = next();
+                    Planned p;
+                    try {
+                        p = next();
+                    } catch (Error e) {
+                        hand(handoff, halt, new Planned(null, true, false, null, new IbexException("table " + table
+                                + ": deciding changes failed: " + e, e)));
+                        if (e instanceof VirtualMachineError) {
+                            throw e;
+                        }
+                        return;
+                    }
                     if (!hand(handoff, halt, p) || p.last()) {
                         return;
                     }
