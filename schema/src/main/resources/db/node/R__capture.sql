@@ -288,6 +288,7 @@ begin
         fold_snapshot = coalesce(ibex.capture.fold_snapshot, excluded.fold_snapshot);
   perform ibex.write_capture_functions(p_schema, p_table);
   perform ibex.write_capture_triggers(p_schema, p_table);
+  perform ibex.write_fold_function(c) from ibex.capture c where c.table_schema = p_schema and c.table_name = p_table;
 end $fn$;
 
 -- Points the table's capture at its other log table; returns the new slot. The engine calls it
@@ -324,6 +325,7 @@ begin
   foreach f in array array['', '_new', '_old', '_upd', '_trunc', '_key'] loop
     execute format('drop function if exists %I.%I()', 'ibex', 'cap_' || c.ledger_name || f);
   end loop;
+  execute format('drop function if exists %I.%I(pg_catalog.xid, pg_catalog.xid[], integer)', 'ibex', 'fold_' || c.ledger_name);
   execute format('drop table if exists %I.%I, %I.%I, %I.%I', 'ibex', c.ledger_name, 'ibex', c.ledger_name || '_log0',
                  'ibex', c.ledger_name || '_log1');
   delete from ibex.watermark where ledger_name = c.ledger_name;

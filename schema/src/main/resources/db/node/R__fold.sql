@@ -15,8 +15,9 @@ language sql immutable as $$
   select string_agg(format(fmt, k), sep order by o) from unnest(keys) with ordinality u(k, o)
 $$;
 
--- The statement that folds one table's log into its ledger. Parameters: $1 the previous fold's
--- xmax and $2 its in-progress xids (as 32-bit xids, which rows carry), $3 the node's ordinal.
+-- The statement that folds one table's log into its ledger, the body of the table's fold function
+-- (write_fold_function): $1 the previous fold's xmax and $2 its in-progress xids (as 32-bit xids,
+-- which rows carry), $3 the node's ordinal; how many keys it advanced goes into ibex_n.
 -- A log row whose key columns are all null is a marker: every row of the table its transaction
 -- wrote stands for a changed key (found by xmin). With row bases, a key's base is the row before
 -- the earliest of the new entries, unless the ledger already holds one (changes not yet seen
@@ -28,7 +29,7 @@ declare
   keys_s    text := ibex.key_list(c.key_columns, 's.%1$I', ', ');
   keys_t    text := ibex.key_list(c.key_columns, 't.%1$I', ', ');
   keys_k    text := ibex.key_list(c.key_columns, 'k.%1$I', ', ');
-  match_kb  text := ibex.key_list(c.key_columns, 'k.%1$I = b.%1$I', ' and ');
+  keys_b    text := ibex.key_list(c.key_columns, 'b.%1$I', ', ');
   first_key text := format('s.%I', c.key_columns[1]);
   log0      text := format('%I.%I', 'ibex', c.ledger_name || '_log0');
   log1      text := format('%I.%I', 'ibex', c.ledger_name || '_log1');
@@ -57,21 +58,36 @@ begin
               on conflict (%2$s) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts,
                                                ibex_origin = excluded.ibex_origin, ibex_local = l.ibex_local + 1
               returning 1)
-        select count(*) from w$q$, new_entries, keys, ledger, keys_k);
+        select count(*) into ibex_n from w$q$, new_entries, keys, ledger, keys_k);
   end if;
   return format($q$
       with p as (select pg_catalog.age($1) as ax, $2 as xip),
       e as (%1$s),
-      k as (select %2$s, max(ibex_ts) as ibex_ts from e group by %2$s),
-      b as (select distinct on (%2$s) %2$s, ibex_base from e order by %2$s, ibex_ts),
+      b as (select distinct on (%2$s) %2$s, e.ibex_base, max(e.ibex_ts) over (partition by %2$s) as newest
+              from e order by %2$s, e.ibex_ts),
       w as (insert into %3$s as l (%2$s, ibex_txid, ibex_ts, ibex_origin, ibex_local, ibex_base, ibex_base_vv)
-            select %4$s, pg_catalog.pg_current_xact_id(), k.ibex_ts, $3, 1, b.ibex_base, '{}'::bigint[] from k join b on %5$s
+            select %4$s, pg_catalog.pg_current_xact_id(), b.newest, $3, 1, b.ibex_base, '{}'::bigint[] from b
             on conflict (%2$s) do update set ibex_txid = excluded.ibex_txid, ibex_ts = excluded.ibex_ts,
                    ibex_origin = excluded.ibex_origin, ibex_local = l.ibex_local + 1,
                    ibex_base = coalesce(l.ibex_base, excluded.ibex_base),
                    ibex_base_vv = case when l.ibex_base is null then ibex.version(l.ibex_vv, l.ibex_local, $3) else l.ibex_base_vv end
             returning 1)
-      select count(*) from w$q$, new_entries, keys, ledger, keys_k, match_kb);
+      select count(*) into ibex_n from w$q$, new_entries, keys, ledger, keys_b);
+end $fn$;
+
+-- Writes the table's fold function, ibex.fold_<ledger>(xmax, xip, ordinal), whose one statement is
+-- fold_statement's: a static statement, so each session plans it once and keeps the plan (an
+-- EXECUTE of the rendered text was parsed and planned at every fold: a third of the fold's time
+-- under sustained writes, see ADR 0008). Its plan does not depend on the arguments, which reach the
+-- statement through a CTE. install_capture writes it, remove_capture drops it, and this file's last
+-- block rewrites it for every captured table.
+create or replace function ibex.write_fold_function(c ibex.capture) returns void
+language plpgsql as $fn$
+begin
+  execute format('create or replace function %I.%I(pg_catalog.xid, pg_catalog.xid[], integer) returns bigint language plpgsql as %L',
+                 'ibex', 'fold_' || c.ledger_name,
+                 'declare ibex_n pg_catalog.int8; begin ' || ibex.fold_statement(c) || '; return ibex_n; end');
+  execute format('revoke all on function %I.%I(pg_catalog.xid, pg_catalog.xid[], integer) from public', 'ibex', 'fold_' || c.ledger_name);
 end $fn$;
 
 -- A 64-bit transaction id as the 32-bit xid that rows carry.
@@ -140,7 +156,7 @@ begin
     n := 0;
     err := null;
     begin
-      execute ibex.fold_statement(c) into n
+      execute format('select %I.%I($1, $2, $3)', 'ibex', 'fold_' || c.ledger_name) into n
         using coalesce(ibex.xid32(pg_catalog.pg_snapshot_xmax(c.fold_snapshot)), '0'::xid),
               coalesce(array(select ibex.xid32(x) from pg_catalog.pg_snapshot_xip(c.fold_snapshot) x), '{}'::xid[]),
               p_ordinal;
@@ -179,3 +195,13 @@ begin
                         null::timestamptz, null::bigint, null::bigint, null::bigint, null::text, null::text, null::text[], null::text[];
   end if;
 end $fn$;
+
+-- Every captured table gets the fold function of this version of the statement.
+do $$
+declare
+  c ibex.capture;
+begin
+  for c in select * from ibex.capture loop
+    perform ibex.write_fold_function(c);
+  end loop;
+end $$;

@@ -130,6 +130,9 @@ class RemoveNodeIT {
             assertTrue(n.path("cleaned").asBoolean(), done::toString);
         }
         assertEquals(0, ibexTriggers("u"), "capture of u left on c");
+        String functions = new TableRef("public", "u").ledgerName();
+        assertEquals(0, c.count("postgres", "select count(*) from pg_proc where pronamespace = 'ibex'::regnamespace and proname in ('fold_"
+                + functions + "', 'cap_" + functions + "_new')"), "fold and capture functions of u left on c");
         assertEquals(0, c.count("postgres", "select count(*) from ibex.capture where sync_name = 's2'"));
         assertEquals(1, c.count("postgres", "select count(*) from ibex.capture where sync_name = 's'"), "sync s untouched on c");
         assertEquals(100, c.count("postgres", "select count(*) from u where v = 'a'"), "c keeps its rows");
