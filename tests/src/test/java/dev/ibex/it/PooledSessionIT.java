@@ -76,6 +76,46 @@ class PooledSessionIT {
         }
     }
 
+    /**
+     * The change stream's setup (the unfolded log's keys, the count of changed keys) is a statement
+     * with parameters, kept prepared on the stream's connection across rounds: its text no longer
+     * carries the round's snapshot and position, so the server parses and plans it once.
+     */
+    @Test
+    void theChangeStreamsSetupStaysPreparedAcrossRounds() throws SQLException {
+        CLUSTER.execAll("create table streamed (id integer primary key, v text)");
+        CLUSTER.addSync("streamed", new TableRef("public", "streamed"));
+        try (NodeDirectory nodes = new NodeDirectory(CLUSTER.control().nodes()::get)) {
+            RoundService rounds = new RoundService(CLUSTER.control(), nodes, Clock.systemUTC());
+            // PgJDBC prepares a statement on the server from its fifth execution on a connection
+            for (int i = 1; i <= 10; i++) {
+                CLUSTER.exec("a", "insert into streamed values (" + i + ", 'from a')");
+                RoundReport r = rounds.run("streamed");
+                assertTrue(r.problems().isEmpty(), r.problems().toString());
+            }
+            assertEquals(List.of(List.of("10")), CLUSTER.rows("b", "select count(*)::text from streamed"));
+            List<Connection> all = new ArrayList<>();
+            long prepared = 0;
+            try {
+                for (int i = 0; i < 8; i++) {
+                    all.add(nodes.pool("a").getConnection());
+                }
+                for (Connection c : all) {
+                    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select count(*) from pg_catalog.pg_prepared_statements "
+                            + "where statement like '%ibex_unfolded%' and statement like '%$3::xid8%'")) {
+                        rs.next();
+                        prepared += rs.getLong(1);
+                    }
+                }
+            } finally {
+                for (Connection c : all) {
+                    c.close();
+                }
+            }
+            assertTrue(prepared >= 1, "the stream's setup is prepared on one of a's connections");
+        }
+    }
+
     /** The one value of {@code setting} on {@code count} connections borrowed from {@code pool} at once, or a list of the values. */
     private static String settingOfEach(javax.sql.DataSource pool, int count, String setting) throws SQLException {
         List<Connection> all = new ArrayList<>();

@@ -12,6 +12,7 @@ import dev.ibex.engine.capture.ShapeSql;
 import dev.ibex.engine.window.Snapshot;
 import dev.ibex.engine.window.TxId;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -43,16 +44,19 @@ final class ChangeStream implements AutoCloseable {
      * the position, up to {@link #LARGE}. Inside the stream itself, as {@code (key) in (select … from
      * u)} and a one-row aggregate of the log, a plan made on a ledger whose statistics predate the
      * fold (one changed key expected, 100 000 read) scanned the unfolded log once per streamed key:
-     * W1's ten transactions at 1 000 000 rows stalled for minutes.
+     * W1's ten transactions at 1 000 000 rows stalled for minutes. Its text depends on the table's
+     * shape only (parameters: the fold's xmax and in-progress xids, the position), so the connection
+     * keeps it prepared and the server plans it once; the stream itself, a {@code COPY}, cannot take
+     * parameters and is planned at every round.
      */
     private static final String SETUP = """
             set transaction isolation level repeatable read;
             set local enable_hashjoin = off; set local enable_mergejoin = off; set local enable_seqscan = off;
             create temp table if not exists {unfolded} ({key_defs}, primary key ({keys})) on commit delete rows;
             with e as (select {keys:e}, e.xmin from (select {keys:e}, e.xmin from {log0} e union all select {keys:e}, e.xmin from {log1} e) e
-                        where pg_catalog.age(e.xmin) <= pg_catalog.age({fold_xmax}) or e.xmin = any({fold_xip})),
+                        where pg_catalog.age(e.xmin) <= pg_catalog.age(?::xid) or e.xmin = any(?::xid[])),
             keyed as (insert into {unfolded} ({keys}) select {keys:e} from e where {first_key:e} is not null on conflict do nothing)
-            select (select count(*) from (select 1 from {ledger} l where l.ibex_txid >= {from_txid} limit %d) s),
+            select (select count(*) from (select 1 from {ledger} l where l.ibex_txid >= ?::xid8 limit %d) s),
                    (select coalesce(array_agg(e.xmin), '{}')::text from e where {first_key:e} is null)
             """.formatted(ChangeStream.LARGE);
     /** A row is unsettled when its key has an unfolded log entry or a marker's transaction wrote it. */
@@ -94,14 +98,13 @@ final class ChangeStream implements AutoCloseable {
         this.byOrdinal = byOrdinal;
         this.newest = from.value() == 0 ? TxId.ZERO : new TxId(from.value() - 1);
         ShapeSql shapeSql = new ShapeSql(shape);
-        String xip = Arrays.stream(folded.xip32()).collect(Collectors.joining(",", "'{", "}'::xid[]"));
-        Map<String, String> values = Map.of("fold_xmax", "'" + folded.xmax32() + "'::xid", "fold_xip", xip,
-                "from_txid", "'" + from + "'::xid8", "unfolded", "pg_temp." + shapeSql.tempName("unfolded", shape.key()),
+        Map<String, String> values = Map.of("from_txid", "'" + from + "'::xid8",
+                "unfolded", "pg_temp." + shapeSql.tempName("unfolded", shape.key()),
                 "key_defs", shape.key().stream().map(k -> Idents.name(k) + " " + shape.typeOf(k)).collect(Collectors.joining(", ")));
         this.connection = c;
         try {
             c.setAutoCommit(false);
-            Unfolded unfolded = setUp(c, shapeSql.render(SETUP, values));
+            Unfolded unfolded = setUp(c, shapeSql.render(SETUP, values), folded, from);
             if (unfolded.changed() >= LARGE) {
                 try (Statement s = c.createStatement()) {
                     s.execute(IN_KEY_ORDER);
@@ -130,9 +133,12 @@ final class ChangeStream implements AutoCloseable {
     }
 
     /** Runs the setup in one round trip. */
-    private static Unfolded setUp(Connection c, String sql) throws SQLException {
-        try (Statement s = c.createStatement()) {
-            boolean rows = s.execute(sql);
+    private static Unfolded setUp(Connection c, String sql, Snapshot folded, TxId from) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement(sql)) {
+            s.setString(1, Long.toString(folded.xmax32()));
+            s.setArray(2, c.createArrayOf("text", folded.xip32()));
+            s.setString(3, from.toString());
+            boolean rows = s.execute();
             while (!rows) {
                 if (s.getUpdateCount() == -1) {
                     throw new SQLException("the change stream's setup returned no result");
