@@ -117,7 +117,8 @@ class RemoveNodeIT {
         assertEquals(0, a.count("ibex_control", "select count(*) from ibex.ledger_purge where sync_name = 's2'"), "purges waiting for c");
 
         // the two others go on and purge what c never got
-        String ledger = "ibex." + new TableRef("public", "u").ledgerName();
+        String ledgerName = new TableRef("public", "u").ledgerName();
+        String ledger = "ibex." + ledgerName;
         Await.until("a's update on b", SETTLE, () -> b.count("postgres", "select count(*) from u where v = 'a while c is down'") == 50);
         Await.until("u's ledgers purged on a and b", SETTLE, () -> a.count("postgres", "select count(*) from " + ledger) == 0
                 && b.count("postgres", "select count(*) from " + ledger) == 0);
@@ -130,9 +131,8 @@ class RemoveNodeIT {
             assertTrue(n.path("cleaned").asBoolean(), done::toString);
         }
         assertEquals(0, ibexTriggers("u"), "capture of u left on c");
-        String functions = new TableRef("public", "u").ledgerName();
         assertEquals(0, c.count("postgres", "select count(*) from pg_proc where pronamespace = 'ibex'::regnamespace and proname in ('fold_"
-                + functions + "', 'cap_" + functions + "_new')"), "fold and capture functions of u left on c");
+                + ledgerName + "', 'cap_" + ledgerName + "_new')"), "fold and capture functions of u left on c");
         assertEquals(0, c.count("postgres", "select count(*) from ibex.capture where sync_name = 's2'"));
         assertEquals(1, c.count("postgres", "select count(*) from ibex.capture where sync_name = 's'"), "sync s untouched on c");
         assertEquals(100, c.count("postgres", "select count(*) from u where v = 'a'"), "c keeps its rows");

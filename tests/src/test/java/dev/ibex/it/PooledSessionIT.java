@@ -94,38 +94,28 @@ class PooledSessionIT {
                 assertTrue(r.problems().isEmpty(), r.problems().toString());
             }
             assertEquals(List.of(List.of("10")), CLUSTER.rows("b", "select count(*)::text from streamed"));
-            List<Connection> all = new ArrayList<>();
-            long prepared = 0;
-            try {
-                for (int i = 0; i < 8; i++) {
-                    all.add(nodes.pool("a").getConnection());
-                }
-                for (Connection c : all) {
-                    try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("select count(*) from pg_catalog.pg_prepared_statements "
-                            + "where statement like '%ibex_unfolded%' and statement like '%$3::xid8%'")) {
-                        rs.next();
-                        prepared += rs.getLong(1);
-                    }
-                }
-            } finally {
-                for (Connection c : all) {
-                    c.close();
-                }
-            }
+            long prepared = onEach(nodes.pool("a"), 8, "select count(*) from pg_catalog.pg_prepared_statements "
+                    + "where statement like '%ibex_unfolded%' and statement like '%$3::xid8%'").stream().mapToLong(Long::parseLong).sum();
             assertTrue(prepared >= 1, "the stream's setup is prepared on one of a's connections");
         }
     }
 
     /** The one value of {@code setting} on {@code count} connections borrowed from {@code pool} at once, or a list of the values. */
     private static String settingOfEach(javax.sql.DataSource pool, int count, String setting) throws SQLException {
+        java.util.Set<String> values = new java.util.TreeSet<>(onEach(pool, count, "show " + setting));
+        return values.size() == 1 ? values.iterator().next() : values.toString();
+    }
+
+    /** The first column of {@code query}'s one row on each of {@code count} connections borrowed from {@code pool} at once. */
+    private static List<String> onEach(javax.sql.DataSource pool, int count, String query) throws SQLException {
         List<Connection> all = new ArrayList<>();
-        java.util.Set<String> values = new java.util.TreeSet<>();
+        List<String> values = new ArrayList<>();
         try {
             for (int i = 0; i < count; i++) {
                 all.add(pool.getConnection());
             }
             for (Connection c : all) {
-                try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("show " + setting)) {
+                try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(query)) {
                     rs.next();
                     values.add(rs.getString(1));
                 }
@@ -135,6 +125,6 @@ class PooledSessionIT {
                 c.close();
             }
         }
-        return values.size() == 1 ? values.iterator().next() : values.toString();
+        return values;
     }
 }
